@@ -1,0 +1,36 @@
+/*
+ * SecuMailer — autoptr cleanups for foreign types and small shared helpers.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+G_BEGIN_DECLS
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(EVP_PKEY_CTX, EVP_PKEY_CTX_free)
+
+/* Wall-clock seconds since the epoch: what the store records. */
+static inline gint64
+smd_now(void)
+{
+	return g_get_real_time() / G_USEC_PER_SEC;
+}
+
+gchar *
+smd_random_id(void);
+gchar *
+smd_sha256_hex(const guint8 *data, gsize len);
+
+G_END_DECLS
+
+G_BEGIN_DECLS
+/* RFC 5322 date-time in English whatever the locale, e.g.
+ * "Sun, 29 Nov 2026 14:39:33 +0000". */
+gchar *
+smd_rfc5322_date(GDateTime *dt);
+G_END_DECLS

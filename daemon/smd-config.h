@@ -1,0 +1,85 @@
+/*
+ * SecuMailer — the configuration file (GKeyFile). Every error names the
+ * file, the line and the key; nothing starts half-configured.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+	SMD_TLS_POLICY_ENCRYPT, /* STARTTLS required, certificate not checked */
+	SMD_TLS_POLICY_VERIFY,	/* certificate must chain to a CA and match the MX */
+} SmdTlsPolicy;
+
+typedef struct {
+	gchar *host;
+	guint16 port;
+} SmdRoute;
+
+typedef struct {
+	gchar *path; /* the file it was read from */
+
+	/* [smtp] */
+	GPtrArray *smtp_listen;	   /* of GSocketAddress */
+	gchar *smtp_hostname;
+	GPtrArray *relay_networks; /* of GInetAddressMask */
+	guint64 max_message_size;
+	guint max_recipients;
+	guint max_sessions;
+	guint idle_timeout; /* seconds */
+	gchar *tls_certificate;
+	gchar *tls_key;
+
+	/* [delivery] */
+	GHashTable *routes; /* lower-case domain → SmdRoute */
+	SmdTlsPolicy tls_policy;
+	gchar *ca_file;
+	GArray *retry_schedule; /* of guint seconds */
+	guint max_queue_lifetime;
+	guint max_connections;
+	guint connect_timeout;
+	guint command_timeout;
+
+	/* [portal] */
+	gchar *portal_listen;
+	gchar *portal_public_url;
+
+	/* [sms] */
+	gchar *sms_provider;
+	gchar *sms_path;
+
+	/* [store] */
+	gchar *store_directory;
+	guint retention;
+
+	/* [organisation] */
+	gchar *org_name;
+	gchar *org_notify_from;
+} SmdConfig;
+
+SmdConfig *
+smd_config_load(const gchar *path, GError **error);
+SmdConfig *
+smd_config_load_from_data(const gchar *path, const gchar *data, gsize len, GError **error);
+void
+smd_config_free(SmdConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdConfig, smd_config_free)
+
+/* Delay before attempt number @attempt (1 = first retry). */
+guint
+smd_config_retry_delay(const SmdConfig *config, guint attempt);
+
+/* "30s", "5m", "2h", "5d" or plain seconds. */
+gboolean
+smd_parse_duration(const gchar *text, guint *seconds);
+/* "1048576", "512K", "25M", "1G". */
+gboolean
+smd_parse_size(const gchar *text, guint64 *bytes);
+/* "host:port", "[v6]:port"; @default_port when no port is given. */
+gboolean
+smd_parse_host_port(const gchar *text, guint16 default_port, gchar **host, guint16 *port);
+
+G_END_DECLS

@@ -1,0 +1,146 @@
+/*
+ * SecuMailer — delivery status notifications.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "smd-dsn"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <gmime/gmime.h>
+#include <string.h>
+
+#include "smd-common.h"
+#include "smd-dsn.h"
+#include "smd-error.h"
+#include "smd-gmime.h"
+
+gchar *
+smd_dsn_status_from_reply(const gchar *reply)
+{
+	/* "NNN X.Y.Z text": take X.Y.Z when it is well-formed */
+	if (reply != NULL && strlen(reply) >= 9 && reply[3] == ' ' && (reply[4] == '4' || reply[4] == '5') && reply[5] == '.') {
+		const gchar *p = reply + 6;
+		gsize n = 0;
+		while (g_ascii_isdigit(p[n]) && n < 3)
+			n++;
+		if (n > 0 && p[n] == '.') {
+			gsize m = 0;
+			while (g_ascii_isdigit(p[n + 1 + m]) && m < 3)
+				m++;
+			if (m > 0 && (p[n + 1 + m] == ' ' || p[n + 1 + m] == '\0'))
+				return g_strndup(reply + 4, 2 + n + 1 + m);
+		}
+	}
+	return g_strdup("5.0.0");
+}
+
+/* The header section of @original (up to the first empty line). */
+static GBytes *
+smd_dsn_header_section(GBytes *original)
+{
+	gsize len = 0;
+	const gchar *data = g_bytes_get_data(original, &len);
+	const gchar *end = g_strstr_len(data, (gssize)len, "\r\n\r\n");
+	return g_bytes_new(data, end != NULL ? (gsize)(end - data) + 2 : len);
+}
+
+static GMimePart *
+smd_dsn_part(const gchar *type, const gchar *subtype, const gchar *text, gsize len)
+{
+	GMimePart *part = g_mime_part_new_with_type(type, subtype);
+	g_autoptr(GMimeStream) stream = g_mime_stream_mem_new_with_buffer(text, len);
+	g_autoptr(GMimeDataWrapper) content =
+	    g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
+	g_mime_part_set_content(part, content);
+	return part;
+}
+
+GBytes *
+smd_dsn_build(const SmdConfig *config, const SmdJob *job, GBytes *original, GError **error)
+{
+	g_autoptr(GMimeMessage) msg = g_mime_message_new(TRUE);
+	g_autoptr(GMimeMultipart) report = g_mime_multipart_new_with_subtype("report");
+	g_autoptr(GMimePart) human = NULL;
+	g_autoptr(GMimePart) status = NULL;
+	g_autoptr(GMimePart) headers = NULL;
+	g_autoptr(GDateTime) now = g_date_time_new_now_local();
+	g_autoptr(GDateTime) arrival = g_date_time_new_from_unix_local(job->received_at);
+	g_autofree gchar *arrival_str = smd_rfc5322_date(arrival);
+	g_autofree gchar *daemon_addr = g_strdup_printf("MAILER-DAEMON@%s", config->smtp_hostname);
+	g_autoptr(GBytes) header_section = smd_dsn_header_section(original);
+	g_autoptr(GMimeStream) out = g_mime_stream_mem_new();
+	g_autoptr(GByteArray) array = NULL;
+	GMimeFormatOptions *options;
+	GString *text = g_string_new(NULL);
+	GString *fields = g_string_new(NULL);
+	g_autofree gchar *text_str = NULL;
+	g_autofree gchar *fields_str = NULL;
+	g_autofree gchar *msgid = NULL;
+	g_autofree gchar *random = smd_random_id();
+
+	/* TRANSLATORS: the opening of a bounce message to the sender */
+	g_string_append_printf(text,
+			       _("This is the mail system at host %s.\n\n"
+				 "Your message could not be delivered to one or more recipients.\n"
+				 "The details are below; the message headers are attached.\n\n"),
+			       config->smtp_hostname);
+	g_string_append_printf(fields, "Reporting-MTA: dns; %s\n", config->smtp_hostname);
+	g_string_append_printf(fields, "X-SecuMailer-Queue-ID: %s\n", job->queue_id);
+	g_string_append_printf(fields, "Arrival-Date: %s\n", arrival_str);
+	for (guint i = 0; i < job->recipients->len; i++) {
+		const SmdRecipient *r = g_ptr_array_index(job->recipients, i);
+		g_autofree gchar *code = smd_dsn_status_from_reply(r->reply);
+		g_string_append_printf(text, "<%s>: %s\n", r->address, r->reply != NULL ? r->reply : "");
+		g_string_append_printf(fields, "\nFinal-Recipient: rfc822; %s\n", r->address);
+		g_string_append(fields, "Action: failed\n");
+		g_string_append_printf(fields, "Status: %s\n", code);
+		if (r->relay != NULL) {
+			g_autofree gchar *host = g_strdup(r->relay);
+			gchar *bracket = strchr(host, '[');
+			if (bracket != NULL)
+				*bracket = '\0';
+			g_string_append_printf(fields, "Remote-MTA: dns; %s\n", host);
+		}
+		if (r->reply != NULL && g_ascii_isdigit(r->reply[0]))
+			g_string_append_printf(fields, "Diagnostic-Code: smtp; %s\n", r->reply);
+		else if (r->reply != NULL)
+			g_string_append_printf(fields, "Diagnostic-Code: X-SecuMailer; %s\n", r->reply);
+	}
+	text_str = g_string_free(text, FALSE);
+	fields_str = g_string_free(fields, FALSE);
+
+	human = smd_dsn_part("text", "plain", text_str, strlen(text_str));
+	g_mime_object_set_content_type_parameter(GMIME_OBJECT(human), "charset", "utf-8");
+	status = smd_dsn_part("message", "delivery-status", fields_str, strlen(fields_str));
+	headers = smd_dsn_part("text",
+			       "rfc822-headers",
+			       g_bytes_get_data(header_section, NULL),
+			       g_bytes_get_size(header_section));
+	g_mime_object_set_content_type_parameter(GMIME_OBJECT(report), "report-type", "delivery-status");
+	g_mime_multipart_add(report, GMIME_OBJECT(human));
+	g_mime_multipart_add(report, GMIME_OBJECT(status));
+	g_mime_multipart_add(report, GMIME_OBJECT(headers));
+	g_mime_message_set_mime_part(msg, GMIME_OBJECT(report));
+
+	/* TRANSLATORS: the display name of the bounce sender */
+	g_mime_message_add_mailbox(msg, GMIME_ADDRESS_TYPE_FROM, _("Mail Delivery System"), daemon_addr);
+	g_mime_message_add_mailbox(msg, GMIME_ADDRESS_TYPE_TO, NULL, job->sender);
+	g_mime_message_set_subject(msg, _("Undelivered Mail Returned to Sender"), "utf-8");
+	g_mime_message_set_date(msg, now);
+	msgid = g_strdup_printf("%s.dsn@%s", random, config->smtp_hostname);
+	g_mime_message_set_message_id(msg, msgid);
+	/* RFC 3834: a report, never to be answered automatically */
+	g_mime_object_set_header(GMIME_OBJECT(msg), "Auto-Submitted", "auto-replied", NULL);
+
+	options = g_mime_format_options_new();
+	g_mime_format_options_set_newline_format(options, GMIME_NEWLINE_FORMAT_DOS);
+	if (g_mime_object_write_to_stream(GMIME_OBJECT(msg), options, out) < 0) {
+		g_mime_format_options_free(options);
+		g_set_error(error, SMD_ERROR, SMD_ERROR_INTERNAL, _("Cannot build the delivery report"));
+		return NULL;
+	}
+	g_mime_format_options_free(options);
+	array = g_byte_array_ref(g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out)));
+	return g_bytes_new(array->data, array->len);
+}

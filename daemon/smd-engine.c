@@ -1,0 +1,231 @@
+/*
+ * SecuMailer — the engine.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "smd-engine"
+
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+
+#include "smd-common.h"
+#include "smd-dsn.h"
+#include "smd-engine.h"
+#include "smd-error.h"
+#include "smd-event.h"
+#include "smd-queue.h"
+#include "smd-store-messages.h"
+#include "smd-store.h"
+#include "smd-vault.h"
+
+#define SMD_DATABASE_FILE "secumailer.db"
+
+struct _SmdEngine {
+	GObject parent_instance;
+	SmdConfig *config;
+	SmdStore *store;
+	SmdVault *vault;
+	SmdQueue *queue;
+};
+
+G_DEFINE_TYPE(SmdEngine, smd_engine, G_TYPE_OBJECT)
+
+SmdIncoming *
+smd_incoming_new(void)
+{
+	SmdIncoming *incoming = g_new0(SmdIncoming, 1);
+	incoming->recipients = g_ptr_array_new_with_free_func(g_free);
+	return incoming;
+}
+
+void
+smd_incoming_free(SmdIncoming *incoming)
+{
+	g_free(incoming->queue_id);
+	g_free(incoming->sender);
+	g_ptr_array_unref(incoming->recipients);
+	g_free(incoming->client_address);
+	g_free(incoming->helo);
+	g_free(incoming->inbound_tls);
+	g_clear_pointer(&incoming->message, g_bytes_unref);
+	g_free(incoming);
+}
+
+const SmdConfig *
+smd_engine_get_config(SmdEngine *self)
+{
+	return self->config;
+}
+
+static void
+smd_engine_accepted_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	SmdEngine *self = g_task_get_source_object(task);
+	SmdNewMessage *msg = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	for (guint i = 0; i < msg->events->len; i++)
+		smd_event_log(g_ptr_array_index(msg->events, i));
+	/* on disk now: start delivering straight away */
+	for (guint i = 0; i < msg->jobs->len; i++)
+		smd_queue_add(self->queue, g_ptr_array_steal_index_fast(msg->jobs, i--));
+	g_task_return_boolean(task, TRUE);
+}
+
+void
+smd_engine_accept_async(SmdEngine *self,
+			SmdIncoming *incoming,
+			GAsyncReadyCallback callback,
+			gpointer user_data)
+{
+	g_autoptr(SmdIncoming) in = incoming;
+	g_autoptr(GTask) task = g_task_new(self, NULL, callback, user_data);
+	g_autoptr(GError) error = NULL;
+	SmdNewMessage *msg = g_new0(SmdNewMessage, 1);
+	g_autofree gchar *detail = NULL;
+
+	g_task_set_source_tag(task, smd_engine_accept_async);
+	msg->envelope = smd_vault_seal(self->vault, in->queue_id, in->message, &msg->wrapped_key, &error);
+	if (msg->envelope == NULL) {
+		smd_new_message_free(msg);
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	msg->queue_id = g_strdup(in->queue_id);
+	msg->received_at = smd_now();
+	msg->sender = g_strdup(in->sender);
+	msg->size = g_bytes_get_size(in->message);
+	msg->client_address = g_strdup(in->client_address);
+	msg->helo = g_strdup(in->helo);
+	msg->inbound_tls = g_strdup(in->inbound_tls);
+	msg->recipients = g_ptr_array_ref(in->recipients);
+	msg->events = g_ptr_array_new_with_free_func((GDestroyNotify)smd_event_free);
+	/* metadata only: no subject and no content in the log */
+	detail = g_strdup_printf("from=<%s> size=%" G_GSIZE_FORMAT " nrcpt=%u client=%s%s%s",
+				 in->sender,
+				 msg->size,
+				 in->recipients->len,
+				 in->client_address,
+				 in->inbound_tls != NULL ? " " : "",
+				 in->inbound_tls != NULL ? in->inbound_tls : "");
+	g_ptr_array_add(msg->events,
+			smd_event_new(SMD_EVENT_INFO, "received", in->queue_id, NULL, detail, _("Message received")));
+	smd_store_run_async(self->store,
+			    smd_store_insert_message,
+			    msg,
+			    (GDestroyNotify)smd_new_message_free,
+			    smd_engine_accepted_cb,
+			    g_steal_pointer(&task));
+}
+
+gboolean
+smd_engine_accept_finish(SmdEngine *self, GAsyncResult *result, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+	return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+static void
+smd_engine_dsn_accepted_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autofree gchar *for_queue_id = user_data;
+	g_autoptr(GError) error = NULL;
+	if (!smd_engine_accept_finish(SMD_ENGINE(source), result, &error))
+		g_warning("%s: cannot queue the delivery report: %s", for_queue_id, error->message);
+}
+
+static void
+smd_engine_bounced_cb(SmdQueue *queue, SmdJob *job, GBytes *message, gpointer user_data)
+{
+	SmdEngine *self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) dsn = smd_dsn_build(self->config, job, message, &error);
+	SmdIncoming *incoming;
+
+	if (dsn == NULL) {
+		g_warning("%s: %s", job->queue_id, error->message);
+		return;
+	}
+	incoming = smd_incoming_new();
+	incoming->queue_id = smd_random_id();
+	incoming->sender = g_strdup(""); /* RFC 5321 §4.5.5: DSNs use the null path */
+	g_ptr_array_add(incoming->recipients, g_strdup(job->sender));
+	incoming->client_address = g_strdup("127.0.0.1");
+	incoming->helo = g_strdup(self->config->smtp_hostname);
+	incoming->message = g_steal_pointer(&dsn);
+	g_message("%s: delivery report to <%s> queued as %s", job->queue_id, job->sender, incoming->queue_id);
+	smd_engine_accept_async(self, incoming, smd_engine_dsn_accepted_cb, g_strdup(job->queue_id));
+}
+
+SmdEngine *
+smd_engine_new(SmdConfig *config, GError **error)
+{
+	g_autoptr(SmdEngine) self = g_object_new(SMD_TYPE_ENGINE, NULL);
+	g_autofree gchar *db_path = NULL;
+
+	self->config = config;
+	if (g_mkdir_with_parents(config->store_directory, 0700) != 0) {
+		g_set_error(error,
+			    SMD_ERROR,
+			    SMD_ERROR_STORE,
+			    _("Cannot create the store directory %s: %s"),
+			    config->store_directory,
+			    g_strerror(errno));
+		return NULL;
+	}
+	self->vault = smd_vault_new(config->store_directory, error);
+	if (self->vault == NULL)
+		return NULL;
+	db_path = g_build_filename(config->store_directory, SMD_DATABASE_FILE, NULL);
+	self->store = smd_store_new(db_path, error);
+	if (self->store == NULL)
+		return NULL;
+	self->queue = smd_queue_new(config, self->store, self->vault);
+	g_signal_connect(self->queue, "bounced", G_CALLBACK(smd_engine_bounced_cb), self);
+	return g_steal_pointer(&self);
+}
+
+gboolean
+smd_engine_start(SmdEngine *self, GError **error)
+{
+	return smd_queue_load(self->queue, error);
+}
+
+void
+smd_engine_stop(SmdEngine *self)
+{
+	if (self->queue != NULL)
+		smd_queue_stop(self->queue);
+	if (self->store != NULL)
+		smd_store_close(self->store);
+}
+
+static void
+smd_engine_finalize(GObject *object)
+{
+	SmdEngine *self = SMD_ENGINE(object);
+	smd_engine_stop(self);
+	g_clear_object(&self->queue);
+	g_clear_object(&self->store);
+	g_clear_object(&self->vault);
+	g_clear_pointer(&self->config, smd_config_free);
+	G_OBJECT_CLASS(smd_engine_parent_class)->finalize(object);
+}
+
+static void
+smd_engine_class_init(SmdEngineClass *klass)
+{
+	G_OBJECT_CLASS(klass)->finalize = smd_engine_finalize;
+}
+
+static void
+smd_engine_init(SmdEngine *self)
+{
+}

@@ -1,0 +1,103 @@
+/*
+ * SecuMailer — secumailerd: options, locale, signals; nothing else.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "secumailerd"
+
+#include "config.h"
+
+#include <glib-unix.h>
+#include <glib/gi18n.h>
+#include <gmime/gmime.h>
+#include <locale.h>
+#include <stdlib.h>
+
+#include "smd-config.h"
+#include "smd-engine.h"
+#include "smd-smtp-server.h"
+
+static gboolean
+smd_main_quit_cb(gpointer user_data)
+{
+	GMainLoop *loop = user_data;
+	g_message("stopping");
+	g_main_loop_quit(loop);
+	return G_SOURCE_REMOVE;
+}
+
+int
+main(int argc, char **argv)
+{
+	g_autofree gchar *config_path = NULL;
+	gboolean session_bus = FALSE;
+	gboolean no_polkit = FALSE;
+	gboolean check_only = FALSE;
+	gboolean version = FALSE;
+	const GOptionEntry entries[] = {
+	    {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, N_("Configuration file"), N_("FILE")},
+	    {"session-bus", 0, 0, G_OPTION_ARG_NONE, &session_bus, N_("Use the session bus (development)"), NULL},
+	    {"no-polkit", 0, 0, G_OPTION_ARG_NONE, &no_polkit, N_("Skip authorization checks (only with --session-bus)"), NULL},
+	    {"check-config", 0, 0, G_OPTION_ARG_NONE, &check_only, N_("Check the configuration file and exit"), NULL},
+	    {"version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Show the version and exit"), NULL},
+	    {NULL}};
+	g_autoptr(GOptionContext) context = g_option_context_new(NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(SmdConfig) config = NULL;
+	g_autoptr(SmdEngine) engine = NULL;
+	g_autoptr(SmdSmtpServer) smtp = NULL;
+	g_autoptr(GMainLoop) loop = NULL;
+
+	setlocale(LC_ALL, "");
+	bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+	bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+	textdomain(GETTEXT_PACKAGE);
+
+	g_option_context_set_summary(context, _("SecuMailer secure-mail gateway daemon"));
+	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
+	if (!g_option_context_parse(context, &argc, &argv, &error)) {
+		g_printerr("%s\n", error->message);
+		return EXIT_FAILURE;
+	}
+	if (version) {
+		g_print("secumailerd %s\n", PACKAGE_VERSION);
+		return EXIT_SUCCESS;
+	}
+	if (no_polkit && !session_bus) {
+		g_printerr("%s\n", _("--no-polkit is only allowed together with --session-bus"));
+		return EXIT_FAILURE;
+	}
+	if (config_path == NULL)
+		config_path = g_build_filename(SYSCONFDIR, "secumailer", "secumailer.conf", NULL);
+	config = smd_config_load(config_path, &error);
+	if (config == NULL) {
+		g_printerr("%s\n", error->message);
+		return EXIT_FAILURE;
+	}
+	if (check_only) {
+		g_print(_("%s: configuration is valid\n"), config_path);
+		return EXIT_SUCCESS;
+	}
+
+	g_mime_init();
+	engine = smd_engine_new(g_steal_pointer(&config), &error);
+	if (engine == NULL || !smd_engine_start(engine, &error)) {
+		g_printerr("%s\n", error->message);
+		return EXIT_FAILURE;
+	}
+	smtp = smd_smtp_server_new(engine, &error);
+	if (smtp == NULL) {
+		g_printerr("%s\n", error->message);
+		return EXIT_FAILURE;
+	}
+
+	loop = g_main_loop_new(NULL, FALSE);
+	g_unix_signal_add(SIGTERM, smd_main_quit_cb, loop);
+	g_unix_signal_add(SIGINT, smd_main_quit_cb, loop);
+	g_message("secumailerd %s ready", PACKAGE_VERSION);
+	g_main_loop_run(loop);
+
+	smd_smtp_server_stop(smtp);
+	smd_engine_stop(engine);
+	g_mime_shutdown();
+	return EXIT_SUCCESS;
+}

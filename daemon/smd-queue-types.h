@@ -1,0 +1,80 @@
+/*
+ * SecuMailer — the records that travel between intake, store, queue and
+ * delivery: a recipient's state and the outcome of a delivery attempt.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Stored as text in recipients.state (see DESIGN.md, "Data and states"). */
+#define SMD_STATE_QUEUED    "queued"
+#define SMD_STATE_DEFERRED  "deferred"
+#define SMD_STATE_DELIVERED "delivered"
+#define SMD_STATE_BOUNCED   "bounced"
+#define SMD_STATE_HELD	    "held"
+
+typedef enum {
+	SMD_OUTCOME_DELIVERED, /* accepted by the next hop over TLS */
+	SMD_OUTCOME_DEFERRED,  /* 4xx, timeout, unreachable: try again */
+	SMD_OUTCOME_BOUNCED,   /* 5xx or gave up: DSN to the sender */
+	SMD_OUTCOME_HELD,      /* no TLS: kept in the vault for the portal */
+} SmdOutcome;
+
+const gchar *
+smd_outcome_to_state(SmdOutcome outcome);
+
+/* What we learnt of the TLS session a message left over. */
+typedef struct {
+	gchar *version;
+	gchar *cipher;
+	gchar *peer_sha256;
+	gboolean verified;
+} SmdTlsInfo;
+
+void
+smd_tls_info_clear(SmdTlsInfo *info);
+void
+smd_tls_info_copy(SmdTlsInfo *dst, const SmdTlsInfo *src);
+
+typedef struct {
+	gint64 id;
+	gchar *address;
+	guint attempts;
+	/* result of an attempt */
+	SmdOutcome outcome;
+	gchar *reply; /* remote reply or our reason, printable ASCII */
+	gchar *relay; /* host[ip]:port it went to */
+	SmdTlsInfo tls;
+} SmdRecipient;
+
+SmdRecipient *
+smd_recipient_new(gint64 id, const gchar *address, guint attempts);
+void
+smd_recipient_free(SmdRecipient *rcpt);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdRecipient, smd_recipient_free)
+
+/* One message's recipients at one domain: the unit of delivery. */
+typedef struct {
+	gint64 message_id;
+	gchar *queue_id;
+	gchar *sender;
+	gint64 received_at;
+	gchar *domain;
+	gint64 due_at;
+	GPtrArray *recipients; /* of SmdRecipient */
+} SmdJob;
+
+SmdJob *
+smd_job_new(gint64 message_id,
+	    const gchar *queue_id,
+	    const gchar *sender,
+	    gint64 received_at,
+	    const gchar *domain);
+void
+smd_job_free(SmdJob *job);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdJob, smd_job_free)
+
+G_END_DECLS

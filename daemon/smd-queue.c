@@ -1,0 +1,355 @@
+/*
+ * SecuMailer — the delivery queue.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "smd-queue"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "smd-common.h"
+#include "smd-delivery.h"
+#include "smd-error.h"
+#include "smd-event.h"
+#include "smd-queue.h"
+#include "smd-store-messages.h"
+
+struct _SmdQueue {
+	GObject parent_instance;
+	const SmdConfig *config; /* borrowed from the engine */
+	SmdStore *store;
+	SmdVault *vault;
+	GQueue ready;	   /* SmdJob due now, FIFO */
+	GSequence *waiting; /* SmdJob sorted by due_at */
+	guint running;
+	guint tick_id;
+	GCancellable *cancellable;
+	gboolean stopped;
+};
+
+G_DEFINE_TYPE(SmdQueue, smd_queue, G_TYPE_OBJECT)
+
+enum { SIGNAL_BOUNCED, SIGNAL_LAST };
+static guint signals[SIGNAL_LAST];
+
+typedef struct {
+	SmdQueue *queue;
+	SmdJob *job;
+	GBytes *message;
+} SmdQueueRun;
+
+static void
+smd_queue_run_free(SmdQueueRun *run)
+{
+	g_object_unref(run->queue);
+	g_clear_pointer(&run->job, smd_job_free);
+	g_clear_pointer(&run->message, g_bytes_unref);
+	g_free(run);
+}
+
+static void
+smd_queue_kick(SmdQueue *self);
+
+static gint
+smd_queue_job_compare(gconstpointer a, gconstpointer b, gpointer user_data)
+{
+	const SmdJob *ja = a;
+	const SmdJob *jb = b;
+	return ja->due_at < jb->due_at ? -1 : ja->due_at > jb->due_at ? 1 : 0;
+}
+
+void
+smd_queue_add(SmdQueue *self, SmdJob *job)
+{
+	if (job->due_at <= smd_now())
+		g_queue_push_tail(&self->ready, job);
+	else
+		g_sequence_insert_sorted(self->waiting, job, smd_queue_job_compare, NULL);
+	smd_queue_kick(self);
+}
+
+guint
+smd_queue_get_length(SmdQueue *self)
+{
+	return self->ready.length + (guint)g_sequence_get_length(self->waiting) + self->running;
+}
+
+static gchar *
+smd_queue_tls_detail(const SmdRecipient *r)
+{
+	return g_strdup_printf("relay=%s tls=%s cipher=%s verified=%s peer-sha256=%s reply=\"%s\"",
+			       r->relay != NULL ? r->relay : "-",
+			       r->tls.version != NULL ? r->tls.version : "-",
+			       r->tls.cipher != NULL ? r->tls.cipher : "-",
+			       r->tls.verified ? "yes" : "no",
+			       r->tls.peer_sha256 != NULL ? r->tls.peer_sha256 : "-",
+			       r->reply != NULL ? r->reply : "");
+}
+
+static SmdEvent *
+smd_queue_outcome_event(SmdJob *job, SmdRecipient *r)
+{
+	g_autofree gchar *detail = NULL;
+
+	switch (r->outcome) {
+	case SMD_OUTCOME_DELIVERED:
+		detail = smd_queue_tls_detail(r);
+		return smd_event_new(SMD_EVENT_INFO, "delivered", job->queue_id, r->address, detail, _("Delivered over TLS"));
+	case SMD_OUTCOME_DEFERRED:
+		return smd_event_new(SMD_EVENT_WARNING, "deferred", job->queue_id, r->address, r->reply, _("Delivery deferred, will retry"));
+	case SMD_OUTCOME_HELD:
+		return smd_event_new(SMD_EVENT_INFO, "held", job->queue_id, r->address, r->reply, _("Recipient server cannot receive over TLS; message held for the portal"));
+	case SMD_OUTCOME_BOUNCED:
+	default:
+		return smd_event_new(SMD_EVENT_ERROR, "bounced", job->queue_id, r->address, r->reply, _("Delivery failed permanently"));
+	}
+}
+
+static void
+smd_queue_recorded_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdQueueRun *run = user_data;
+	SmdQueue *self = run->queue;
+	SmdOutcomeUpdate *update = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(SmdJob) retry = NULL;
+	g_autoptr(SmdJob) bounced = NULL;
+
+	self->running--;
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
+		/* not recorded: the recipients stay queued and are tried again
+		 * after a restart; never lose them, never double-count here */
+		g_warning("%s: cannot record delivery outcomes: %s", update->job->queue_id, error->message);
+		smd_queue_run_free(run);
+		smd_queue_kick(self);
+		return;
+	}
+	for (guint i = 0; i < update->events->len; i++)
+		smd_event_log(g_ptr_array_index(update->events, i));
+
+	for (guint i = 0; i < update->job->recipients->len; i++) {
+		SmdRecipient *r = g_ptr_array_index(update->job->recipients, i);
+		if (r->outcome == SMD_OUTCOME_DEFERRED) {
+			gint64 *next = g_hash_table_lookup(update->retry, &r->id);
+			if (retry == NULL)
+				retry = smd_job_new(update->job->message_id,
+						    update->job->queue_id,
+						    update->job->sender,
+						    update->job->received_at,
+						    update->job->domain);
+			retry->due_at = next != NULL ? *next : smd_now();
+			g_ptr_array_add(retry->recipients,
+					smd_recipient_new(r->id, r->address, r->attempts));
+		} else if (r->outcome == SMD_OUTCOME_BOUNCED && update->job->sender[0] != '\0') {
+			SmdRecipient *copy;
+			if (bounced == NULL)
+				bounced = smd_job_new(update->job->message_id,
+						      update->job->queue_id,
+						      update->job->sender,
+						      update->job->received_at,
+						      update->job->domain);
+			copy = smd_recipient_new(r->id, r->address, r->attempts);
+			copy->outcome = r->outcome;
+			copy->reply = g_strdup(r->reply);
+			copy->relay = g_strdup(r->relay);
+			g_ptr_array_add(bounced->recipients, copy);
+		}
+	}
+	if (bounced != NULL)
+		g_signal_emit(self, signals[SIGNAL_BOUNCED], 0, bounced, run->message);
+	if (retry != NULL && !self->stopped)
+		smd_queue_add(self, g_steal_pointer(&retry));
+	smd_queue_run_free(run);
+	smd_queue_kick(self);
+}
+
+static void
+smd_queue_delivered_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdQueueRun *run = user_data;
+	SmdQueue *self = run->queue;
+	SmdOutcomeUpdate *update = g_new0(SmdOutcomeUpdate, 1);
+	gint64 now = smd_now();
+
+	smd_delivery_run_finish(result);
+	update->retry = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
+	update->events = g_ptr_array_new_with_free_func((GDestroyNotify)smd_event_free);
+	for (guint i = 0; i < run->job->recipients->len; i++) {
+		SmdRecipient *r = g_ptr_array_index(run->job->recipients, i);
+		r->attempts++;
+		if (r->outcome == SMD_OUTCOME_DEFERRED) {
+			/* RFC 5321 §4.5.4.1: give up after the queue lifetime */
+			if (now - run->job->received_at >= (gint64)self->config->max_queue_lifetime) {
+				g_autofree gchar *reason = g_strdup_printf("%s: %s", _("gave up after the maximal queue lifetime"), r->reply != NULL ? r->reply : "");
+				g_free(r->reply);
+				r->reply = g_steal_pointer(&reason);
+				r->outcome = SMD_OUTCOME_BOUNCED;
+			} else {
+				gint64 *next = g_new(gint64, 1);
+				*next = now + smd_config_retry_delay(self->config, r->attempts);
+				g_hash_table_insert(update->retry, &r->id, next);
+			}
+		}
+		g_ptr_array_add(update->events, smd_queue_outcome_event(run->job, r));
+	}
+	/* the update owns the job now; the run keeps the message for a DSN */
+	update->job = g_steal_pointer(&run->job);
+	run->job = NULL;
+	smd_store_run_async(self->store,
+			    smd_store_record_outcomes,
+			    update,
+			    (GDestroyNotify)smd_outcome_update_free,
+			    smd_queue_recorded_cb,
+			    run);
+}
+
+static void
+smd_queue_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdQueueRun *run = user_data;
+	SmdQueue *self = run->queue;
+	SmdBodyLoad *load = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+
+	if (smd_store_run_finish(SMD_STORE(source), result, &error))
+		run->message = smd_vault_open(self->vault, load->queue_id, load->wrapped_key, load->envelope, &error);
+	if (run->message == NULL) {
+		/* a body that fails its integrity check is never delivered */
+		g_autoptr(SmdEvent) ev = smd_event_new(SMD_EVENT_ERROR, "store-error", run->job->queue_id, NULL, error->message, _("Stored message cannot be read"));
+		smd_event_log(ev);
+		self->running--;
+		smd_queue_run_free(run);
+		smd_queue_kick(self);
+		return;
+	}
+	smd_delivery_run_async(self->config,
+			       run->job,
+			       run->message,
+			       self->cancellable,
+			       smd_queue_delivered_cb,
+			       run);
+}
+
+static void
+smd_queue_start_job(SmdQueue *self, SmdJob *job)
+{
+	SmdQueueRun *run = g_new0(SmdQueueRun, 1);
+	SmdBodyLoad *load = g_new0(SmdBodyLoad, 1);
+
+	run->queue = g_object_ref(self);
+	run->job = job;
+	load->message_id = job->message_id;
+	self->running++;
+	smd_store_run_async(self->store,
+			    smd_store_load_body,
+			    load,
+			    (GDestroyNotify)smd_body_load_free,
+			    smd_queue_body_cb,
+			    run);
+}
+
+static void
+smd_queue_kick(SmdQueue *self)
+{
+	if (self->stopped)
+		return;
+	while (self->running < self->config->max_connections && self->ready.length > 0)
+		smd_queue_start_job(self, g_queue_pop_head(&self->ready));
+}
+
+static gboolean
+smd_queue_tick_cb(gpointer user_data)
+{
+	SmdQueue *self = user_data;
+	gint64 now = smd_now();
+
+	while (g_sequence_get_length(self->waiting) > 0) {
+		GSequenceIter *first = g_sequence_get_begin_iter(self->waiting);
+		SmdJob *job = g_sequence_get(first);
+		if (job->due_at > now)
+			break;
+		g_sequence_remove(first); /* no destroy func: the job moves */
+		g_queue_push_tail(&self->ready, job);
+	}
+	smd_queue_kick(self);
+	return G_SOURCE_CONTINUE;
+}
+
+gboolean
+smd_queue_load(SmdQueue *self, GError **error)
+{
+	SmdActiveLoad *load = g_new0(SmdActiveLoad, 1);
+	gboolean ok = smd_store_run_sync(self->store, smd_store_load_active, load, error);
+
+	if (ok) {
+		g_info("loaded %u jobs from the store", load->jobs->len);
+		for (guint i = 0; i < load->jobs->len; i++)
+			smd_queue_add(self, g_ptr_array_steal_index_fast(load->jobs, i--));
+	}
+	smd_active_load_free(load);
+	return ok;
+}
+
+void
+smd_queue_stop(SmdQueue *self)
+{
+	self->stopped = TRUE;
+	g_cancellable_cancel(self->cancellable);
+	if (self->tick_id != 0) {
+		g_source_remove(self->tick_id);
+		self->tick_id = 0;
+	}
+}
+
+SmdQueue *
+smd_queue_new(const SmdConfig *config, SmdStore *store, SmdVault *vault)
+{
+	SmdQueue *self = g_object_new(SMD_TYPE_QUEUE, NULL);
+	self->config = config;
+	self->store = g_object_ref(store);
+	self->vault = g_object_ref(vault);
+	self->tick_id = g_timeout_add_seconds(1, smd_queue_tick_cb, self);
+	return self;
+}
+
+static void
+smd_queue_finalize(GObject *object)
+{
+	SmdQueue *self = SMD_QUEUE(object);
+	smd_queue_stop(self);
+	g_queue_clear_full(&self->ready, (GDestroyNotify)smd_job_free);
+	for (GSequenceIter *it = g_sequence_get_begin_iter(self->waiting); !g_sequence_iter_is_end(it);
+	     it = g_sequence_iter_next(it))
+		smd_job_free(g_sequence_get(it));
+	g_sequence_free(self->waiting);
+	g_clear_object(&self->store);
+	g_clear_object(&self->vault);
+	g_clear_object(&self->cancellable);
+	G_OBJECT_CLASS(smd_queue_parent_class)->finalize(object);
+}
+
+static void
+smd_queue_class_init(SmdQueueClass *klass)
+{
+	G_OBJECT_CLASS(klass)->finalize = smd_queue_finalize;
+	signals[SIGNAL_BOUNCED] = g_signal_new("bounced",
+					       G_TYPE_FROM_CLASS(klass),
+					       G_SIGNAL_RUN_LAST,
+					       0,
+					       NULL,
+					       NULL,
+					       NULL,
+					       G_TYPE_NONE,
+					       2,
+					       G_TYPE_POINTER,
+					       G_TYPE_BYTES);
+}
+
+static void
+smd_queue_init(SmdQueue *self)
+{
+	g_queue_init(&self->ready);
+	self->waiting = g_sequence_new(NULL);
+	self->cancellable = g_cancellable_new();
+}

@@ -1,0 +1,39 @@
+/*
+ * SecuMailer — the delivery queue: which job runs when. Jobs due now
+ * run as soon as a connection slot is free; deferred ones wait for their
+ * retry time. The queue's truth is the store; this is its schedule.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "smd-config.h"
+#include "smd-queue-types.h"
+#include "smd-store.h"
+#include "smd-vault.h"
+
+G_BEGIN_DECLS
+
+#define SMD_TYPE_QUEUE (smd_queue_get_type())
+G_DECLARE_FINAL_TYPE(SmdQueue, smd_queue, SMD, QUEUE, GObject)
+
+/* Signal "bounced" (SmdJob *job, GBytes *message): emitted after a
+ * job's outcomes are stored when some recipients bounced and the sender
+ * is not the null path, so the engine can send a DSN. */
+SmdQueue *
+smd_queue_new(const SmdConfig *config, SmdStore *store, SmdVault *vault);
+/* Loads every queued and deferred recipient from the store. */
+gboolean
+smd_queue_load(SmdQueue *self, GError **error);
+/* Takes @job. */
+void
+smd_queue_add(SmdQueue *self, SmdJob *job);
+void
+smd_queue_stop(SmdQueue *self);
+
+/* How many jobs wait or run (for tests and statistics). */
+guint
+smd_queue_get_length(SmdQueue *self);
+
+G_END_DECLS

@@ -1,0 +1,639 @@
+/*
+ * SecuMailer — the outbound SMTP client.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "smd-delivery"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+#include "smd-common.h"
+#include "smd-error.h"
+#include "smd-smtp-client.h"
+#include "smd-smtp-reply.h"
+
+#define SMD_CLIENT_READ_CHUNK 8192
+
+typedef struct _SmdClient SmdClient;
+typedef void (*SmdClientStep)(SmdClient *c, SmdReply *reply);
+
+struct _SmdClient {
+	const SmdConfig *config;
+	gchar *host;
+	guint16 port;
+	gchar *server_name;
+	gchar *sender;
+	GPtrArray *recipients; /* borrowed from the caller, alive until the callback */
+	GBytes *message;
+	GTask *task; /* borrowed: the task owns this struct */
+	GSocketClient *socket_client;
+	GSocketConnection *socket_conn;
+	GIOStream *stream;
+	GByteArray *inbuf;
+	guint8 readbuf[SMD_CLIENT_READ_CHUNK];
+	gchar *relay;
+	SmdTlsInfo tls;
+	SmdReply ehlo;
+	SmdReply reply;	     /* being parsed, may span reads */
+	gboolean pipelining;
+	GPtrArray *accepted; /* SmdRecipient* that got 2xx to RCPT */
+	guint pending_rcpt;  /* RCPT replies still to read */
+	SmdClientStep step;  /* what to do with the next reply */
+	gchar *reason;
+	SmdHopResult result;
+	gboolean finished;
+};
+
+static void
+smd_client_free(gpointer p)
+{
+	SmdClient *c = p;
+	g_free(c->host);
+	g_free(c->server_name);
+	g_free(c->sender);
+	g_clear_pointer(&c->message, g_bytes_unref);
+	g_clear_object(&c->socket_client);
+	if (c->stream != NULL)
+		g_io_stream_close(c->stream, NULL, NULL);
+	g_clear_object(&c->stream);
+	g_clear_object(&c->socket_conn);
+	g_byte_array_unref(c->inbuf);
+	g_free(c->relay);
+	smd_tls_info_clear(&c->tls);
+	smd_reply_clear(&c->ehlo);
+	smd_reply_clear(&c->reply);
+	g_ptr_array_unref(c->accepted);
+	g_free(c->reason);
+	g_free(c);
+}
+
+static void
+smd_client_finish(SmdClient *c, SmdHopResult result, const gchar *reason)
+{
+	GTask *task = c->task;
+	if (c->finished)
+		return;
+	c->finished = TRUE;
+	c->result = result;
+	if (reason != NULL) {
+		g_free(c->reason);
+		c->reason = g_strdup(reason);
+	}
+	g_task_return_int(task, result);
+	g_object_unref(task);
+}
+
+/* Every recipient without an outcome yet gets @outcome with @reply. */
+static void
+smd_client_set_all(SmdClient *c, GPtrArray *rcpts, SmdOutcome outcome, const gchar *reply)
+{
+	for (guint i = 0; i < rcpts->len; i++) {
+		SmdRecipient *r = g_ptr_array_index(rcpts, i);
+		r->outcome = outcome;
+		g_free(r->reply);
+		r->reply = g_strdup(reply);
+		g_free(r->relay);
+		r->relay = g_strdup(c->relay);
+		smd_tls_info_copy(&r->tls, &c->tls);
+	}
+}
+
+static SmdOutcome
+smd_client_outcome_for(guint code)
+{
+	if (code >= 200 && code < 300)
+		return SMD_OUTCOME_DELIVERED;
+	if (code >= 500)
+		return SMD_OUTCOME_BOUNCED;
+	return SMD_OUTCOME_DEFERRED;
+}
+
+static void
+smd_client_read(SmdClient *c);
+static void
+smd_client_read_cb(GObject *source, GAsyncResult *result, gpointer user_data);
+
+static void
+smd_client_fail_io(SmdClient *c, const gchar *what, const GError *error)
+{
+	g_autofree gchar *reason = g_strdup_printf("%s: %s", what, error != NULL ? error->message : "");
+	if (c->step == NULL || c->accepted->len == 0) {
+		smd_client_finish(c, SMD_HOP_TRY_NEXT, reason);
+		return;
+	}
+	/* lost during the transaction: nothing was confirmed, try again later */
+	smd_client_set_all(c, c->recipients, SMD_OUTCOME_DEFERRED, reason);
+	smd_client_finish(c, SMD_HOP_DONE, NULL);
+}
+
+/* Parses complete reply lines from the buffer into @reply. */
+static gboolean
+smd_client_parse(SmdClient *c, SmdReply *reply, GError **error)
+{
+	while (!reply->complete) {
+		guint8 *nl = memchr(c->inbuf->data, '\n', c->inbuf->len);
+		gsize len;
+		if (nl == NULL) {
+			if (c->inbuf->len > SMD_SMTP_MAX_REPLY_LINE) {
+				g_set_error(error, SMD_ERROR, SMD_ERROR_PROTOCOL, _("Reply line too long"));
+				return FALSE;
+			}
+			return TRUE;
+		}
+		len = nl - c->inbuf->data;
+		if (!smd_reply_feed_line(reply,
+					 (const gchar *)c->inbuf->data,
+					 len > 0 && nl[-1] == '\r' ? len - 1 : len,
+					 error))
+			return FALSE;
+		g_byte_array_remove_range(c->inbuf, 0, (guint)(len + 1));
+	}
+	return TRUE;
+}
+
+/* Runs c->step once a complete reply is buffered, else reads more. */
+static void
+smd_client_dispatch(SmdClient *c)
+{
+	g_auto(SmdReply) reply = {0};
+	g_autoptr(GError) error = NULL;
+	SmdClientStep step;
+
+	if (!smd_client_parse(c, &c->reply, &error)) {
+		smd_client_fail_io(c, _("protocol error"), error);
+		return;
+	}
+	if (!c->reply.complete) {
+		g_input_stream_read_async(g_io_stream_get_input_stream(c->stream),
+					  c->readbuf,
+					  sizeof(c->readbuf),
+					  G_PRIORITY_DEFAULT,
+					  g_task_get_cancellable(c->task),
+					  smd_client_read_cb,
+					  c);
+		return;
+	}
+	reply = c->reply;
+	smd_reply_init(&c->reply);
+	step = c->step;
+	c->step = NULL;
+	step(c, &reply);
+}
+
+static void
+smd_client_read_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdClient *c = user_data;
+	g_autoptr(GError) error = NULL;
+	gssize n = g_input_stream_read_finish(G_INPUT_STREAM(source), result, &error);
+
+	if (n <= 0) {
+		if (n == 0)
+			g_set_error(&error, SMD_ERROR, SMD_ERROR_PROTOCOL, _("connection closed by the server"));
+		smd_client_fail_io(c, _("read failed"), error);
+		return;
+	}
+	g_byte_array_append(c->inbuf, c->readbuf, (guint)n);
+	smd_client_dispatch(c);
+}
+
+static void
+smd_client_read(SmdClient *c)
+{
+	smd_client_dispatch(c);
+}
+
+static void
+smd_client_write_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdClient *c = user_data;
+	g_autoptr(GError) error = NULL;
+	if (!g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), result, NULL, &error)) {
+		smd_client_fail_io(c, _("write failed"), error);
+		return;
+	}
+	g_object_set_data(G_OBJECT(c->task), "smd-writing", NULL);
+	smd_client_read(c);
+}
+
+/* Sends @data and then reads one reply for @step. */
+static void
+smd_client_send(SmdClient *c, GBytes *data, SmdClientStep step)
+{
+	gsize len = 0;
+	gconstpointer buf = g_bytes_get_data(data, &len);
+	c->step = step;
+	g_object_set_data_full(G_OBJECT(c->task), "smd-writing", g_bytes_ref(data), (GDestroyNotify)g_bytes_unref);
+	g_output_stream_write_all_async(g_io_stream_get_output_stream(c->stream),
+					buf,
+					len,
+					G_PRIORITY_DEFAULT,
+					g_task_get_cancellable(c->task),
+					smd_client_write_cb,
+					c);
+}
+
+G_GNUC_PRINTF(3, 4)
+static void
+smd_client_command(SmdClient *c, SmdClientStep step, const gchar *format, ...)
+{
+	va_list args;
+	GString *line = g_string_new(NULL);
+	g_autoptr(GBytes) bytes = NULL;
+	va_start(args, format);
+	g_string_append_vprintf(line, format, args);
+	va_end(args);
+	g_string_append(line, "\r\n");
+	bytes = g_string_free_to_bytes(line);
+	smd_client_send(c, bytes, step);
+}
+
+/* Politely ends the session; the result is already decided. */
+static void
+smd_client_quit(SmdClient *c, SmdHopResult result, const gchar *reason)
+{
+	c->result = result;
+	g_free(c->reason);
+	c->reason = g_strdup(reason);
+	c->step = NULL;
+	{
+		/* QUIT is best effort: finish now, whatever the server says */
+		g_autoptr(GError) error = NULL;
+		g_output_stream_write_all(g_io_stream_get_output_stream(c->stream),
+					  "QUIT\r\n",
+					  6,
+					  NULL,
+					  NULL,
+					  &error);
+	}
+	smd_client_finish(c, result, reason);
+}
+
+static void
+smd_client_data_end_cb(SmdClient *c, SmdReply *reply)
+{
+	g_autofree gchar *text = smd_reply_to_string(reply);
+	smd_client_set_all(c, c->accepted, smd_client_outcome_for(reply->code), text);
+	smd_client_quit(c, SMD_HOP_DONE, NULL);
+}
+
+static void
+smd_client_data_cb(SmdClient *c, SmdReply *reply)
+{
+	g_autoptr(GBytes) stuffed = NULL;
+	if (reply->code != 354) {
+		g_autofree gchar *text = smd_reply_to_string(reply);
+		smd_client_set_all(c, c->accepted, smd_client_outcome_for(reply->code == 250 ? 451 : reply->code), text);
+		smd_client_quit(c, SMD_HOP_DONE, NULL);
+		return;
+	}
+	stuffed = smd_smtp_dot_stuff(c->message);
+	smd_client_send(c, stuffed, smd_client_data_end_cb);
+}
+
+static void
+smd_client_send_rcpt(SmdClient *c, guint idx, SmdClientStep step)
+{
+	SmdRecipient *r = g_ptr_array_index(c->recipients, idx);
+	smd_client_command(c, step, "RCPT TO:<%s>", r->address);
+}
+
+static void
+smd_client_rcpt_cb(SmdClient *c, SmdReply *reply)
+{
+	guint idx = c->recipients->len - c->pending_rcpt;
+	SmdRecipient *r = g_ptr_array_index(c->recipients, idx);
+
+	if (reply->code >= 200 && reply->code < 300) {
+		g_ptr_array_add(c->accepted, r);
+	} else {
+		/* decided now, whatever DATA gets */
+		g_autoptr(GPtrArray) one = g_ptr_array_new();
+		g_autofree gchar *text = smd_reply_to_string(reply);
+		g_ptr_array_add(one, r);
+		smd_client_set_all(c, one, smd_client_outcome_for(reply->code), text);
+	}
+	if (--c->pending_rcpt > 0) {
+		c->step = smd_client_rcpt_cb;
+		if (c->pipelining)
+			smd_client_read(c);
+		else
+			smd_client_send_rcpt(c, idx + 1, smd_client_rcpt_cb);
+		return;
+	}
+	if (c->accepted->len == 0) {
+		smd_client_quit(c, SMD_HOP_DONE, NULL);
+		return;
+	}
+	smd_client_command(c, smd_client_data_cb, "DATA");
+}
+
+static void
+smd_client_mail_cb(SmdClient *c, SmdReply *reply)
+{
+	GString *rcpts;
+	g_autoptr(GBytes) bytes = NULL;
+
+	if (reply->code < 200 || reply->code >= 300) {
+		g_autofree gchar *text = smd_reply_to_string(reply);
+		smd_client_set_all(c, c->recipients, smd_client_outcome_for(reply->code), text);
+		smd_client_quit(c, SMD_HOP_DONE, NULL);
+		return;
+	}
+	c->pending_rcpt = c->recipients->len;
+	if (!c->pipelining) {
+		smd_client_send_rcpt(c, 0, smd_client_rcpt_cb);
+		return;
+	}
+	/* RFC 2920: all RCPTs in one write, replies read in order */
+	rcpts = g_string_new(NULL);
+	for (guint i = 0; i < c->recipients->len; i++) {
+		SmdRecipient *r = g_ptr_array_index(c->recipients, i);
+		g_string_append_printf(rcpts, "RCPT TO:<%s>\r\n", r->address);
+	}
+	bytes = g_string_free_to_bytes(rcpts);
+	smd_client_send(c, bytes, smd_client_rcpt_cb);
+}
+
+static gboolean
+smd_client_message_is_8bit(GBytes *message)
+{
+	gsize len = 0;
+	const guint8 *data = g_bytes_get_data(message, &len);
+	for (gsize i = 0; i < len; i++) {
+		if (data[i] & 0x80)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static void
+smd_client_ehlo_tls_cb(SmdClient *c, SmdReply *reply)
+{
+	GString *mail = g_string_new(NULL);
+	g_autoptr(GBytes) bytes = NULL;
+
+	if (reply->code != 250) {
+		g_autofree gchar *text = smd_reply_to_string(reply);
+		g_string_free(mail, TRUE);
+		smd_client_quit(c, SMD_HOP_TRY_NEXT, text);
+		return;
+	}
+	/* RFC 3207 §4.2: only what the server says inside TLS counts */
+	smd_reply_clear(&c->ehlo);
+	smd_reply_init(&c->ehlo);
+	for (guint i = 0; i < reply->lines->len; i++)
+		g_ptr_array_add(c->ehlo.lines, g_strdup(g_ptr_array_index(reply->lines, i)));
+	c->ehlo.code = reply->code;
+	c->ehlo.complete = TRUE;
+	c->pipelining = smd_reply_has_extension(&c->ehlo, "PIPELINING");
+
+	g_string_append_printf(mail, "MAIL FROM:<%s>", c->sender);
+	if (smd_reply_has_extension(&c->ehlo, "SIZE"))
+		g_string_append_printf(mail, " SIZE=%" G_GSIZE_FORMAT, g_bytes_get_size(c->message));
+	if (smd_reply_has_extension(&c->ehlo, "8BITMIME") && smd_client_message_is_8bit(c->message))
+		g_string_append(mail, " BODY=8BITMIME");
+	g_string_append(mail, "\r\n");
+	bytes = g_string_free_to_bytes(mail);
+	smd_client_send(c, bytes, smd_client_mail_cb);
+}
+
+static const gchar *
+smd_client_tls_version(GTlsProtocolVersion version)
+{
+	switch (version) {
+	case G_TLS_PROTOCOL_VERSION_TLS_1_0:
+		return "TLSv1.0";
+	case G_TLS_PROTOCOL_VERSION_TLS_1_1:
+		return "TLSv1.1";
+	case G_TLS_PROTOCOL_VERSION_TLS_1_2:
+		return "TLSv1.2";
+	case G_TLS_PROTOCOL_VERSION_TLS_1_3:
+		return "TLSv1.3";
+	default:
+		return "unknown";
+	}
+}
+
+static void
+smd_client_handshake_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdClient *c = user_data;
+	GTlsConnection *tls = G_TLS_CONNECTION(source);
+	g_autoptr(GError) error = NULL;
+	GTlsCertificate *peer;
+
+	if (!g_tls_connection_handshake_finish(tls, result, &error)) {
+		g_autofree gchar *reason = g_strdup_printf(_("TLS handshake failed: %s"), error->message);
+		smd_client_finish(c, SMD_HOP_NO_TLS, reason);
+		return;
+	}
+	peer = g_tls_connection_get_peer_certificate(tls);
+	c->tls.version = g_strdup(smd_client_tls_version(g_tls_connection_get_protocol_version(tls)));
+	c->tls.cipher = g_strdup(g_tls_connection_get_ciphersuite_name(tls));
+	c->tls.verified = peer != NULL && g_tls_connection_get_peer_certificate_errors(tls) == 0;
+	if (peer != NULL) {
+		g_autoptr(GByteArray) der = NULL;
+		g_object_get(peer, "certificate", &der, NULL);
+		if (der != NULL)
+			c->tls.peer_sha256 = smd_sha256_hex(der->data, der->len);
+	}
+	if (c->config->tls_policy == SMD_TLS_POLICY_VERIFY && !c->tls.verified) {
+		/* belt and braces: the handshake should already have failed */
+		smd_client_finish(c, SMD_HOP_NO_TLS, _("TLS certificate not verified"));
+		return;
+	}
+	g_debug("%s: TLS %s %s", c->relay, c->tls.version, c->tls.cipher);
+	smd_client_command(c, smd_client_ehlo_tls_cb, "EHLO %s", c->config->smtp_hostname);
+}
+
+static gboolean
+smd_client_accept_any_certificate(GTlsConnection *conn,
+				  GTlsCertificate *peer_cert,
+				  GTlsCertificateFlags errors,
+				  gpointer user_data)
+{
+	/* tls-policy=encrypt: like Postfix's level "encrypt", the channel is
+	 * encrypted but the certificate is not checked; verified=FALSE is recorded */
+	return TRUE;
+}
+
+static void
+smd_client_starttls_cb(SmdClient *c, SmdReply *reply)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GSocketConnectable) identity = NULL;
+	GIOStream *tls;
+
+	if (reply->code != 220) {
+		g_autofree gchar *text = smd_reply_to_string(reply);
+		g_autofree gchar *reason = g_strdup_printf(_("STARTTLS refused: %s"), text);
+		smd_client_quit(c, SMD_HOP_NO_TLS, reason);
+		return;
+	}
+	/* anything sent along with the 220 was injected before TLS: do not
+	 * believe it, and do not go on with this server */
+	if (c->inbuf->len > 0) {
+		smd_client_finish(c, SMD_HOP_NO_TLS, _("server sent data after its STARTTLS reply (response injection)"));
+		return;
+	}
+	identity = g_network_address_new(c->server_name, c->port);
+	tls = g_tls_client_connection_new(c->stream, identity, &error);
+	if (tls == NULL) {
+		g_autofree gchar *reason = g_strdup_printf(_("TLS not available: %s"), error->message);
+		smd_client_finish(c, SMD_HOP_NO_TLS, reason);
+		return;
+	}
+	if (c->config->ca_file != NULL) {
+		g_autoptr(GTlsDatabase) db = g_tls_file_database_new(c->config->ca_file, &error);
+		if (db == NULL) {
+			g_object_unref(tls);
+			smd_client_finish(c, SMD_HOP_NO_TLS, error->message);
+			return;
+		}
+		g_tls_connection_set_database(G_TLS_CONNECTION(tls), db);
+	}
+	if (c->config->tls_policy == SMD_TLS_POLICY_ENCRYPT)
+		g_signal_connect(tls, "accept-certificate", G_CALLBACK(smd_client_accept_any_certificate), NULL);
+	g_object_unref(c->stream);
+	c->stream = tls;
+	g_tls_connection_handshake_async(G_TLS_CONNECTION(tls),
+					 G_PRIORITY_DEFAULT,
+					 g_task_get_cancellable(c->task),
+					 smd_client_handshake_cb,
+					 c);
+}
+
+static void
+smd_client_ehlo_cb(SmdClient *c, SmdReply *reply)
+{
+	if (reply->code != 250) {
+		g_autofree gchar *text = smd_reply_to_string(reply);
+		g_autofree gchar *reason = g_strdup_printf(_("EHLO refused: %s"), text);
+		/* no EHLO, no STARTTLS; a 4xx may be passing, try elsewhere */
+		smd_client_quit(c, reply->code < 500 ? SMD_HOP_TRY_NEXT : SMD_HOP_NO_TLS, reason);
+		return;
+	}
+	if (!smd_reply_has_extension(reply, "STARTTLS")) {
+		smd_client_quit(c, SMD_HOP_NO_TLS, _("server does not offer STARTTLS"));
+		return;
+	}
+	smd_client_command(c, smd_client_starttls_cb, "STARTTLS");
+}
+
+static void
+smd_client_greeting_cb(SmdClient *c, SmdReply *reply)
+{
+	if (reply->code != 220) {
+		g_autofree gchar *text = smd_reply_to_string(reply);
+		g_autofree gchar *reason = g_strdup_printf(_("greeting: %s"), text);
+		smd_client_quit(c, SMD_HOP_TRY_NEXT, reason);
+		return;
+	}
+	smd_client_command(c, smd_client_ehlo_cb, "EHLO %s", c->config->smtp_hostname);
+}
+
+static void
+smd_client_connect_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdClient *c = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GSocketAddress) remote = NULL;
+
+	c->socket_conn = g_socket_client_connect_to_host_finish(G_SOCKET_CLIENT(source), result, &error);
+	if (c->socket_conn == NULL) {
+		g_autofree gchar *reason = g_strdup_printf(_("cannot connect to %s:%u: %s"), c->host, c->port, error->message);
+		smd_client_finish(c, SMD_HOP_TRY_NEXT, reason);
+		return;
+	}
+	remote = g_socket_connection_get_remote_address(c->socket_conn, NULL);
+	if (G_IS_INET_SOCKET_ADDRESS(remote)) {
+		g_autofree gchar *ip = g_inet_address_to_string(
+		    g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(remote)));
+		c->relay = g_strdup_printf("%s[%s]:%u", c->host, ip, c->port);
+	} else {
+		c->relay = g_strdup_printf("%s:%u", c->host, c->port);
+	}
+	g_socket_set_timeout(g_socket_connection_get_socket(c->socket_conn), c->config->command_timeout);
+	c->stream = G_IO_STREAM(g_object_ref(c->socket_conn));
+	c->step = smd_client_greeting_cb;
+	smd_client_read(c);
+}
+
+void
+smd_smtp_client_deliver_async(const SmdConfig *config,
+			      const gchar *host,
+			      guint16 port,
+			      const gchar *server_name,
+			      const gchar *sender,
+			      GPtrArray *recipients,
+			      GBytes *message,
+			      GCancellable *cancellable,
+			      GAsyncReadyCallback callback,
+			      gpointer user_data)
+{
+	SmdClient *c = g_new0(SmdClient, 1);
+	GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+
+	c->config = config;
+	c->host = g_strdup(host);
+	c->port = port;
+	c->server_name = g_strdup(server_name);
+	c->sender = g_strdup(sender);
+	c->recipients = recipients;
+	c->message = g_bytes_ref(message);
+	c->inbuf = g_byte_array_new();
+	c->accepted = g_ptr_array_new();
+	c->task = task;
+	smd_reply_init(&c->ehlo);
+	smd_reply_init(&c->reply);
+	g_task_set_task_data(task, c, smd_client_free);
+	g_task_set_source_tag(task, smd_smtp_client_deliver_async);
+
+	c->socket_client = g_socket_client_new();
+	g_socket_client_set_timeout(c->socket_client, config->connect_timeout);
+	g_socket_client_connect_to_host_async(c->socket_client,
+					      host,
+					      port,
+					      cancellable,
+					      smd_client_connect_cb,
+					      c);
+}
+
+SmdHopResult
+smd_smtp_client_deliver_finish(GAsyncResult *result, gchar **reason)
+{
+	SmdClient *c = g_task_get_task_data(G_TASK(result));
+	if (reason != NULL)
+		*reason = g_strdup(c->reason);
+	return (SmdHopResult)g_task_propagate_int(G_TASK(result), NULL);
+}
+
+GBytes *
+smd_smtp_dot_stuff(GBytes *message)
+{
+	gsize len = 0;
+	const guint8 *data = g_bytes_get_data(message, &len);
+	GByteArray *out = g_byte_array_sized_new((guint)(len + len / 64 + 8));
+	gsize i = 0;
+
+	while (i < len) {
+		gsize start = i;
+		/* one line: a stuffed dot first, its bytes, then exactly CRLF */
+		if (data[i] == '.')
+			g_byte_array_append(out, (const guint8 *)".", 1);
+		while (i < len && data[i] != '\r' && data[i] != '\n')
+			i++;
+		g_byte_array_append(out, data + start, (guint)(i - start));
+		g_byte_array_append(out, (const guint8 *)"\r\n", 2);
+		/* CRLF, bare CR and bare LF all end the line as one CRLF */
+		if (i < len && data[i] == '\r' && i + 1 < len && data[i + 1] == '\n')
+			i += 2;
+		else if (i < len)
+			i++;
+	}
+	g_byte_array_append(out, (const guint8 *)".\r\n", 3);
+	return g_byte_array_free_to_bytes(out);
+}

@@ -1,0 +1,75 @@
+/*
+ * SecuMailer — store operations on messages and their recipients. Each
+ * is an SmdStoreFunc run in the store's worker thread; its data struct
+ * carries the inputs and receives the outputs.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include <sqlite3.h>
+
+#include "smd-queue-types.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+	gchar *queue_id;
+	gint64 received_at;
+	gchar *sender;
+	gsize size;
+	gchar *client_address;
+	gchar *helo;
+	gchar *inbound_tls;
+	GBytes *wrapped_key;
+	GBytes *envelope;
+	GPtrArray *recipients; /* of gchar* addresses */
+	GPtrArray *events;     /* of SmdEvent, written in the same transaction */
+	/* out */
+	gint64 message_id;
+	GPtrArray *jobs; /* of SmdJob, one per recipient domain */
+} SmdNewMessage;
+
+void
+smd_new_message_free(SmdNewMessage *msg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdNewMessage, smd_new_message_free)
+gboolean
+smd_store_insert_message(sqlite3 *db, gpointer data, GError **error);
+
+typedef struct {
+	gint64 message_id;
+	/* out */
+	gchar *queue_id;
+	GBytes *wrapped_key;
+	GBytes *envelope;
+} SmdBodyLoad;
+
+void
+smd_body_load_free(SmdBodyLoad *load);
+gboolean
+smd_store_load_body(sqlite3 *db, gpointer data, GError **error);
+
+typedef struct {
+	SmdJob *job;	   /* recipients carry their outcome */
+	GHashTable *retry; /* recipient id → next attempt time, for deferred ones */
+	GPtrArray *events;
+	/* out */
+	gboolean body_destroyed;
+} SmdOutcomeUpdate;
+
+void
+smd_outcome_update_free(SmdOutcomeUpdate *update);
+gboolean
+smd_store_record_outcomes(sqlite3 *db, gpointer data, GError **error);
+
+typedef struct {
+	/* out: every queued or deferred recipient, grouped into jobs */
+	GPtrArray *jobs;
+} SmdActiveLoad;
+
+void
+smd_active_load_free(SmdActiveLoad *load);
+gboolean
+smd_store_load_active(sqlite3 *db, gpointer data, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,413 @@
+/*
+ * SecuMailer — the store: connection, worker thread, migrations.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "smd-store"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "smd-common.h"
+#include "smd-error.h"
+#include "smd-store.h"
+
+/* Bound on one transaction: keeps latency of the first op in a batch low. */
+#define SMD_STORE_MAX_BATCH 512
+
+typedef struct {
+	SmdStoreFunc func;
+	gpointer data;
+	GDestroyNotify destroy;
+	GTask *task; /* async callers */
+	/* sync callers */
+	GMutex *mutex;
+	GCond *cond;
+	gboolean done;
+	gboolean ok;
+	GError *error;
+} SmdStoreOp;
+
+struct _SmdStore {
+	GObject parent_instance;
+	sqlite3 *db;
+	GThread *worker;
+	GAsyncQueue *ops;
+};
+
+G_DEFINE_TYPE(SmdStore, smd_store, G_TYPE_OBJECT)
+
+/* pushed to make the worker exit */
+static SmdStoreOp smd_store_stop_marker;
+
+/* One step per schema version; index i brings version i to i + 1. */
+static const gchar *const smd_store_migrations[] = {
+    /* 0 → 1 */
+    "CREATE TABLE messages ("
+    "  id INTEGER PRIMARY KEY,"
+    "  queue_id TEXT NOT NULL UNIQUE,"
+    "  received_at INTEGER NOT NULL,"
+    "  sender TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  client_address TEXT NOT NULL,"
+    "  helo TEXT,"
+    "  inbound_tls TEXT,"
+    "  wrapped_key BLOB"
+    ");"
+    /* bodies apart, so destroying one leaves the metadata for the log */
+    "CREATE TABLE bodies ("
+    "  message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    "  envelope BLOB NOT NULL"
+    ");"
+    "CREATE TABLE recipients ("
+    "  id INTEGER PRIMARY KEY,"
+    "  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    "  address TEXT NOT NULL,"
+    "  domain TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at INTEGER NOT NULL DEFAULT 0,"
+    "  updated_at INTEGER NOT NULL,"
+    "  last_reply TEXT,"
+    "  relay TEXT,"
+    "  tls_version TEXT,"
+    "  tls_cipher TEXT,"
+    "  tls_peer_sha256 TEXT,"
+    "  tls_verified INTEGER"
+    ");"
+    "CREATE INDEX recipients_message ON recipients(message_id);"
+    "CREATE INDEX recipients_state ON recipients(state, next_attempt_at);"
+    "CREATE INDEX recipients_address ON recipients(address);"
+    "CREATE TABLE events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  time INTEGER NOT NULL,"
+    "  level TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  message TEXT NOT NULL,"
+    "  queue_id TEXT,"
+    "  recipient TEXT,"
+    "  detail TEXT"
+    ");"
+    "CREATE INDEX events_queue_id ON events(queue_id);",
+};
+
+G_STATIC_ASSERT(G_N_ELEMENTS(smd_store_migrations) == SMD_STORE_SCHEMA_VERSION);
+
+gboolean
+smd_store_fail(sqlite3 *db, const gchar *what, GError **error)
+{
+	g_set_error(error,
+		    SMD_ERROR,
+		    SMD_ERROR_STORE,
+		    _("Database error (%s): %s"),
+		    what,
+		    sqlite3_errmsg(db));
+	return FALSE;
+}
+
+gboolean
+smd_store_exec(sqlite3 *db, const gchar *sql, GError **error)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return smd_store_fail(db, sql, error);
+	return TRUE;
+}
+
+sqlite3_stmt *
+smd_store_prepare(sqlite3 *db, const gchar *sql, GError **error)
+{
+	sqlite3_stmt *stmt = NULL;
+	/* prepare is cheap next to the fsync the statement is batched with */
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
+		smd_store_fail(db, "prepare", error);
+		return NULL;
+	}
+	return stmt;
+}
+
+static gint
+smd_store_user_version(sqlite3 *db)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK ||
+	    sqlite3_step(stmt) != SQLITE_ROW)
+		return -1;
+	return sqlite3_column_int(stmt, 0);
+}
+
+gboolean
+smd_store_migrate(sqlite3 *db, guint target, GError **error)
+{
+	gint version = smd_store_user_version(db);
+
+	if (version < 0)
+		return smd_store_fail(db, "user_version", error);
+	if (version > SMD_STORE_SCHEMA_VERSION) {
+		g_set_error(error,
+			    SMD_ERROR,
+			    SMD_ERROR_STORE,
+			    _("The database has schema version %d, newer than this program "
+			      "understands (%d); refusing to touch it"),
+			    version,
+			    SMD_STORE_SCHEMA_VERSION);
+		return FALSE;
+	}
+	for (guint v = (guint)version; v < target && v < SMD_STORE_SCHEMA_VERSION; v++) {
+		g_autofree gchar *bump = g_strdup_printf("PRAGMA user_version = %u", v + 1);
+		if (!smd_store_exec(db, "BEGIN IMMEDIATE", error))
+			return FALSE;
+		if (!smd_store_exec(db, smd_store_migrations[v], error) ||
+		    !smd_store_exec(db, bump, error)) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			g_prefix_error(error, _("Migration to schema version %u failed: "), v + 1);
+			return FALSE;
+		}
+		if (!smd_store_exec(db, "COMMIT", error))
+			return FALSE;
+		g_info("migrated the store to schema version %u", v + 1);
+	}
+	return TRUE;
+}
+
+static void
+smd_store_op_complete(SmdStoreOp *op, gboolean ok, GError *error)
+{
+	if (op->task != NULL) {
+		GTask *task = g_steal_pointer(&op->task);
+		if (ok)
+			g_task_return_boolean(task, TRUE);
+		else
+			g_task_return_error(task, error);
+		g_object_unref(task);
+		return;
+	}
+	g_mutex_lock(op->mutex);
+	op->ok = ok;
+	op->error = error;
+	op->done = TRUE;
+	g_cond_signal(op->cond);
+	g_mutex_unlock(op->mutex);
+}
+
+static gpointer
+smd_store_worker(gpointer user_data)
+{
+	SmdStore *self = user_data;
+	gboolean stop = FALSE;
+
+	while (!stop) {
+		g_autoptr(GPtrArray) batch = g_ptr_array_new();
+		g_autofree gboolean *ok = NULL;
+		g_autofree GError **errors = NULL;
+		g_autoptr(GError) commit_error = NULL;
+		SmdStoreOp *op = g_async_queue_pop(self->ops);
+
+		/* take whatever else is waiting: that is the group commit */
+		while (op != NULL) {
+			if (op == &smd_store_stop_marker) {
+				stop = TRUE;
+				break;
+			}
+			g_ptr_array_add(batch, op);
+			if (batch->len >= SMD_STORE_MAX_BATCH)
+				break;
+			op = g_async_queue_try_pop(self->ops);
+		}
+		if (batch->len == 0)
+			continue;
+
+		ok = g_new0(gboolean, batch->len);
+		errors = g_new0(GError *, batch->len);
+		if (!smd_store_exec(self->db, "BEGIN IMMEDIATE", &commit_error)) {
+			for (guint i = 0; i < batch->len; i++)
+				smd_store_op_complete(g_ptr_array_index(batch, i),
+						      FALSE,
+						      g_error_copy(commit_error));
+			continue;
+		}
+		for (guint i = 0; i < batch->len; i++) {
+			op = g_ptr_array_index(batch, i);
+			sqlite3_exec(self->db, "SAVEPOINT op", NULL, NULL, NULL);
+			ok[i] = op->func(self->db, op->data, &errors[i]);
+			if (!ok[i]) {
+				if (errors[i] == NULL)
+					g_set_error_literal(&errors[i],
+							    SMD_ERROR,
+							    SMD_ERROR_INTERNAL,
+							    "operation failed without an error");
+				sqlite3_exec(self->db, "ROLLBACK TO op", NULL, NULL, NULL);
+			}
+			sqlite3_exec(self->db, "RELEASE op", NULL, NULL, NULL);
+		}
+		if (!smd_store_exec(self->db, "COMMIT", &commit_error)) {
+			sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+			g_warning("commit failed: %s", commit_error->message);
+			for (guint i = 0; i < batch->len; i++) {
+				g_clear_error(&errors[i]);
+				ok[i] = FALSE;
+				errors[i] = g_error_copy(commit_error);
+			}
+		}
+		for (guint i = 0; i < batch->len; i++)
+			smd_store_op_complete(g_ptr_array_index(batch, i), ok[i], errors[i]);
+	}
+	return NULL;
+}
+
+static gboolean
+smd_store_open(SmdStore *self, const gchar *path, GError **error)
+{
+	if (sqlite3_open_v2(path,
+			    &self->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		g_set_error(error,
+			    SMD_ERROR,
+			    SMD_ERROR_STORE,
+			    _("Cannot open the database %s: %s"),
+			    path,
+			    self->db != NULL ? sqlite3_errmsg(self->db) : "out of memory");
+		return FALSE;
+	}
+	sqlite3_busy_timeout(self->db, 10000);
+	sqlite3_extended_result_codes(self->db, 1);
+	/* synchronous=FULL: a COMMIT is on stable storage before we answer 250 */
+	if (!smd_store_exec(self->db, "PRAGMA journal_mode = WAL", error) ||
+	    !smd_store_exec(self->db, "PRAGMA synchronous = FULL", error) ||
+	    !smd_store_exec(self->db, "PRAGMA foreign_keys = ON", error) ||
+	    !smd_store_exec(self->db, "PRAGMA secure_delete = ON", error))
+		return FALSE;
+	return smd_store_migrate(self->db, SMD_STORE_SCHEMA_VERSION, error);
+}
+
+SmdStore *
+smd_store_new(const gchar *path, GError **error)
+{
+	g_autoptr(SmdStore) self = g_object_new(SMD_TYPE_STORE, NULL);
+
+	if (!smd_store_open(self, path, error))
+		return NULL;
+	self->worker = g_thread_new("smd-store", smd_store_worker, self);
+	return g_steal_pointer(&self);
+}
+
+void
+smd_store_close(SmdStore *self)
+{
+	g_return_if_fail(SMD_IS_STORE(self));
+	if (self->worker != NULL) {
+		g_async_queue_push(self->ops, &smd_store_stop_marker);
+		g_thread_join(g_steal_pointer(&self->worker));
+	}
+	if (self->db != NULL) {
+		sqlite3_close(self->db);
+		self->db = NULL;
+	}
+}
+
+static void
+smd_store_finalize(GObject *object)
+{
+	SmdStore *self = SMD_STORE(object);
+	smd_store_close(self);
+	g_async_queue_unref(self->ops);
+	G_OBJECT_CLASS(smd_store_parent_class)->finalize(object);
+}
+
+static void
+smd_store_class_init(SmdStoreClass *klass)
+{
+	G_OBJECT_CLASS(klass)->finalize = smd_store_finalize;
+}
+
+static void
+smd_store_init(SmdStore *self)
+{
+	self->ops = g_async_queue_new();
+}
+
+typedef struct {
+	SmdStoreFunc func;
+	gpointer data;
+	GDestroyNotify destroy;
+} SmdStoreTaskData;
+
+static void
+smd_store_task_data_free(gpointer p)
+{
+	SmdStoreTaskData *td = p;
+	if (td->destroy != NULL && td->data != NULL)
+		td->destroy(td->data);
+	g_free(td);
+}
+
+void
+smd_store_run_async(SmdStore *self,
+		    SmdStoreFunc func,
+		    gpointer data,
+		    GDestroyNotify destroy,
+		    GAsyncReadyCallback callback,
+		    gpointer user_data)
+{
+	SmdStoreOp *op;
+	SmdStoreTaskData *td = g_new0(SmdStoreTaskData, 1);
+	GTask *task = g_task_new(self, NULL, callback, user_data);
+
+	g_return_if_fail(SMD_IS_STORE(self));
+	g_return_if_fail(self->worker != NULL);
+
+	td->func = func;
+	td->data = data;
+	td->destroy = destroy;
+	g_task_set_task_data(task, td, smd_store_task_data_free);
+	g_task_set_source_tag(task, smd_store_run_async);
+
+	/* the op is freed here rather than by the worker: it only borrows */
+	op = g_new0(SmdStoreOp, 1);
+	op->func = func;
+	op->data = data;
+	op->task = task;
+	g_task_set_check_cancellable(task, FALSE);
+	g_object_set_data_full(G_OBJECT(task), "smd-store-op", op, g_free);
+	g_async_queue_push(self->ops, op);
+}
+
+gboolean
+smd_store_run_finish(SmdStore *self, GAsyncResult *result, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+	return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+gpointer
+smd_store_run_get_data(GAsyncResult *result)
+{
+	SmdStoreTaskData *td = g_task_get_task_data(G_TASK(result));
+	return td->data;
+}
+
+gboolean
+smd_store_run_sync(SmdStore *self, SmdStoreFunc func, gpointer data, GError **error)
+{
+	GMutex mutex;
+	GCond cond;
+	SmdStoreOp op = {.func = func, .data = data, .mutex = &mutex, .cond = &cond};
+
+	g_return_val_if_fail(SMD_IS_STORE(self), FALSE);
+	g_return_val_if_fail(g_thread_self() != self->worker, FALSE);
+
+	g_mutex_init(&mutex);
+	g_cond_init(&cond);
+	g_async_queue_push(self->ops, &op);
+	g_mutex_lock(&mutex);
+	while (!op.done)
+		g_cond_wait(&cond, &mutex);
+	g_mutex_unlock(&mutex);
+	g_mutex_clear(&mutex);
+	g_cond_clear(&cond);
+	if (!op.ok) {
+		g_propagate_error(error, op.error);
+		return FALSE;
+	}
+	return TRUE;
+}

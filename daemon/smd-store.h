@@ -1,0 +1,62 @@
+/*
+ * SecuMailer — the store: one SQLite database in WAL mode, written by one
+ * worker thread that batches whatever operations are waiting into one
+ * transaction (group commit), so the main loop never blocks on fsync and
+ * throughput does not collapse to one fsync per message.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <sqlite3.h>
+
+G_BEGIN_DECLS
+
+/* Schema versions (PRAGMA user_version), one migration step each:
+ *  1: messages, bodies (encrypted envelopes), recipients, events */
+#define SMD_STORE_SCHEMA_VERSION 1
+
+#define SMD_TYPE_STORE (smd_store_get_type())
+G_DECLARE_FINAL_TYPE(SmdStore, smd_store, SMD, STORE, GObject)
+
+/* Runs in the worker thread inside a transaction (a savepoint of its own:
+ * a failing operation rolls back alone). Never touch the main loop here. */
+typedef gboolean (*SmdStoreFunc)(sqlite3 *db, gpointer data, GError **error);
+
+SmdStore *
+smd_store_new(const gchar *path, GError **error);
+void
+smd_store_close(SmdStore *self);
+
+/* @data is owned by the operation and freed with @destroy once the
+ * callback has run; smd_store_run_get_data() reads it in the callback. */
+void
+smd_store_run_async(SmdStore *self,
+		    SmdStoreFunc func,
+		    gpointer data,
+		    GDestroyNotify destroy,
+		    GAsyncReadyCallback callback,
+		    gpointer user_data);
+gboolean
+smd_store_run_finish(SmdStore *self, GAsyncResult *result, GError **error);
+gpointer
+smd_store_run_get_data(GAsyncResult *result);
+
+/* Blocks until the operation is committed; not from the worker thread. */
+gboolean
+smd_store_run_sync(SmdStore *self, SmdStoreFunc func, gpointer data, GError **error);
+
+/* Brings @db from its user_version up to @target (for the tests: any
+ * intermediate version). */
+gboolean
+smd_store_migrate(sqlite3 *db, guint target, GError **error);
+
+/* Helpers for operations: set @error from the connection's last error. */
+gboolean
+smd_store_fail(sqlite3 *db, const gchar *what, GError **error);
+gboolean
+smd_store_exec(sqlite3 *db, const gchar *sql, GError **error);
+sqlite3_stmt *
+smd_store_prepare(sqlite3 *db, const gchar *sql, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,231 @@
+/*
+ * SecuMailer — the vault's keys.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "smd-vault"
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <openssl/crypto.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "smd-common.h"
+#include "smd-envelope.h"
+#include "smd-error.h"
+#include "smd-vault.h"
+
+#define SMD_MASTER_KEY_FILE "master.key"
+
+struct _SmdVault {
+	GObject parent_instance;
+	guint8 kek[SMD_ENVELOPE_KEY_SIZE]; /* key-wrapping key */
+};
+
+G_DEFINE_TYPE(SmdVault, smd_vault, G_TYPE_OBJECT)
+
+static void
+smd_vault_finalize(GObject *object)
+{
+	SmdVault *self = SMD_VAULT(object);
+	OPENSSL_cleanse(self->kek, sizeof(self->kek));
+	G_OBJECT_CLASS(smd_vault_parent_class)->finalize(object);
+}
+
+static void
+smd_vault_class_init(SmdVaultClass *klass)
+{
+	G_OBJECT_CLASS(klass)->finalize = smd_vault_finalize;
+}
+
+static void
+smd_vault_init(SmdVault *self)
+{
+}
+
+/* Creates the master key with O_EXCL so two starts never race to two keys. */
+static gboolean
+smd_vault_create_master_key(const gchar *path, GError **error)
+{
+	guint8 key[SMD_ENVELOPE_KEY_SIZE];
+	int fd;
+	ssize_t written;
+
+	if (RAND_bytes(key, sizeof(key)) != 1) {
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CRYPTO, _("No random numbers available"));
+		return FALSE;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		OPENSSL_cleanse(key, sizeof(key));
+		if (errno == EEXIST)
+			return TRUE;
+		g_set_error(error,
+			    G_IO_ERROR,
+			    g_io_error_from_errno(errno),
+			    _("Cannot create master key %s: %s"),
+			    path,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	written = write(fd, key, sizeof(key));
+	OPENSSL_cleanse(key, sizeof(key));
+	if (written != (ssize_t)sizeof(key) || fsync(fd) != 0) {
+		int saved = errno;
+		close(fd);
+		g_unlink(path);
+		g_set_error(error,
+			    G_IO_ERROR,
+			    g_io_error_from_errno(saved),
+			    _("Cannot write master key %s: %s"),
+			    path,
+			    g_strerror(saved));
+		return FALSE;
+	}
+	close(fd);
+	g_info("created a new master key %s", path);
+	return TRUE;
+}
+
+static gboolean
+smd_vault_load_master_key(const gchar *path, guint8 *key, GError **error)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	guint8 buf[SMD_ENVELOPE_KEY_SIZE + 1]; /* one more to catch a longer file */
+	ssize_t n;
+
+	if (fd < 0) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    g_io_error_from_errno(errno),
+			    _("Cannot open master key %s: %s"),
+			    path,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	if (fstat(fd, &st) != 0 || (st.st_mode & 0077) != 0) {
+		close(fd);
+		g_set_error(error,
+			    SMD_ERROR,
+			    SMD_ERROR_CRYPTO,
+			    _("Master key %s must be readable by its owner only (mode 0600)"),
+			    path);
+		return FALSE;
+	}
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n == SMD_ENVELOPE_KEY_SIZE)
+		memcpy(key, buf, SMD_ENVELOPE_KEY_SIZE);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (n != SMD_ENVELOPE_KEY_SIZE) {
+		g_set_error(error,
+			    SMD_ERROR,
+			    SMD_ERROR_CRYPTO,
+			    _("Master key %s is not %u bytes long"),
+			    path,
+			    (guint)SMD_ENVELOPE_KEY_SIZE);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* HKDF-SHA256 so the master key itself never encrypts data directly and
+ * later key purposes can be derived from it independently. */
+static gboolean
+smd_vault_derive(const guint8 *master, const gchar *info, guint8 *out, GError **error)
+{
+	g_autoptr(EVP_PKEY_CTX) pctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+	size_t out_len = SMD_ENVELOPE_KEY_SIZE;
+
+	if (pctx == NULL || EVP_PKEY_derive_init(pctx) <= 0 ||
+	    EVP_PKEY_CTX_set_hkdf_md(pctx, EVP_sha256()) <= 0 ||
+	    EVP_PKEY_CTX_set1_hkdf_key(pctx, master, SMD_ENVELOPE_KEY_SIZE) <= 0 ||
+	    EVP_PKEY_CTX_add1_hkdf_info(pctx, (const guint8 *)info, (int)strlen(info)) <= 0 ||
+	    EVP_PKEY_derive(pctx, out, &out_len) <= 0 || out_len != SMD_ENVELOPE_KEY_SIZE) {
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CRYPTO, _("Key derivation failed"));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+SmdVault *
+smd_vault_new(const gchar *directory, GError **error)
+{
+	g_autoptr(SmdVault) self = g_object_new(SMD_TYPE_VAULT, NULL);
+	g_autofree gchar *path = g_build_filename(directory, SMD_MASTER_KEY_FILE, NULL);
+	guint8 master[SMD_ENVELOPE_KEY_SIZE];
+	gboolean ok;
+
+	if (!smd_vault_create_master_key(path, error))
+		return NULL;
+	if (!smd_vault_load_master_key(path, master, error))
+		return NULL;
+	ok = smd_vault_derive(master, "secumailer/key-wrap/v1", self->kek, error);
+	OPENSSL_cleanse(master, sizeof(master));
+	if (!ok)
+		return NULL;
+	return g_steal_pointer(&self);
+}
+
+GBytes *
+smd_vault_seal(SmdVault *self,
+	       const gchar *queue_id,
+	       GBytes *plaintext,
+	       GBytes **wrapped_key,
+	       GError **error)
+{
+	guint8 key[SMD_ENVELOPE_KEY_SIZE];
+	g_autoptr(GBytes) envelope = NULL;
+	g_autoptr(GBytes) wrapped = NULL;
+	gsize len = 0;
+	const guint8 *data = g_bytes_get_data(plaintext, &len);
+
+	g_return_val_if_fail(SMD_IS_VAULT(self), NULL);
+
+	if (RAND_bytes(key, sizeof(key)) != 1) {
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CRYPTO, _("No random numbers available"));
+		return NULL;
+	}
+	envelope = smd_envelope_seal(key, queue_id, data, len, error);
+	if (envelope != NULL)
+		wrapped = smd_envelope_seal(self->kek, queue_id, key, sizeof(key), error);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (wrapped == NULL)
+		return NULL;
+	*wrapped_key = g_steal_pointer(&wrapped);
+	return g_steal_pointer(&envelope);
+}
+
+GBytes *
+smd_vault_open(SmdVault *self,
+	       const gchar *queue_id,
+	       GBytes *wrapped_key,
+	       GBytes *envelope,
+	       GError **error)
+{
+	g_autoptr(GBytes) key = NULL;
+	gsize len = 0;
+	const guint8 *data;
+
+	g_return_val_if_fail(SMD_IS_VAULT(self), NULL);
+
+	data = g_bytes_get_data(wrapped_key, &len);
+	key = smd_envelope_open(self->kek, queue_id, data, len, error);
+	if (key == NULL)
+		return NULL;
+	if (g_bytes_get_size(key) != SMD_ENVELOPE_KEY_SIZE) {
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CRYPTO, _("Wrapped key has a wrong size"));
+		return NULL;
+	}
+	data = g_bytes_get_data(envelope, &len);
+	return smd_envelope_open(g_bytes_get_data(key, NULL), queue_id, data, len, error);
+}
