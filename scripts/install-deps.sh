@@ -1,0 +1,31 @@
+#!/bin/bash
+# Installs what building, running and testing SecuMailer needs on Debian 12.
+# Safe to run again: it only calls apt-get when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  meson ninja-build pkg-config gcc gettext
+  libglib2.0-dev libgmime-3.0-dev libsqlite3-dev libssl-dev
+  # run: TLS for GIO
+  glib-networking
+  # tests: real peers and tools
+  openssl swaks postfix sqlite3 python3 libclang-rt-14-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q
+  # postfix asks questions on install; it is only used for its tools and
+  # is never started by our scripts
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,26 @@
+#!/bin/bash
+# Installs what is needed, builds with warnings as errors, and runs the
+# whole test suite twice: a normal build and an ASan+UBSan build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+run_suite() {
+  local dir="$1"; shift
+  if [ ! -d "$dir" ]; then
+    meson setup "$dir" -Dwarning_level=2 -Dwerror=true "$@"
+  else
+    meson configure "$dir" -Dwarning_level=2 -Dwerror=true "$@"
+  fi
+  ninja -C "$dir"
+  meson test -C "$dir" --print-errorlogs --num-processes 2
+}
+
+echo "== build and test =="
+run_suite build-ci --buildtype=debugoptimized
+
+echo "== ASan + UBSan build and test =="
+run_suite build-asan --buildtype=debug -Db_sanitize=address,undefined
+
+echo "All test suites passed."

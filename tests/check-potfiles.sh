@@ -1,0 +1,20 @@
+#!/bin/bash
+# Fails when a source with translatable strings is missing from
+# po/POTFILES.in, or when POTFILES.in is not sorted.
+set -euo pipefail
+root="$1"
+cd "$root"
+listed=$(grep -v '^#' po/POTFILES.in | sed '/^$/d')
+if [ "$listed" != "$(echo "$listed" | LC_ALL=C sort)" ]; then
+  echo "po/POTFILES.in is not sorted"; exit 1
+fi
+status=0
+for f in $(grep -rlE '(^|[^A-Za-z0-9_])N?_\("' daemon gui 2>/dev/null | LC_ALL=C sort); do
+  if ! echo "$listed" | grep -qx "$f"; then
+    echo "missing from po/POTFILES.in: $f"; status=1
+  fi
+done
+for f in $listed; do
+  [ -f "$f" ] || { echo "listed but missing: $f"; status=1; }
+done
+exit $status
