@@ -507,6 +507,7 @@ smd_config_parse_delivery(SmdConfigParser *p, SmdConfig *c, GError **error)
 		g_auto(GStrv) items = g_strsplit(routes, ";", -1);
 		for (guint i = 0; items[i] != NULL; i++) {
 			gchar *eq;
+			g_autofree gchar *name = NULL;
 			g_autofree gchar *domain = NULL;
 			SmdRoute *route;
 			g_strstrip(items[i]);
@@ -520,7 +521,8 @@ smd_config_parse_delivery(SmdConfigParser *p, SmdConfig *c, GError **error)
 						       error,
 						       _("“%s” is not of the form domain=host:port"),
 						       items[i]);
-			domain = g_ascii_strdown(g_strstrip(g_strndup(items[i], eq - items[i])), -1);
+			name = g_strndup(items[i], eq - items[i]);
+			domain = g_ascii_strdown(g_strstrip(name), -1);
 			if (!smd_domain_validate(domain, NULL))
 				return smd_config_fail(p,
 						       "delivery",

@@ -133,7 +133,7 @@ static gboolean
 smd_client_parse(SmdClient *c, SmdReply *reply, GError **error)
 {
 	while (!reply->complete) {
-		guint8 *nl = memchr(c->inbuf->data, '\n', c->inbuf->len);
+		guint8 *nl = c->inbuf->len > 0 ? memchr(c->inbuf->data, '\n', c->inbuf->len) : NULL;
 		gsize len;
 		if (nl == NULL) {
 			if (c->inbuf->len > SMD_SMTP_MAX_REPLY_LINE) {
