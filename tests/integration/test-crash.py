@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""Crash safety: 250 after DATA means durably stored. 1000 messages over 20
+parallel sessions, SIGKILL of the daemon mid-stream, restart on the same
+state: every message that got a 250 reaches the TLS sink intact
+(duplicates are fine — at-least-once — missing ones are not)."""
+
+import hashlib
+import os
+import smtplib
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import smdtest  # noqa: E402
+from smdtest import Gateway, TestMX, ok, wait_for  # noqa: E402
+from gwtest import split_received, gateway_or_skip  # noqa: E402
+
+SESSIONS = 20
+TOTAL = 1000
+KILL_AFTER = int(os.environ.get("SMDTEST_CRASH_KILL_AFTER", "400"))
+
+
+def make(i):
+    body = (f"crash test message {i}\r\n" + f"{i:06d}-" * (1 + i % 50) + "\r\n").encode()
+    head = (f"From: s{i}@sender.test\r\nTo: r{i}@tls.test\r\n"
+            f"Subject: crash {i}\r\nX-Crash-Id: {i}\r\n\r\n").encode()
+    return head + body, hashlib.sha256(head + body).hexdigest()
+
+
+class Sender:
+    def __init__(self, gw):
+        self.gw = gw
+        self.lock = threading.Lock()
+        self.accepted = {}  # id -> sha256 of what was sent
+        self.errors = []
+        self.next_id = 0
+        self.stop = threading.Event()
+
+    def take(self):
+        with self.lock:
+            if self.next_id >= TOTAL or self.stop.is_set():
+                return None
+            self.next_id += 1
+            return self.next_id - 1
+
+    def run(self):
+        s = None
+        try:
+            s = smtplib.SMTP(self.gw.host, self.gw.port, local_hostname="client.test", timeout=30)
+            s.ehlo("client.test")
+            while True:
+                i = self.take()
+                if i is None:
+                    break
+                data, digest = make(i)
+                s.mail(f"s{i}@sender.test")
+                s.rcpt(f"r{i}@tls.test")
+                code, resp = s.data(data)
+                if code == 250:
+                    with self.lock:
+                        self.accepted[i] = digest
+                else:
+                    with self.lock:
+                        self.errors.append((i, code, resp))
+                    s.rset()
+            s.quit()
+        except (OSError, smtplib.SMTPException) as e:
+            if not self.stop.is_set():
+                with self.lock:
+                    self.errors.append(("exception", repr(e)))
+        finally:
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+
+def test_kill9_mid_stream():
+    with TestMX(starttls=True) as mx, Gateway({"tls.test": mx}) as gw:
+        sender = Sender(gw)
+        threads = [threading.Thread(target=sender.run, daemon=True) for _ in range(SESSIONS)]
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        reached = wait_for(lambda: len(sender.accepted) >= KILL_AFTER, 45, 0.005)
+        sender.stop.set()
+        gw.kill9()
+        killed_at = len(sender.accepted)
+        for t in threads:
+            t.join(30)
+        accepted = dict(sender.accepted)
+        smdtest.diag(f"{killed_at} accepted at SIGKILL, {len(accepted)} in total, "
+                     f"{len(mx.messages())} already at the sink, "
+                     f"{time.monotonic() - t0:.1f}s")
+        ok(reached, f"at least {KILL_AFTER} messages accepted before the kill",
+           f"{len(accepted)} accepted; errors {sender.errors[:5]}")
+        ok(not [e for e in sender.errors if e[0] != "exception"],
+           "no message refused before the kill", repr(sender.errors[:5]))
+        ok(len(accepted) < TOTAL, "the kill happened mid-stream", repr(len(accepted)))
+
+        gw.start()
+
+        def at_sink():
+            found = {}
+            for eml, meta in mx.messages():
+                _, rest = split_received(eml)
+                for line in rest.split(b"\r\n"):
+                    if line.startswith(b"X-Crash-Id: "):
+                        found.setdefault(int(line[12:]), set()).add(
+                            hashlib.sha256(rest).hexdigest())
+                        break
+            return found
+
+        def all_there():
+            found = at_sink()
+            return found if all(i in found for i in accepted) else None
+
+        found = wait_for(all_there, 40, 0.5) or at_sink()
+        missing = sorted(i for i in accepted if i not in found)
+        ok(not missing, f"all {len(accepted)} accepted messages reached the sink",
+           f"{len(missing)} missing, e.g. {missing[:20]}")
+        corrupt = sorted(i for i in accepted if i in found and found[i] != {accepted[i]})
+        ok(not corrupt, "every delivered copy is byte-identical to what was sent",
+           f"{len(corrupt)} differ, e.g. {corrupt[:10]}")
+        total_copies = len(mx.messages())
+        smdtest.diag(f"{total_copies} copies at the sink for {len(found)} distinct messages")
+        stuck = gw.query("SELECT r.address, r.state FROM recipients r "
+                         "JOIN messages m ON m.id = r.message_id WHERE r.state != 'delivered'")
+        ok(wait_for(lambda: not gw.query("SELECT 1 FROM recipients WHERE state != 'delivered'"), 20),
+           "after restart no recipient is left undelivered",
+           repr(stuck[:10]))
+        queued = gw.query("SELECT count(*) AS n FROM messages")[0]["n"]
+        ok(queued >= len(accepted), "store holds a row for every accepted message",
+           f"{queued} rows < {len(accepted)}")
+
+
+if __name__ == "__main__":
+    gateway_or_skip()
+    smdtest.main([test_kill9_mid_stream])

@@ -1,0 +1,174 @@
+#!/usr/bin/python3
+"""Temporary failures: 4xx and unreachable servers defer the recipient, the
+retry schedule brings it back, and the attempts are counted."""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import smdtest  # noqa: E402
+from smdtest import Gateway, TestMX, free_port, make_message, ok, wait_for  # noqa: E402
+from gwtest import FakeMX, split_received, wait_settled, gateway_or_skip  # noqa: E402
+from smdtest import make_cert, tmpdir  # noqa: E402
+
+
+def watch_states(gw, until, timeout=20):
+    """Poll recipient states; return (set of states seen, final states)."""
+    seen = set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            s = gw.recipient_states()
+        except Exception:
+            s = []
+        seen.update(st for _, st in s)
+        if s and until(s):
+            return seen, s
+        time.sleep(0.02)
+    return seen, gw.recipient_states()
+
+
+def delivered(s):
+    return all(st == "delivered" for _, st in s)
+
+
+def test_rcpt_450_then_250():
+    with TestMX(starttls=True, rcpt_replies="450 4.2.0 later,250") as mx, \
+            Gateway({"tls.test": mx}, {"delivery": {"retry-schedule": "1s"}}) as gw:
+        data = make_message("a@sender.test", "b@tls.test", "retry", "try again\n")
+        t0 = time.monotonic()
+        gw.send("a@sender.test", "b@tls.test", data)
+        seen, s = watch_states(gw, delivered)
+        elapsed = time.monotonic() - t0
+        ok(s == [("b@tls.test", "delivered")], "delivered after the retry", repr(s))
+        ok("deferred" in seen, "was deferred first", repr(seen))
+        ok(elapsed >= 0.9, "retry waited for the 1s schedule", f"{elapsed:.2f}s")
+        row, = gw.query("SELECT attempts, last_reply FROM recipients")
+        ok(row["attempts"] == 2, "attempts = 2", repr(row))
+        kinds = [e["kind"] for e in gw.events()]
+        ok(kinds == ["received", "deferred", "delivered"], "events received, deferred, delivered",
+           repr(kinds))
+        d = gw.events("deferred")
+        ok(d and "450" in (d[0]["detail"] or "") + d[0]["message"], "deferred event carries the 450",
+           repr(d))
+        msgs = mx.wait_messages(1)
+        ok(len(msgs) == 1 and split_received(msgs[0][0])[1] == data, "one intact copy at the MX",
+           repr(len(msgs)))
+        rcpts = [line for _, _, line in mx.commands() if line.upper().startswith("RCPT")]
+        ok(len(rcpts) == 2, "RCPT tried twice", repr(rcpts))
+        rsets = [ln for _, _, ln in mx.commands() if ln.upper().startswith("DATA")]
+        ok(len(rsets) == 1, "DATA only once (not after the refused RCPT)", repr(mx.commands()))
+
+
+def test_data_451_then_250():
+    with TestMX(starttls=True, data_replies="451 4.3.0 busy,250 2.0.0 fine") as mx, \
+            Gateway({"tls.test": mx}) as gw:
+        gw.send("a@sender.test", "b@tls.test",
+                make_message("a@sender.test", "b@tls.test", "retry data", "x\n"))
+        seen, s = watch_states(gw, delivered)
+        ok(s == [("b@tls.test", "delivered")] and "deferred" in seen,
+           "451 at end of DATA: deferred, then delivered", f"{seen} {s}")
+        ok(gw.query("SELECT attempts FROM recipients")[0]["attempts"] == 2, "attempts = 2")
+        ok(len(mx.wait_messages(1)) == 1, "exactly one copy stored")
+
+
+def test_unreachable_then_up():
+    port = free_port()  # nothing listens here yet
+    mx = TestMX(starttls=True, port=port)
+    with Gateway({"tls.test": port}, {"delivery": {"retry-schedule": "1s",
+                                                   "connect-timeout": "2s"}}) as gw:
+        gw.send("a@sender.test", "b@tls.test",
+                make_message("a@sender.test", "b@tls.test", "unreachable", "x\n"))
+        ok(wait_for(lambda: gw.recipient_states() == [("b@tls.test", "deferred")], 10),
+           "connection refused: deferred", repr(gw.recipient_states()))
+        ok(wait_for(lambda: gw.query("SELECT attempts FROM recipients")[0]["attempts"] >= 2, 10),
+           "retried while unreachable", repr(gw.query("SELECT attempts FROM recipients")))
+        with mx:
+            s = wait_settled(gw, 1, timeout=15)
+            ok(s == [("b@tls.test", "delivered")], "delivered once the MX is up", repr(s))
+            ok(len(mx.wait_messages(1)) == 1, "message at the MX")
+        ok(gw.events("deferred"), "deferred events logged")
+        ok(not gw.events("bounced"), "not bounced")
+
+
+def test_lifetime_expiry_bounces():
+    port = free_port()
+    with TestMX(starttls=True) as sender_mx, \
+            Gateway({"tls.test": port, "sender.test": sender_mx},
+                    {"delivery": {"retry-schedule": "1s", "max-queue-lifetime": "3s"}}) as gw:
+        gw.send("a@sender.test", "b@tls.test",
+                make_message("a@sender.test", "b@tls.test", "expire", "x\n"))
+        s = wait_for(lambda: ("b@tls.test", "bounced") in gw.recipient_states(), 15)
+        ok(s, "deferred past max-queue-lifetime: bounced", repr(gw.recipient_states()))
+        dsn = sender_mx.wait_messages(1, timeout=10)
+        ok(len(dsn) == 1 and dsn[0][1]["mail_from"] == "" and
+           dsn[0][1]["rcpt_to"] == ["a@sender.test"], "DSN to the sender with MAIL FROM:<>",
+           repr([m for _, m in dsn]))
+
+
+def test_silent_server_does_not_block_others():
+    with FakeMX("silent") as silent, TestMX(starttls=True) as mx, \
+            Gateway({"silent.test": silent.address, "tls.test": mx},
+                    {"delivery": {"command-timeout": "6s", "retry-schedule": "30s"}}) as gw:
+        gw.send("a@sender.test", "b@silent.test",
+                make_message("a@sender.test", "b@silent.test", "silent", "x\n"))
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        gw.send("a@sender.test", "c@tls.test", make_message("a@sender.test", "c@tls.test"))
+        ok(wait_for(lambda: ("c@tls.test", "delivered") in gw.recipient_states(), 10),
+           "a silent server does not hold up delivery to another", repr(gw.recipient_states()))
+        ok(time.monotonic() - t0 < 3, "other delivery was prompt (well before command-timeout)",
+           f"{time.monotonic() - t0:.1f}s")
+        ok(wait_for(lambda: ("b@silent.test", "deferred") in gw.recipient_states(), 12),
+           "silent server: deferred after command-timeout", repr(gw.recipient_states()))
+
+
+def test_connection_dropped_mid_data():
+    d = tmpdir()
+    cert = make_cert(d, "fake.test")
+    with FakeMX("dropdata", cert.cert, cert.key) as fake, \
+            Gateway({"fake.test": fake.address}) as gw:
+        data = make_message("a@sender.test", "b@fake.test", "dropped", "dropped mid data\n")
+        gw.send("a@sender.test", "b@fake.test", data)
+        seen, s = watch_states(gw, delivered)
+        ok(s == [("b@fake.test", "delivered")] and "deferred" in seen,
+           "connection lost during DATA: deferred, then delivered", f"{seen} {s}")
+        ok(len(fake.delivered) == 1 and split_received(fake.delivered[0])[1] == data,
+           "one complete copy acknowledged", repr(fake.delivered))
+
+
+def test_no_reply_to_end_of_data():
+    d = tmpdir()
+    cert = make_cert(d, "fake.test")
+    with FakeMX("stalldata", cert.cert, cert.key) as fake, \
+            Gateway({"fake.test": fake.address}, {"delivery": {"command-timeout": "2s"}}) as gw:
+        gw.send("a@sender.test", "b@fake.test",
+                make_message("a@sender.test", "b@fake.test", "stalled", "x\n"))
+        seen, s = watch_states(gw, delivered, timeout=15)
+        ok(s == [("b@fake.test", "delivered")] and "deferred" in seen,
+           "no reply to end of DATA: deferred (not delivered, not bounced), then delivered",
+           f"{seen} {s}")
+        ok(len(fake.delivered) == 1, "acknowledged once", repr(len(fake.delivered)))
+
+
+def test_deferred_survives_restart():
+    port = free_port()
+    mx = TestMX(starttls=True, port=port)
+    with Gateway({"tls.test": port}, {"delivery": {"retry-schedule": "1s"}}) as gw:
+        gw.send("a@sender.test", "b@tls.test", make_message("a@sender.test", "b@tls.test"))
+        ok(wait_for(lambda: gw.recipient_states() == [("b@tls.test", "deferred")], 10),
+           "deferred while unreachable")
+        gw.restart(kill=True)
+        with mx:
+            s = wait_settled(gw, 1, timeout=10)
+            ok(s == [("b@tls.test", "delivered")], "deferred recipient delivered after a "
+               "SIGKILL restart once the MX is up", repr(s))
+
+
+if __name__ == "__main__":
+    gateway_or_skip()
+    smdtest.main([test_rcpt_450_then_250, test_data_451_then_250, test_unreachable_then_up,
+                  test_lifetime_expiry_bounces, test_silent_server_does_not_block_others,
+                  test_connection_dropped_mid_data, test_no_reply_to_end_of_data,
+                  test_deferred_survives_restart])
