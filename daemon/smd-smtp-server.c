@@ -84,6 +84,9 @@ smd_smtp_server_new(SmdEngine *engine, GError **error)
 			return NULL;
 	}
 	self->service = g_socket_service_new();
+	/* GIO's default backlog of 10 drops SYNs under a burst of clients,
+	 * which then wait a second to retransmit */
+	g_socket_listener_set_backlog(G_SOCKET_LISTENER(self->service), (int)MAX(config->max_sessions, 128));
 	for (guint i = 0; i < config->smtp_listen->len; i++) {
 		GSocketAddress *addr = g_ptr_array_index(config->smtp_listen, i);
 		g_autoptr(GError) error_local = NULL;

@@ -107,9 +107,8 @@ smd_smtp_session_close(SmdSmtpSession *self)
 		return;
 	self->state = SMD_SESSION_CLOSED;
 	g_cancellable_cancel(self->cancellable);
-	/* the stream is closed synchronously: the socket is non-blocking and
-	 * a TLS close_notify that cannot be sent is not worth waiting for */
-	g_io_stream_close(self->stream, NULL, NULL);
+	/* asynchronously: never block the main loop on a TLS close_notify */
+	g_io_stream_close_async(self->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
 	g_signal_emit(self, signals[SIGNAL_CLOSED], 0);
 	g_object_unref(self); /* the reference the connection held */
 }
