@@ -36,18 +36,13 @@ gchar *
 smd_rfc5322_date(GDateTime *dt)
 {
 	static const gchar *const days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-	static const gchar *const months[] =
-	    {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	static const gchar *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	gint64 offset = g_date_time_get_utc_offset(dt) / G_TIME_SPAN_MINUTE;
-	return g_strdup_printf("%s, %02d %s %04d %02d:%02d:%02d %c%02d%02d",
-			       days[g_date_time_get_day_of_week(dt) - 1],
-			       g_date_time_get_day_of_month(dt),
-			       months[g_date_time_get_month(dt) - 1],
-			       g_date_time_get_year(dt),
-			       g_date_time_get_hour(dt),
-			       g_date_time_get_minute(dt),
-			       g_date_time_get_second(dt),
-			       offset < 0 ? '-' : '+',
-			       (int)(ABS(offset) / 60),
-			       (int)(ABS(offset) % 60));
+	return g_strdup_printf(
+	    "%s, %02d %s %04d %02d:%02d:%02d %c%02d%02d", days[g_date_time_get_day_of_week(dt) - 1],
+	    g_date_time_get_day_of_month(dt), months[g_date_time_get_month(dt) - 1],
+	    g_date_time_get_year(dt), g_date_time_get_hour(dt), g_date_time_get_minute(dt),
+	    g_date_time_get_second(dt), offset < 0 ? '-' : '+', (int)(ABS(offset) / 60),
+	    (int)(ABS(offset) % 60));
 }

@@ -21,16 +21,13 @@ smd_now(void)
 	return g_get_real_time() / G_USEC_PER_SEC;
 }
 
-gchar *
-smd_random_id(void);
-gchar *
-smd_sha256_hex(const guint8 *data, gsize len);
+gchar *smd_random_id(void);
+gchar *smd_sha256_hex(const guint8 *data, gsize len);
 
 G_END_DECLS
 
 G_BEGIN_DECLS
 /* RFC 5322 date-time in English whatever the locale, e.g.
  * "Sun, 29 Nov 2026 14:39:33 +0000". */
-gchar *
-smd_rfc5322_date(GDateTime *dt);
+gchar *smd_rfc5322_date(GDateTime *dt);
 G_END_DECLS

@@ -20,26 +20,11 @@ static const struct {
 	const gchar *keys[16];
 } smd_config_schema[] = {
     {"smtp",
-     {"listen",
-      "hostname",
-      "relay-networks",
-      "max-message-size",
-      "max-recipients",
-      "max-sessions",
-      "idle-timeout",
-      "tls-certificate",
-      "tls-key",
-      NULL}},
+     {"listen", "hostname", "relay-networks", "max-message-size", "max-recipients", "max-sessions",
+      "idle-timeout", "tls-certificate", "tls-key", NULL}},
     {"delivery",
-     {"routes",
-      "tls-policy",
-      "ca-file",
-      "retry-schedule",
-      "max-queue-lifetime",
-      "max-connections",
-      "connect-timeout",
-      "command-timeout",
-      NULL}},
+     {"routes", "tls-policy", "ca-file", "retry-schedule", "max-queue-lifetime", "max-connections",
+      "connect-timeout", "command-timeout", NULL}},
     {"portal", {"listen", "public-url", NULL}},
     {"sms", {"provider", "path", NULL}},
     {"store", {"directory", "retention", NULL}},
@@ -55,18 +40,15 @@ typedef struct {
 static guint
 smd_config_line(SmdConfigParser *p, const gchar *group, const gchar *key)
 {
-	g_autofree gchar *id = key != NULL ? g_strdup_printf("%s\n%s", group, key) : g_strdup(group);
+	g_autofree gchar *id =
+	    key != NULL ? g_strdup_printf("%s\n%s", group, key) : g_strdup(group);
 	return GPOINTER_TO_UINT(g_hash_table_lookup(p->lines, id));
 }
 
 G_GNUC_PRINTF(5, 6)
 static gboolean
-smd_config_fail(SmdConfigParser *p,
-		const gchar *group,
-		const gchar *key,
-		GError **error,
-		const gchar *format,
-		...)
+smd_config_fail(SmdConfigParser *p, const gchar *group, const gchar *key, GError **error,
+		const gchar *format, ...)
 {
 	va_list args;
 	g_autofree gchar *msg = NULL;
@@ -76,19 +58,14 @@ smd_config_fail(SmdConfigParser *p,
 	msg = g_strdup_vprintf(format, args);
 	va_end(args);
 	if (key != NULL && line > 0)
-		g_set_error(error,
-			    SMD_ERROR,
-			    SMD_ERROR_CONFIG,
-			    "%s:%u: [%s] %s: %s",
-			    p->path,
-			    line,
-			    group,
-			    key,
-			    msg);
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG, "%s:%u: [%s] %s: %s", p->path, line,
+			    group, key, msg);
 	else if (key != NULL)
-		g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG, "%s: [%s] %s: %s", p->path, group, key, msg);
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG, "%s: [%s] %s: %s", p->path, group,
+			    key, msg);
 	else
-		g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG, "%s:%u: [%s]: %s", p->path, line, group, msg);
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG, "%s:%u: [%s]: %s", p->path, line,
+			    group, msg);
 	return FALSE;
 }
 
@@ -102,11 +79,8 @@ smd_config_scan(SmdConfigParser *p, const gchar *data, gsize len, GError **error
 	g_autofree gchar *text = g_strndup(data, len);
 
 	if (strlen(text) != len || !g_utf8_validate(text, -1, NULL)) {
-		g_set_error(error,
-			    SMD_ERROR,
-			    SMD_ERROR_CONFIG,
-			    _("%s: the file is not valid UTF-8 text"),
-			    p->path);
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG,
+			    _("%s: the file is not valid UTF-8 text"), p->path);
 		return FALSE;
 	}
 	lines = g_strsplit(text, "\n", -1);
@@ -118,24 +92,16 @@ smd_config_scan(SmdConfigParser *p, const gchar *data, gsize len, GError **error
 		if (line[0] == '[') {
 			gsize n = strlen(line);
 			if (line[n - 1] != ']' || n < 3) {
-				g_set_error(error,
-					    SMD_ERROR,
-					    SMD_ERROR_CONFIG,
-					    _("%s:%u: malformed group header “%s”"),
-					    p->path,
-					    i + 1,
+				g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG,
+					    _("%s:%u: malformed group header “%s”"), p->path, i + 1,
 					    line);
 				return FALSE;
 			}
 			g_free(group);
 			group = g_strndup(line + 1, n - 2);
 			if (g_hash_table_contains(p->lines, group)) {
-				g_set_error(error,
-					    SMD_ERROR,
-					    SMD_ERROR_CONFIG,
-					    _("%s:%u: group [%s] appears twice"),
-					    p->path,
-					    i + 1,
+				g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG,
+					    _("%s:%u: group [%s] appears twice"), p->path, i + 1,
 					    group);
 				return FALSE;
 			}
@@ -144,38 +110,26 @@ smd_config_scan(SmdConfigParser *p, const gchar *data, gsize len, GError **error
 		}
 		eq = strchr(line, '=');
 		if (eq == NULL || eq == line) {
-			g_set_error(error,
-				    SMD_ERROR,
-				    SMD_ERROR_CONFIG,
-				    _("%s:%u: expected “key = value”, found “%s”"),
-				    p->path,
-				    i + 1,
+			g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG,
+				    _("%s:%u: expected “key = value”, found “%s”"), p->path, i + 1,
 				    line);
 			return FALSE;
 		}
 		if (group == NULL) {
-			g_set_error(error,
-				    SMD_ERROR,
-				    SMD_ERROR_CONFIG,
-				    _("%s:%u: key outside of a group"),
-				    p->path,
-				    i + 1);
+			g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG,
+				    _("%s:%u: key outside of a group"), p->path, i + 1);
 			return FALSE;
 		} else {
 			g_autofree gchar *key = g_strstrip(g_strndup(line, eq - line));
 			g_autofree gchar *id = g_strdup_printf("%s\n%s", group, key);
 			if (g_hash_table_contains(p->lines, id)) {
-				g_set_error(error,
-					    SMD_ERROR,
-					    SMD_ERROR_CONFIG,
-					    _("%s:%u: [%s] %s: key appears twice"),
-					    p->path,
-					    i + 1,
-					    group,
-					    key);
+				g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG,
+					    _("%s:%u: [%s] %s: key appears twice"), p->path, i + 1,
+					    group, key);
 				return FALSE;
 			}
-			g_hash_table_insert(p->lines, g_steal_pointer(&id), GUINT_TO_POINTER(i + 1));
+			g_hash_table_insert(p->lines, g_steal_pointer(&id),
+					    GUINT_TO_POINTER(i + 1));
 		}
 	}
 	return TRUE;
@@ -197,7 +151,8 @@ smd_config_check_known(SmdConfigParser *p, GError **error)
 		keys = g_key_file_get_keys(p->kf, groups[i], NULL, NULL);
 		for (guint k = 0; keys != NULL && keys[k] != NULL; k++) {
 			if (!g_strv_contains(smd_config_schema[idx].keys, keys[k]))
-				return smd_config_fail(p, groups[i], keys[k], error, _("unknown key"));
+				return smd_config_fail(p, groups[i], keys[k], error,
+						       _("unknown key"));
 		}
 	}
 	return TRUE;
@@ -217,10 +172,7 @@ smd_config_string(SmdConfigParser *p, const gchar *group, const gchar *key)
 }
 
 static gboolean
-smd_config_required(SmdConfigParser *p,
-		    const gchar *group,
-		    const gchar *key,
-		    gchar **out,
+smd_config_required(SmdConfigParser *p, const gchar *group, const gchar *key, gchar **out,
 		    GError **error)
 {
 	*out = smd_config_string(p, group, key);
@@ -229,56 +181,50 @@ smd_config_required(SmdConfigParser *p,
 	return TRUE;
 }
 
-gboolean
-smd_parse_duration(const gchar *text, guint *seconds)
+typedef struct {
+	const gchar *suffix;
+	guint64 factor;
+} SmdUnit;
+
+/* A decimal number with one of @units as its suffix ("" included). */
+static gboolean
+smd_parse_with_unit(const gchar *text, const SmdUnit *units, guint64 max, guint64 *out)
 {
 	gchar *end = NULL;
 	guint64 value;
-	guint64 unit = 1;
 
 	if (!g_ascii_isdigit(text[0]))
 		return FALSE;
 	value = g_ascii_strtoull(text, &end, 10);
-	if (g_strcmp0(end, "") == 0 || g_strcmp0(end, "s") == 0)
-		unit = 1;
-	else if (g_strcmp0(end, "m") == 0)
-		unit = 60;
-	else if (g_strcmp0(end, "h") == 0)
-		unit = 3600;
-	else if (g_strcmp0(end, "d") == 0)
-		unit = 86400;
-	else
+	for (const SmdUnit *u = units; u->suffix != NULL; u++) {
+		if (g_ascii_strcasecmp(end, u->suffix) != 0)
+			continue;
+		if (value > max / u->factor)
+			return FALSE;
+		*out = value * u->factor;
+		return TRUE;
+	}
+	return FALSE;
+}
+
+gboolean
+smd_parse_duration(const gchar *text, guint *seconds)
+{
+	static const SmdUnit units[] = {{"", 1},     {"s", 1},	   {"m", 60},
+					{"h", 3600}, {"d", 86400}, {NULL, 0}};
+	guint64 value = 0;
+	if (!smd_parse_with_unit(text, units, G_MAXUINT, &value))
 		return FALSE;
-	if (value > G_MAXUINT / unit)
-		return FALSE;
-	*seconds = (guint)(value * unit);
+	*seconds = (guint)value;
 	return TRUE;
 }
 
 gboolean
 smd_parse_size(const gchar *text, guint64 *bytes)
 {
-	gchar *end = NULL;
-	guint64 value;
-	guint64 unit = 1;
-
-	if (!g_ascii_isdigit(text[0]))
-		return FALSE;
-	value = g_ascii_strtoull(text, &end, 10);
-	if (g_ascii_strcasecmp(end, "") == 0)
-		unit = 1;
-	else if (g_ascii_strcasecmp(end, "K") == 0)
-		unit = 1024;
-	else if (g_ascii_strcasecmp(end, "M") == 0)
-		unit = 1024 * 1024;
-	else if (g_ascii_strcasecmp(end, "G") == 0)
-		unit = 1024 * 1024 * 1024;
-	else
-		return FALSE;
-	if (value > G_MAXUINT64 / unit)
-		return FALSE;
-	*bytes = value * unit;
-	return TRUE;
+	static const SmdUnit units[] = {
+	    {"", 1}, {"K", 1024}, {"M", 1024 * 1024}, {"G", 1024 * 1024 * 1024}, {NULL, 0}};
+	return smd_parse_with_unit(text, units, G_MAXUINT64, bytes);
 }
 
 gboolean
@@ -322,36 +268,23 @@ smd_parse_host_port(const gchar *text, guint16 default_port, gchar **host, guint
 }
 
 static gboolean
-smd_config_duration(SmdConfigParser *p,
-		    const gchar *group,
-		    const gchar *key,
-		    guint default_value,
-		    guint *out,
-		    GError **error)
+smd_config_duration(SmdConfigParser *p, const gchar *group, const gchar *key, guint default_value,
+		    guint *out, GError **error)
 {
 	g_autofree gchar *value = smd_config_string(p, group, key);
 	*out = default_value;
 	if (value == NULL)
 		return TRUE;
 	if (!smd_parse_duration(value, out) || *out == 0)
-		return smd_config_fail(p,
-				       group,
-				       key,
-				       error,
+		return smd_config_fail(p, group, key, error,
 				       _("“%s” is not a duration (for example 30s, 5m, 2h, 5d)"),
 				       value);
 	return TRUE;
 }
 
 static gboolean
-smd_config_uint(SmdConfigParser *p,
-		const gchar *group,
-		const gchar *key,
-		guint default_value,
-		guint min,
-		guint max,
-		guint *out,
-		GError **error)
+smd_config_uint(SmdConfigParser *p, const gchar *group, const gchar *key, guint default_value,
+		guint min, guint max, guint *out, GError **error)
 {
 	g_autofree gchar *value = smd_config_string(p, group, key);
 	guint64 v = 0;
@@ -359,23 +292,15 @@ smd_config_uint(SmdConfigParser *p,
 	if (value == NULL)
 		return TRUE;
 	if (!g_ascii_string_to_unsigned(value, 10, min, max, &v, NULL))
-		return smd_config_fail(p,
-				       group,
-				       key,
-				       error,
-				       _("“%s” is not a whole number from %u to %u"),
-				       value,
-				       min,
+		return smd_config_fail(p, group, key, error,
+				       _("“%s” is not a whole number from %u to %u"), value, min,
 				       max);
 	*out = (guint)v;
 	return TRUE;
 }
 
 static gboolean
-smd_config_file_exists(SmdConfigParser *p,
-		       const gchar *group,
-		       const gchar *key,
-		       const gchar *value,
+smd_config_file_exists(SmdConfigParser *p, const gchar *group, const gchar *key, const gchar *value,
 		       GError **error)
 {
 	if (value != NULL && !g_file_test(value, G_FILE_TEST_IS_REGULAR))
@@ -410,10 +335,7 @@ smd_config_parse_smtp(SmdConfigParser *p, SmdConfig *c, GError **error)
 			continue;
 		if (!smd_parse_host_port(items[i], 25, &host, &port) ||
 		    (addr = g_inet_address_new_from_string(host)) == NULL)
-			return smd_config_fail(p,
-					       "smtp",
-					       "listen",
-					       error,
+			return smd_config_fail(p, "smtp", "listen", error,
 					       _("“%s” is not an IP address with a port, "
 						 "such as 127.0.0.1:2525 or [::1]:25"),
 					       items[i]);
@@ -425,11 +347,7 @@ smd_config_parse_smtp(SmdConfigParser *p, SmdConfig *c, GError **error)
 	if (!smd_config_required(p, "smtp", "hostname", &c->smtp_hostname, error))
 		return FALSE;
 	if (!smd_domain_validate(c->smtp_hostname, NULL))
-		return smd_config_fail(p,
-				       "smtp",
-				       "hostname",
-				       error,
-				       _("“%s” is not a host name"),
+		return smd_config_fail(p, "smtp", "hostname", error, _("“%s” is not a host name"),
 				       c->smtp_hostname);
 
 	/* never an open relay: without this key nobody may send */
@@ -444,10 +362,7 @@ smd_config_parse_smtp(SmdConfigParser *p, SmdConfig *c, GError **error)
 			continue;
 		mask = g_inet_address_mask_new_from_string(items[i], NULL);
 		if (mask == NULL)
-			return smd_config_fail(p,
-					       "smtp",
-					       "relay-networks",
-					       error,
+			return smd_config_fail(p, "smtp", "relay-networks", error,
 					       _("“%s” is not a network such as 192.0.2.0/24"),
 					       items[i]);
 		g_ptr_array_add(c->relay_networks, mask);
@@ -457,13 +372,11 @@ smd_config_parse_smtp(SmdConfigParser *p, SmdConfig *c, GError **error)
 	c->max_message_size = 25 * 1024 * 1024;
 	if (size != NULL && (!smd_parse_size(size, &c->max_message_size) ||
 			     c->max_message_size < 1024 || c->max_message_size > G_MAXINT32))
-		return smd_config_fail(p,
-				       "smtp",
-				       "max-message-size",
-				       error,
+		return smd_config_fail(p, "smtp", "max-message-size", error,
 				       _("“%s” is not a size from 1K to 2047M (for example 25M)"),
 				       size);
-	if (!smd_config_uint(p, "smtp", "max-recipients", 1000, 1, 100000, &c->max_recipients, error))
+	if (!smd_config_uint(p, "smtp", "max-recipients", 1000, 1, 100000, &c->max_recipients,
+			     error))
 		return FALSE;
 	if (!smd_config_uint(p, "smtp", "max-sessions", 200, 1, 100000, &c->max_sessions, error))
 		return FALSE;
@@ -476,20 +389,15 @@ smd_config_parse_smtp(SmdConfigParser *p, SmdConfig *c, GError **error)
 	    !smd_config_file_exists(p, "smtp", "tls-key", c->tls_key, error))
 		return FALSE;
 	if ((c->tls_certificate == NULL) != (c->tls_key == NULL))
-		return smd_config_fail(p,
-				       "smtp",
-				       c->tls_key == NULL ? "tls-certificate" : "tls-key",
-				       error,
+		return smd_config_fail(p, "smtp",
+				       c->tls_key == NULL ? "tls-certificate" : "tls-key", error,
 				       _("tls-certificate and tls-key go together"));
 	if (c->tls_certificate != NULL) {
 		g_autoptr(GError) error_local = NULL;
 		g_autoptr(GTlsCertificate) cert =
 		    g_tls_certificate_new_from_files(c->tls_certificate, c->tls_key, &error_local);
 		if (cert == NULL)
-			return smd_config_fail(p,
-					       "smtp",
-					       "tls-certificate",
-					       error,
+			return smd_config_fail(p, "smtp", "tls-certificate", error,
 					       _("cannot load the certificate and key: %s"),
 					       error_local->message);
 	}
@@ -515,30 +423,21 @@ smd_config_parse_delivery(SmdConfigParser *p, SmdConfig *c, GError **error)
 				continue;
 			eq = strchr(items[i], '=');
 			if (eq == NULL)
-				return smd_config_fail(p,
-						       "delivery",
-						       "routes",
-						       error,
-						       _("“%s” is not of the form domain=host:port"),
-						       items[i]);
+				return smd_config_fail(
+				    p, "delivery", "routes", error,
+				    _("“%s” is not of the form domain=host:port"), items[i]);
 			name = g_strndup(items[i], eq - items[i]);
 			domain = g_ascii_strdown(g_strstrip(name), -1);
 			if (!smd_domain_validate(domain, NULL))
-				return smd_config_fail(p,
-						       "delivery",
-						       "routes",
-						       error,
-						       _("“%s” is not a domain name"),
-						       domain);
+				return smd_config_fail(p, "delivery", "routes", error,
+						       _("“%s” is not a domain name"), domain);
 			route = g_new0(SmdRoute, 1);
-			if (!smd_parse_host_port(g_strstrip(eq + 1), 25, &route->host, &route->port)) {
+			if (!smd_parse_host_port(g_strstrip(eq + 1), 25, &route->host,
+						 &route->port)) {
 				smd_route_free(route);
-				return smd_config_fail(p,
-						       "delivery",
-						       "routes",
-						       error,
-						       _("“%s” is not a host with an optional port"),
-						       eq + 1);
+				return smd_config_fail(
+				    p, "delivery", "routes", error,
+				    _("“%s” is not a host with an optional port"), eq + 1);
 			}
 			g_hash_table_replace(c->routes, g_steal_pointer(&domain), route);
 		}
@@ -551,12 +450,8 @@ smd_config_parse_delivery(SmdConfigParser *p, SmdConfig *c, GError **error)
 		else if (g_strcmp0(policy, "verify") == 0)
 			c->tls_policy = SMD_TLS_POLICY_VERIFY;
 		else
-			return smd_config_fail(p,
-					       "delivery",
-					       "tls-policy",
-					       error,
-					       _("“%s” is neither “encrypt” nor “verify”"),
-					       policy);
+			return smd_config_fail(p, "delivery", "tls-policy", error,
+					       _("“%s” is neither “encrypt” nor “verify”"), policy);
 	}
 	c->ca_file = smd_config_string(p, "delivery", "ca-file");
 	if (!smd_config_file_exists(p, "delivery", "ca-file", c->ca_file, error))
@@ -565,10 +460,7 @@ smd_config_parse_delivery(SmdConfigParser *p, SmdConfig *c, GError **error)
 		g_autoptr(GError) error_local = NULL;
 		g_autoptr(GTlsDatabase) db = g_tls_file_database_new(c->ca_file, &error_local);
 		if (db == NULL)
-			return smd_config_fail(p,
-					       "delivery",
-					       "ca-file",
-					       error,
+			return smd_config_fail(p, "delivery", "ca-file", error,
 					       _("cannot load the CA certificates: %s"),
 					       error_local->message);
 	}
@@ -584,26 +476,22 @@ smd_config_parse_delivery(SmdConfigParser *p, SmdConfig *c, GError **error)
 			if (items[i][0] == '\0')
 				continue;
 			if (!smd_parse_duration(items[i], &secs) || secs == 0)
-				return smd_config_fail(p,
-						       "delivery",
-						       "retry-schedule",
-						       error,
-						       _("“%s” is not a duration (for example 30s, 5m, 2h)"),
-						       items[i]);
+				return smd_config_fail(
+				    p, "delivery", "retry-schedule", error,
+				    _("“%s” is not a duration (for example 30s, 5m, 2h)"),
+				    items[i]);
 			g_array_append_val(c->retry_schedule, secs);
 		}
 		if (c->retry_schedule->len == 0)
-			return smd_config_fail(p, "delivery", "retry-schedule", error, _("no delay given"));
+			return smd_config_fail(p, "delivery", "retry-schedule", error,
+					       _("no delay given"));
 	}
 	/* RFC 5321 §4.5.4.1: give up after 4-5 days */
-	if (!smd_config_duration(p,
-				 "delivery",
-				 "max-queue-lifetime",
-				 5 * 86400,
-				 &c->max_queue_lifetime,
-				 error))
+	if (!smd_config_duration(p, "delivery", "max-queue-lifetime", 5 * 86400,
+				 &c->max_queue_lifetime, error))
 		return FALSE;
-	if (!smd_config_uint(p, "delivery", "max-connections", 20, 1, 1000, &c->max_connections, error))
+	if (!smd_config_uint(p, "delivery", "max-connections", 20, 1, 1000, &c->max_connections,
+			     error))
 		return FALSE;
 	if (!smd_config_duration(p, "delivery", "connect-timeout", 30, &c->connect_timeout, error))
 		return FALSE;
@@ -621,10 +509,7 @@ smd_config_parse_rest(SmdConfigParser *p, SmdConfig *c, GError **error)
 		guint16 port = 0;
 		if (!smd_parse_host_port(c->portal_listen, 443, &host, &port) ||
 		    !g_hostname_is_ip_address(host))
-			return smd_config_fail(p,
-					       "portal",
-					       "listen",
-					       error,
+			return smd_config_fail(p, "portal", "listen", error,
 					       _("“%s” is not an IP address with a port"),
 					       c->portal_listen);
 	}
@@ -633,10 +518,7 @@ smd_config_parse_rest(SmdConfigParser *p, SmdConfig *c, GError **error)
 		g_autoptr(GUri) uri = g_uri_parse(c->portal_public_url, G_URI_FLAGS_NONE, NULL);
 		if (uri == NULL || (g_strcmp0(g_uri_get_scheme(uri), "https") != 0 &&
 				    g_strcmp0(g_uri_get_scheme(uri), "http") != 0))
-			return smd_config_fail(p,
-					       "portal",
-					       "public-url",
-					       error,
+			return smd_config_fail(p, "portal", "public-url", error,
 					       _("“%s” is not an http or https URL"),
 					       c->portal_public_url);
 	}
@@ -645,35 +527,23 @@ smd_config_parse_rest(SmdConfigParser *p, SmdConfig *c, GError **error)
 	if (c->sms_provider == NULL)
 		c->sms_provider = g_strdup("file");
 	if (g_strcmp0(c->sms_provider, "file") != 0)
-		return smd_config_fail(p,
-				       "sms",
-				       "provider",
-				       error,
-				       _("unknown provider “%s” (known: file)"),
-				       c->sms_provider);
+		return smd_config_fail(p, "sms", "provider", error,
+				       _("unknown provider “%s” (known: file)"), c->sms_provider);
 	c->sms_path = smd_config_string(p, "sms", "path");
 
 	if (!smd_config_required(p, "store", "directory", &c->store_directory, error))
 		return FALSE;
 	if (!g_path_is_absolute(c->store_directory))
-		return smd_config_fail(p,
-				       "store",
-				       "directory",
-				       error,
-				       _("“%s” is not an absolute path"),
-				       c->store_directory);
+		return smd_config_fail(p, "store", "directory", error,
+				       _("“%s” is not an absolute path"), c->store_directory);
 	if (!smd_config_duration(p, "store", "retention", 30 * 86400, &c->retention, error))
 		return FALSE;
 
 	c->org_name = smd_config_string(p, "organisation", "name");
 	c->org_notify_from = smd_config_string(p, "organisation", "notify-from");
 	if (c->org_notify_from != NULL && !smd_address_validate(c->org_notify_from, NULL, NULL))
-		return smd_config_fail(p,
-				       "organisation",
-				       "notify-from",
-				       error,
-				       _("“%s” is not an e-mail address"),
-				       c->org_notify_from);
+		return smd_config_fail(p, "organisation", "notify-from", error,
+				       _("“%s” is not an e-mail address"), c->org_notify_from);
 	return TRUE;
 }
 
@@ -689,13 +559,15 @@ smd_config_load_from_data(const gchar *path, const gchar *data, gsize len, GErro
 	c->path = g_strdup(path);
 	c->smtp_listen = g_ptr_array_new_with_free_func(g_object_unref);
 	c->relay_networks = g_ptr_array_new_with_free_func(g_object_unref);
-	c->routes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)smd_route_free);
+	c->routes =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)smd_route_free);
 	c->retry_schedule = g_array_new(FALSE, FALSE, sizeof(guint));
 
 	if (!smd_config_scan(&p, data, len, error))
 		return NULL;
 	if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &error_local)) {
-		g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG, "%s: %s", path, error_local->message);
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG, "%s: %s", path,
+			    error_local->message);
 		return NULL;
 	}
 	if (!smd_config_check_known(&p, error) || !smd_config_parse_smtp(&p, c, error) ||

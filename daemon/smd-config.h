@@ -23,7 +23,7 @@ typedef struct {
 	gchar *path; /* the file it was read from */
 
 	/* [smtp] */
-	GPtrArray *smtp_listen;	   /* of GSocketAddress */
+	GPtrArray *smtp_listen; /* of GSocketAddress */
 	gchar *smtp_hostname;
 	GPtrArray *relay_networks; /* of GInetAddressMask */
 	guint64 max_message_size;
@@ -60,26 +60,20 @@ typedef struct {
 	gchar *org_notify_from;
 } SmdConfig;
 
-SmdConfig *
-smd_config_load(const gchar *path, GError **error);
-SmdConfig *
-smd_config_load_from_data(const gchar *path, const gchar *data, gsize len, GError **error);
-void
-smd_config_free(SmdConfig *config);
+SmdConfig *smd_config_load(const gchar *path, GError **error);
+SmdConfig *smd_config_load_from_data(const gchar *path, const gchar *data, gsize len,
+				     GError **error);
+void smd_config_free(SmdConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdConfig, smd_config_free)
 
 /* Delay before attempt number @attempt (1 = first retry). */
-guint
-smd_config_retry_delay(const SmdConfig *config, guint attempt);
+guint smd_config_retry_delay(const SmdConfig *config, guint attempt);
 
 /* "30s", "5m", "2h", "5d" or plain seconds. */
-gboolean
-smd_parse_duration(const gchar *text, guint *seconds);
+gboolean smd_parse_duration(const gchar *text, guint *seconds);
 /* "1048576", "512K", "25M", "1G". */
-gboolean
-smd_parse_size(const gchar *text, guint64 *bytes);
+gboolean smd_parse_size(const gchar *text, guint64 *bytes);
 /* "host:port", "[v6]:port"; @default_port when no port is given. */
-gboolean
-smd_parse_host_port(const gchar *text, guint16 default_port, gchar **host, guint16 *port);
+gboolean smd_parse_host_port(const gchar *text, guint16 default_port, gchar **host, guint16 *port);
 
 G_END_DECLS

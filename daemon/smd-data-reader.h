@@ -12,9 +12,9 @@
 G_BEGIN_DECLS
 
 typedef enum {
-	SMD_DATA_MORE,	   /* all input consumed, the data goes on */
-	SMD_DATA_DONE,	   /* end of data seen; the rest of the input is commands */
-	SMD_DATA_BARE_LF,  /* fatal framing violations: */
+	SMD_DATA_MORE,	  /* all input consumed, the data goes on */
+	SMD_DATA_DONE,	  /* end of data seen; the rest of the input is commands */
+	SMD_DATA_BARE_LF, /* fatal framing violations: */
 	SMD_DATA_BARE_CR,
 	SMD_DATA_NUL,
 } SmdDataStatus;
@@ -30,24 +30,19 @@ typedef enum {
 
 typedef struct _SmdDataReader SmdDataReader;
 
-SmdDataReader *
-smd_data_reader_new(gsize max_size, gsize max_line, gsize max_header);
-void
-smd_data_reader_free(SmdDataReader *self);
+SmdDataReader *smd_data_reader_new(gsize max_size, gsize max_line, gsize max_header);
+void smd_data_reader_free(SmdDataReader *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdDataReader, smd_data_reader_free)
 
 /* Feeds @len bytes; *@consumed says how many were used (all of them
  * unless DONE or a fatal status). */
-SmdDataStatus
-smd_data_reader_feed(SmdDataReader *self, const guint8 *buf, gsize len, gsize *consumed);
+SmdDataStatus smd_data_reader_feed(SmdDataReader *self, const guint8 *buf, gsize len,
+				   gsize *consumed);
 
-SmdDataProblem
-smd_data_reader_get_problems(SmdDataReader *self);
+SmdDataProblem smd_data_reader_get_problems(SmdDataReader *self);
 /* Size of the message as sent (after un-stuffing), even when too big. */
-gsize
-smd_data_reader_get_size(SmdDataReader *self);
+gsize smd_data_reader_get_size(SmdDataReader *self);
 /* Takes the message bytes (CRLF line ends, dots un-stuffed). */
-GBytes *
-smd_data_reader_steal_message(SmdDataReader *self);
+GBytes *smd_data_reader_steal_message(SmdDataReader *self);
 
 G_END_DECLS

@@ -45,8 +45,7 @@ smd_delivery_set_all(SmdJob *job, SmdOutcome outcome, const gchar *reason)
 	}
 }
 
-static void
-smd_delivery_try_next(GTask *task);
+static void smd_delivery_try_next(GTask *task);
 
 static void
 smd_delivery_hop_cb(GObject *source, GAsyncResult *result, gpointer user_data)
@@ -92,16 +91,9 @@ smd_delivery_try_next(GTask *task)
 		return;
 	}
 	hop = g_ptr_array_index(run->hops, run->next_hop++);
-	smd_smtp_client_deliver_async(run->config,
-				      hop->host,
-				      hop->port,
-				      hop->host,
-				      run->job->sender,
-				      run->job->recipients,
-				      run->message,
-				      g_task_get_cancellable(task),
-				      smd_delivery_hop_cb,
-				      task);
+	smd_smtp_client_deliver_async(run->config, hop->host, hop->port, hop->host,
+				      run->job->sender, run->job->recipients, run->message,
+				      g_task_get_cancellable(task), smd_delivery_hop_cb, task);
 }
 
 static void
@@ -128,12 +120,8 @@ smd_delivery_resolve_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 }
 
 void
-smd_delivery_run_async(const SmdConfig *config,
-		       SmdJob *job,
-		       GBytes *message,
-		       GCancellable *cancellable,
-		       GAsyncReadyCallback callback,
-		       gpointer user_data)
+smd_delivery_run_async(const SmdConfig *config, SmdJob *job, GBytes *message,
+		       GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
 	GTask *task = g_task_new(NULL, cancellable, callback, user_data);
 	SmdDeliveryRun *run = g_new0(SmdDeliveryRun, 1);

@@ -16,14 +16,9 @@ G_BEGIN_DECLS
 
 /* @job must stay alive until the callback; its recipients receive their
  * outcome. */
-void
-smd_delivery_run_async(const SmdConfig *config,
-		       SmdJob *job,
-		       GBytes *message,
-		       GCancellable *cancellable,
-		       GAsyncReadyCallback callback,
-		       gpointer user_data);
-void
-smd_delivery_run_finish(GAsyncResult *result);
+void smd_delivery_run_async(const SmdConfig *config, SmdJob *job, GBytes *message,
+			    GCancellable *cancellable, GAsyncReadyCallback callback,
+			    gpointer user_data);
+void smd_delivery_run_finish(GAsyncResult *result);
 
 G_END_DECLS

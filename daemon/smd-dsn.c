@@ -19,7 +19,8 @@ gchar *
 smd_dsn_status_from_reply(const gchar *reply)
 {
 	/* "NNN X.Y.Z text": take X.Y.Z when it is well-formed */
-	if (reply != NULL && strlen(reply) >= 9 && reply[3] == ' ' && (reply[4] == '4' || reply[4] == '5') && reply[5] == '.') {
+	if (reply != NULL && strlen(reply) >= 9 && reply[3] == ' ' &&
+	    (reply[4] == '4' || reply[4] == '5') && reply[5] == '.') {
 		const gchar *p = reply + 6;
 		gsize n = 0;
 		while (g_ascii_isdigit(p[n]) && n < 3)
@@ -91,7 +92,8 @@ smd_dsn_build(const SmdConfig *config, const SmdJob *job, GBytes *original, GErr
 	for (guint i = 0; i < job->recipients->len; i++) {
 		const SmdRecipient *r = g_ptr_array_index(job->recipients, i);
 		g_autofree gchar *code = smd_dsn_status_from_reply(r->reply);
-		g_string_append_printf(text, "<%s>: %s\n", r->address, r->reply != NULL ? r->reply : "");
+		g_string_append_printf(text, "<%s>: %s\n", r->address,
+				       r->reply != NULL ? r->reply : "");
 		g_string_append_printf(fields, "\nFinal-Recipient: rfc822; %s\n", r->address);
 		g_string_append(fields, "Action: failed\n");
 		g_string_append_printf(fields, "Status: %s\n", code);
@@ -105,7 +107,8 @@ smd_dsn_build(const SmdConfig *config, const SmdJob *job, GBytes *original, GErr
 		if (r->reply != NULL && g_ascii_isdigit(r->reply[0]))
 			g_string_append_printf(fields, "Diagnostic-Code: smtp; %s\n", r->reply);
 		else if (r->reply != NULL)
-			g_string_append_printf(fields, "Diagnostic-Code: X-SecuMailer; %s\n", r->reply);
+			g_string_append_printf(fields, "Diagnostic-Code: X-SecuMailer; %s\n",
+					       r->reply);
 	}
 	text_str = g_string_free(text, FALSE);
 	fields_str = g_string_free(fields, FALSE);
@@ -113,18 +116,18 @@ smd_dsn_build(const SmdConfig *config, const SmdJob *job, GBytes *original, GErr
 	human = smd_dsn_part("text", "plain", text_str, strlen(text_str));
 	g_mime_object_set_content_type_parameter(GMIME_OBJECT(human), "charset", "utf-8");
 	status = smd_dsn_part("message", "delivery-status", fields_str, strlen(fields_str));
-	headers = smd_dsn_part("text",
-			       "rfc822-headers",
-			       g_bytes_get_data(header_section, NULL),
+	headers = smd_dsn_part("text", "rfc822-headers", g_bytes_get_data(header_section, NULL),
 			       g_bytes_get_size(header_section));
-	g_mime_object_set_content_type_parameter(GMIME_OBJECT(report), "report-type", "delivery-status");
+	g_mime_object_set_content_type_parameter(GMIME_OBJECT(report), "report-type",
+						 "delivery-status");
 	g_mime_multipart_add(report, GMIME_OBJECT(human));
 	g_mime_multipart_add(report, GMIME_OBJECT(status));
 	g_mime_multipart_add(report, GMIME_OBJECT(headers));
 	g_mime_message_set_mime_part(msg, GMIME_OBJECT(report));
 
 	/* TRANSLATORS: the display name of the bounce sender */
-	g_mime_message_add_mailbox(msg, GMIME_ADDRESS_TYPE_FROM, _("Mail Delivery System"), daemon_addr);
+	g_mime_message_add_mailbox(msg, GMIME_ADDRESS_TYPE_FROM, _("Mail Delivery System"),
+				   daemon_addr);
 	g_mime_message_add_mailbox(msg, GMIME_ADDRESS_TYPE_TO, NULL, job->sender);
 	g_mime_message_set_subject(msg, _("Undelivered Mail Returned to Sender"), "utf-8");
 	g_mime_message_set_date(msg, now);
@@ -137,7 +140,8 @@ smd_dsn_build(const SmdConfig *config, const SmdJob *job, GBytes *original, GErr
 	g_mime_format_options_set_newline_format(options, GMIME_NEWLINE_FORMAT_DOS);
 	if (g_mime_object_write_to_stream(GMIME_OBJECT(msg), options, out) < 0) {
 		g_mime_format_options_free(options);
-		g_set_error(error, SMD_ERROR, SMD_ERROR_INTERNAL, _("Cannot build the delivery report"));
+		g_set_error(error, SMD_ERROR, SMD_ERROR_INTERNAL,
+			    _("Cannot build the delivery report"));
 		return NULL;
 	}
 	g_mime_format_options_free(options);

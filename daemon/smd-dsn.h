@@ -15,11 +15,9 @@ G_BEGIN_DECLS
 /* @job holds the failed recipients with their reply and relay; @original
  * is the stored message, whose header section is attached. Returns the
  * DSN with CRLF line ends. */
-GBytes *
-smd_dsn_build(const SmdConfig *config, const SmdJob *job, GBytes *original, GError **error);
+GBytes *smd_dsn_build(const SmdConfig *config, const SmdJob *job, GBytes *original, GError **error);
 
 /* "5.1.1" from "550 5.1.1 No such user", else a class default. */
-gchar *
-smd_dsn_status_from_reply(const gchar *reply);
+gchar *smd_dsn_status_from_reply(const gchar *reply);
 
 G_END_DECLS

@@ -80,9 +80,7 @@ smd_engine_accepted_cb(GObject *source, GAsyncResult *result, gpointer user_data
 }
 
 void
-smd_engine_accept_async(SmdEngine *self,
-			SmdIncoming *incoming,
-			GAsyncReadyCallback callback,
+smd_engine_accept_async(SmdEngine *self, SmdIncoming *incoming, GAsyncReadyCallback callback,
 			gpointer user_data)
 {
 	g_autoptr(SmdIncoming) in = incoming;
@@ -92,7 +90,8 @@ smd_engine_accept_async(SmdEngine *self,
 	g_autofree gchar *detail = NULL;
 
 	g_task_set_source_tag(task, smd_engine_accept_async);
-	msg->envelope = smd_vault_seal(self->vault, in->queue_id, in->message, &msg->wrapped_key, &error);
+	msg->envelope =
+	    smd_vault_seal(self->vault, in->queue_id, in->message, &msg->wrapped_key, &error);
 	if (msg->envelope == NULL) {
 		smd_new_message_free(msg);
 		g_task_return_error(task, g_steal_pointer(&error));
@@ -109,19 +108,13 @@ smd_engine_accept_async(SmdEngine *self,
 	msg->events = g_ptr_array_new_with_free_func((GDestroyNotify)smd_event_free);
 	/* metadata only: no subject and no content in the log */
 	detail = g_strdup_printf("from=<%s> size=%" G_GSIZE_FORMAT " nrcpt=%u client=%s%s%s",
-				 in->sender,
-				 msg->size,
-				 in->recipients->len,
-				 in->client_address,
+				 in->sender, msg->size, in->recipients->len, in->client_address,
 				 in->inbound_tls != NULL ? " " : "",
 				 in->inbound_tls != NULL ? in->inbound_tls : "");
-	g_ptr_array_add(msg->events,
-			smd_event_new(SMD_EVENT_INFO, "received", in->queue_id, NULL, detail, _("Message received")));
-	smd_store_run_async(self->store,
-			    smd_store_insert_message,
-			    msg,
-			    (GDestroyNotify)smd_new_message_free,
-			    smd_engine_accepted_cb,
+	g_ptr_array_add(msg->events, smd_event_new(SMD_EVENT_INFO, "received", in->queue_id, NULL,
+						   detail, _("Message received")));
+	smd_store_run_async(self->store, smd_store_insert_message, msg,
+			    (GDestroyNotify)smd_new_message_free, smd_engine_accepted_cb,
 			    g_steal_pointer(&task));
 }
 
@@ -160,8 +153,10 @@ smd_engine_bounced_cb(SmdQueue *queue, SmdJob *job, GBytes *message, gpointer us
 	incoming->client_address = g_strdup("127.0.0.1");
 	incoming->helo = g_strdup(self->config->smtp_hostname);
 	incoming->message = g_steal_pointer(&dsn);
-	g_message("%s: delivery report to <%s> queued as %s", job->queue_id, job->sender, incoming->queue_id);
-	smd_engine_accept_async(self, incoming, smd_engine_dsn_accepted_cb, g_strdup(job->queue_id));
+	g_message("%s: delivery report to <%s> queued as %s", job->queue_id, job->sender,
+		  incoming->queue_id);
+	smd_engine_accept_async(self, incoming, smd_engine_dsn_accepted_cb,
+				g_strdup(job->queue_id));
 }
 
 SmdEngine *
@@ -172,11 +167,8 @@ smd_engine_new(SmdConfig *config, GError **error)
 
 	self->config = config;
 	if (g_mkdir_with_parents(config->store_directory, 0700) != 0) {
-		g_set_error(error,
-			    SMD_ERROR,
-			    SMD_ERROR_STORE,
-			    _("Cannot create the store directory %s: %s"),
-			    config->store_directory,
+		g_set_error(error, SMD_ERROR, SMD_ERROR_STORE,
+			    _("Cannot create the store directory %s: %s"), config->store_directory,
 			    g_strerror(errno));
 		return NULL;
 	}

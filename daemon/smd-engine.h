@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 /* A message as the intake received it, ready to be stored. */
 typedef struct {
 	gchar *queue_id;
-	gchar *sender; /* "" for the null reverse-path */
+	gchar *sender;	       /* "" for the null reverse-path */
 	GPtrArray *recipients; /* of gchar* */
 	gchar *client_address;
 	gchar *helo;
@@ -22,10 +22,8 @@ typedef struct {
 	GBytes *message;    /* CRLF line ends, our Received: header first */
 } SmdIncoming;
 
-SmdIncoming *
-smd_incoming_new(void);
-void
-smd_incoming_free(SmdIncoming *incoming);
+SmdIncoming *smd_incoming_new(void);
+void smd_incoming_free(SmdIncoming *incoming);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdIncoming, smd_incoming_free)
 
 #define SMD_TYPE_ENGINE (smd_engine_get_type())
@@ -33,25 +31,17 @@ G_DECLARE_FINAL_TYPE(SmdEngine, smd_engine, SMD, ENGINE, GObject)
 
 /* Takes @config. Opens (and creates, 0700) the store directory, the
  * vault keys and the database. */
-SmdEngine *
-smd_engine_new(SmdConfig *config, GError **error);
+SmdEngine *smd_engine_new(SmdConfig *config, GError **error);
 /* Loads the queue and starts delivering. */
-gboolean
-smd_engine_start(SmdEngine *self, GError **error);
-void
-smd_engine_stop(SmdEngine *self);
+gboolean smd_engine_start(SmdEngine *self, GError **error);
+void smd_engine_stop(SmdEngine *self);
 
-const SmdConfig *
-smd_engine_get_config(SmdEngine *self);
+const SmdConfig *smd_engine_get_config(SmdEngine *self);
 
 /* Encrypts and durably stores the message; the callback runs once it is
  * on stable storage, so the intake may answer 250. Takes @incoming. */
-void
-smd_engine_accept_async(SmdEngine *self,
-			SmdIncoming *incoming,
-			GAsyncReadyCallback callback,
-			gpointer user_data);
-gboolean
-smd_engine_accept_finish(SmdEngine *self, GAsyncResult *result, GError **error);
+void smd_engine_accept_async(SmdEngine *self, SmdIncoming *incoming, GAsyncReadyCallback callback,
+			     gpointer user_data);
+gboolean smd_engine_accept_finish(SmdEngine *self, GAsyncResult *result, GError **error);
 
 G_END_DECLS

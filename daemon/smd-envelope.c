@@ -16,10 +16,7 @@
 #include "smd-error.h"
 
 GBytes *
-smd_envelope_seal(const guint8 *key,
-		  const gchar *aad,
-		  const guint8 *plaintext,
-		  gsize len,
+smd_envelope_seal(const guint8 *key, const gchar *aad, const guint8 *plaintext, gsize len,
 		  GError **error)
 {
 	g_autoptr(EVP_CIPHER_CTX) ctx = EVP_CIPHER_CTX_new();
@@ -45,10 +42,7 @@ smd_envelope_seal(const guint8 *key,
 	    EVP_EncryptUpdate(ctx, NULL, &n, (const guint8 *)aad, (int)strlen(aad)) != 1 ||
 	    EVP_EncryptUpdate(ctx, out, &n, plaintext, (int)len) != 1 ||
 	    EVP_EncryptFinal_ex(ctx, out + n, &final_len) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx,
-				EVP_CTRL_GCM_GET_TAG,
-				SMD_ENVELOPE_TAG_SIZE,
-				out + len) != 1) {
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, SMD_ENVELOPE_TAG_SIZE, out + len) != 1) {
 		g_set_error(error, SMD_ERROR, SMD_ERROR_CRYPTO, _("Encryption failed"));
 		return NULL;
 	}
@@ -56,10 +50,7 @@ smd_envelope_seal(const guint8 *key,
 }
 
 GBytes *
-smd_envelope_open(const guint8 *key,
-		  const gchar *aad,
-		  const guint8 *envelope,
-		  gsize len,
+smd_envelope_open(const guint8 *key, const gchar *aad, const guint8 *envelope, gsize len,
 		  GError **error)
 {
 	g_autoptr(EVP_CIPHER_CTX) ctx = NULL;
@@ -76,11 +67,8 @@ smd_envelope_open(const guint8 *key,
 		return NULL;
 	}
 	if (envelope[0] != SMD_ENVELOPE_VERSION_1) {
-		g_set_error(error,
-			    SMD_ERROR,
-			    SMD_ERROR_CRYPTO,
-			    _("Stored data has unknown format version %u"),
-			    envelope[0]);
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CRYPTO,
+			    _("Stored data has unknown format version %u"), envelope[0]);
 		return NULL;
 	}
 	iv = envelope + 1;
@@ -98,9 +86,7 @@ smd_envelope_open(const guint8 *key,
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, sizeof(tag), tag) != 1 ||
 	    EVP_DecryptFinal_ex(ctx, out + n, &final_len) != 1) {
 		OPENSSL_cleanse(out, ct_len);
-		g_set_error(error,
-			    SMD_ERROR,
-			    SMD_ERROR_CRYPTO,
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CRYPTO,
 			    _("Stored data failed its integrity check"));
 		return NULL;
 	}

@@ -30,9 +30,7 @@ GQuark
 smd_error_quark(void)
 {
 	static gsize quark = 0;
-	g_dbus_error_register_error_domain("smd-error-quark",
-					   &quark,
-					   smd_error_entries,
+	g_dbus_error_register_error_domain("smd-error-quark", &quark, smd_error_entries,
 					   G_N_ELEMENTS(smd_error_entries));
 	return (GQuark)quark;
 }

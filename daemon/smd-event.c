@@ -11,12 +11,8 @@
 #include "smd-store.h"
 
 SmdEvent *
-smd_event_new(SmdEventLevel level,
-	      const gchar *kind,
-	      const gchar *queue_id,
-	      const gchar *recipient,
-	      const gchar *detail,
-	      const gchar *message)
+smd_event_new(SmdEventLevel level, const gchar *kind, const gchar *queue_id, const gchar *recipient,
+	      const gchar *detail, const gchar *message)
 {
 	SmdEvent *event = g_new0(SmdEvent, 1);
 	event->time = g_get_real_time();
@@ -57,30 +53,18 @@ smd_event_level_to_string(SmdEventLevel level)
 void
 smd_event_log(const SmdEvent *event)
 {
-	GLogLevelFlags level = event->level == SMD_EVENT_INFO ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING;
-	g_autofree gchar *text = g_strdup_printf("%s: %s%s%s%s%s%s",
-						 event->queue_id != NULL ? event->queue_id : "-",
-						 event->kind,
-						 event->recipient != NULL ? " to=<" : "",
-						 event->recipient != NULL ? event->recipient : "",
-						 event->recipient != NULL ? ">" : "",
-						 event->detail != NULL ? " " : "",
-						 event->detail != NULL ? event->detail : "");
+	GLogLevelFlags level =
+	    event->level == SMD_EVENT_INFO ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING;
+	g_autofree gchar *text = g_strdup_printf(
+	    "%s: %s%s%s%s%s%s", event->queue_id != NULL ? event->queue_id : "-", event->kind,
+	    event->recipient != NULL ? " to=<" : "",
+	    event->recipient != NULL ? event->recipient : "", event->recipient != NULL ? ">" : "",
+	    event->detail != NULL ? " " : "", event->detail != NULL ? event->detail : "");
 	/* fields a journal query can filter on, e.g. SECUMAILER_QUEUE_ID=… */
-	g_log_structured(G_LOG_DOMAIN,
-			 level,
-			 "MESSAGE",
-			 "%s",
-			 text,
-			 "SECUMAILER_EVENT",
-			 "%s",
-			 event->kind,
-			 "SECUMAILER_QUEUE_ID",
-			 "%s",
-			 event->queue_id != NULL ? event->queue_id : "",
-			 "SECUMAILER_RECIPIENT",
-			 "%s",
-			 event->recipient != NULL ? event->recipient : "");
+	g_log_structured(G_LOG_DOMAIN, level, "MESSAGE", "%s", text, "SECUMAILER_EVENT", "%s",
+			 event->kind, "SECUMAILER_QUEUE_ID", "%s",
+			 event->queue_id != NULL ? event->queue_id : "", "SECUMAILER_RECIPIENT",
+			 "%s", event->recipient != NULL ? event->recipient : "");
 }
 
 gboolean

@@ -26,26 +26,17 @@ typedef struct {
 	gchar *detail; /* remote reply, TLS details; never message content */
 } SmdEvent;
 
-SmdEvent *
-smd_event_new(SmdEventLevel level,
-	      const gchar *kind,
-	      const gchar *queue_id,
-	      const gchar *recipient,
-	      const gchar *detail,
-	      const gchar *message);
-void
-smd_event_free(SmdEvent *event);
+SmdEvent *smd_event_new(SmdEventLevel level, const gchar *kind, const gchar *queue_id,
+			const gchar *recipient, const gchar *detail, const gchar *message);
+void smd_event_free(SmdEvent *event);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdEvent, smd_event_free)
 
-const gchar *
-smd_event_level_to_string(SmdEventLevel level);
+const gchar *smd_event_level_to_string(SmdEventLevel level);
 
 /* A structured journal/stderr line with the event's fields. */
-void
-smd_event_log(const SmdEvent *event);
+void smd_event_log(const SmdEvent *event);
 
 /* Inside a store operation. */
-gboolean
-smd_event_insert(sqlite3 *db, const SmdEvent *event, GError **error);
+gboolean smd_event_insert(sqlite3 *db, const SmdEvent *event, GError **error);
 
 G_END_DECLS

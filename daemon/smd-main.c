@@ -34,10 +34,14 @@ main(int argc, char **argv)
 	gboolean check_only = FALSE;
 	gboolean version = FALSE;
 	const GOptionEntry entries[] = {
-	    {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, N_("Configuration file"), N_("FILE")},
-	    {"session-bus", 0, 0, G_OPTION_ARG_NONE, &session_bus, N_("Use the session bus (development)"), NULL},
-	    {"no-polkit", 0, 0, G_OPTION_ARG_NONE, &no_polkit, N_("Skip authorization checks (only with --session-bus)"), NULL},
-	    {"check-config", 0, 0, G_OPTION_ARG_NONE, &check_only, N_("Check the configuration file and exit"), NULL},
+	    {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, N_("Configuration file"),
+	     N_("FILE")},
+	    {"session-bus", 0, 0, G_OPTION_ARG_NONE, &session_bus,
+	     N_("Use the session bus (development)"), NULL},
+	    {"no-polkit", 0, 0, G_OPTION_ARG_NONE, &no_polkit,
+	     N_("Skip authorization checks (only with --session-bus)"), NULL},
+	    {"check-config", 0, 0, G_OPTION_ARG_NONE, &check_only,
+	     N_("Check the configuration file and exit"), NULL},
 	    {"version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Show the version and exit"), NULL},
 	    {NULL}};
 	g_autoptr(GOptionContext) context = g_option_context_new(NULL);

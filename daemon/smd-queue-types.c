@@ -66,10 +66,7 @@ smd_recipient_free(SmdRecipient *rcpt)
 }
 
 SmdJob *
-smd_job_new(gint64 message_id,
-	    const gchar *queue_id,
-	    const gchar *sender,
-	    gint64 received_at,
+smd_job_new(gint64 message_id, const gchar *queue_id, const gchar *sender, gint64 received_at,
 	    const gchar *domain)
 {
 	SmdJob *job = g_new0(SmdJob, 1);
@@ -80,6 +77,13 @@ smd_job_new(gint64 message_id,
 	job->domain = g_strdup(domain);
 	job->recipients = g_ptr_array_new_with_free_func((GDestroyNotify)smd_recipient_free);
 	return job;
+}
+
+SmdJob *
+smd_job_new_like(const SmdJob *job)
+{
+	return smd_job_new(job->message_id, job->queue_id, job->sender, job->received_at,
+			   job->domain);
 }
 
 void

@@ -10,11 +10,11 @@
 G_BEGIN_DECLS
 
 /* Stored as text in recipients.state (see DESIGN.md, "Data and states"). */
-#define SMD_STATE_QUEUED    "queued"
-#define SMD_STATE_DEFERRED  "deferred"
+#define SMD_STATE_QUEUED "queued"
+#define SMD_STATE_DEFERRED "deferred"
 #define SMD_STATE_DELIVERED "delivered"
-#define SMD_STATE_BOUNCED   "bounced"
-#define SMD_STATE_HELD	    "held"
+#define SMD_STATE_BOUNCED "bounced"
+#define SMD_STATE_HELD "held"
 
 typedef enum {
 	SMD_OUTCOME_DELIVERED, /* accepted by the next hop over TLS */
@@ -23,8 +23,7 @@ typedef enum {
 	SMD_OUTCOME_HELD,      /* no TLS: kept in the vault for the portal */
 } SmdOutcome;
 
-const gchar *
-smd_outcome_to_state(SmdOutcome outcome);
+const gchar *smd_outcome_to_state(SmdOutcome outcome);
 
 /* What we learnt of the TLS session a message left over. */
 typedef struct {
@@ -34,10 +33,8 @@ typedef struct {
 	gboolean verified;
 } SmdTlsInfo;
 
-void
-smd_tls_info_clear(SmdTlsInfo *info);
-void
-smd_tls_info_copy(SmdTlsInfo *dst, const SmdTlsInfo *src);
+void smd_tls_info_clear(SmdTlsInfo *info);
+void smd_tls_info_copy(SmdTlsInfo *dst, const SmdTlsInfo *src);
 
 typedef struct {
 	gint64 id;
@@ -50,10 +47,8 @@ typedef struct {
 	SmdTlsInfo tls;
 } SmdRecipient;
 
-SmdRecipient *
-smd_recipient_new(gint64 id, const gchar *address, guint attempts);
-void
-smd_recipient_free(SmdRecipient *rcpt);
+SmdRecipient *smd_recipient_new(gint64 id, const gchar *address, guint attempts);
+void smd_recipient_free(SmdRecipient *rcpt);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdRecipient, smd_recipient_free)
 
 /* One message's recipients at one domain: the unit of delivery. */
@@ -67,14 +62,11 @@ typedef struct {
 	GPtrArray *recipients; /* of SmdRecipient */
 } SmdJob;
 
-SmdJob *
-smd_job_new(gint64 message_id,
-	    const gchar *queue_id,
-	    const gchar *sender,
-	    gint64 received_at,
-	    const gchar *domain);
-void
-smd_job_free(SmdJob *job);
+SmdJob *smd_job_new(gint64 message_id, const gchar *queue_id, const gchar *sender,
+		    gint64 received_at, const gchar *domain);
+/* A job for the same message and domain, without recipients. */
+SmdJob *smd_job_new_like(const SmdJob *job);
+void smd_job_free(SmdJob *job);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdJob, smd_job_free)
 
 G_END_DECLS

@@ -20,7 +20,7 @@ struct _SmdQueue {
 	const SmdConfig *config; /* borrowed from the engine */
 	SmdStore *store;
 	SmdVault *vault;
-	GQueue ready;	   /* SmdJob due now, FIFO */
+	GQueue ready;	    /* SmdJob due now, FIFO */
 	GSequence *waiting; /* SmdJob sorted by due_at */
 	guint running;
 	guint tick_id;
@@ -48,8 +48,7 @@ smd_queue_run_free(SmdQueueRun *run)
 	g_free(run);
 }
 
-static void
-smd_queue_kick(SmdQueue *self);
+static void smd_queue_kick(SmdQueue *self);
 
 static gint
 smd_queue_job_compare(gconstpointer a, gconstpointer b, gpointer user_data)
@@ -78,13 +77,12 @@ smd_queue_get_length(SmdQueue *self)
 static gchar *
 smd_queue_tls_detail(const SmdRecipient *r)
 {
-	return g_strdup_printf("relay=%s tls=%s cipher=%s verified=%s peer-sha256=%s reply=\"%s\"",
-			       r->relay != NULL ? r->relay : "-",
-			       r->tls.version != NULL ? r->tls.version : "-",
-			       r->tls.cipher != NULL ? r->tls.cipher : "-",
-			       r->tls.verified ? "yes" : "no",
-			       r->tls.peer_sha256 != NULL ? r->tls.peer_sha256 : "-",
-			       r->reply != NULL ? r->reply : "");
+	return g_strdup_printf(
+	    "relay=%s tls=%s cipher=%s verified=%s peer-sha256=%s reply=\"%s\"",
+	    r->relay != NULL ? r->relay : "-", r->tls.version != NULL ? r->tls.version : "-",
+	    r->tls.cipher != NULL ? r->tls.cipher : "-", r->tls.verified ? "yes" : "no",
+	    r->tls.peer_sha256 != NULL ? r->tls.peer_sha256 : "-",
+	    r->reply != NULL ? r->reply : "");
 }
 
 static SmdEvent *
@@ -95,14 +93,19 @@ smd_queue_outcome_event(SmdJob *job, SmdRecipient *r)
 	switch (r->outcome) {
 	case SMD_OUTCOME_DELIVERED:
 		detail = smd_queue_tls_detail(r);
-		return smd_event_new(SMD_EVENT_INFO, "delivered", job->queue_id, r->address, detail, _("Delivered over TLS"));
+		return smd_event_new(SMD_EVENT_INFO, "delivered", job->queue_id, r->address, detail,
+				     _("Delivered over TLS"));
 	case SMD_OUTCOME_DEFERRED:
-		return smd_event_new(SMD_EVENT_WARNING, "deferred", job->queue_id, r->address, r->reply, _("Delivery deferred, will retry"));
+		return smd_event_new(SMD_EVENT_WARNING, "deferred", job->queue_id, r->address,
+				     r->reply, _("Delivery deferred, will retry"));
 	case SMD_OUTCOME_HELD:
-		return smd_event_new(SMD_EVENT_INFO, "held", job->queue_id, r->address, r->reply, _("Recipient server cannot receive over TLS; message held for the portal"));
+		return smd_event_new(
+		    SMD_EVENT_INFO, "held", job->queue_id, r->address, r->reply,
+		    _("Recipient server cannot receive over TLS; message held for the portal"));
 	case SMD_OUTCOME_BOUNCED:
 	default:
-		return smd_event_new(SMD_EVENT_ERROR, "bounced", job->queue_id, r->address, r->reply, _("Delivery failed permanently"));
+		return smd_event_new(SMD_EVENT_ERROR, "bounced", job->queue_id, r->address,
+				     r->reply, _("Delivery failed permanently"));
 	}
 }
 
@@ -120,7 +123,8 @@ smd_queue_recorded_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
 		/* not recorded: the recipients stay queued and are tried again
 		 * after a restart; never lose them, never double-count here */
-		g_warning("%s: cannot record delivery outcomes: %s", update->job->queue_id, error->message);
+		g_warning("%s: cannot record delivery outcomes: %s", update->job->queue_id,
+			  error->message);
 		smd_queue_run_free(run);
 		smd_queue_kick(self);
 		return;
@@ -133,22 +137,14 @@ smd_queue_recorded_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		if (r->outcome == SMD_OUTCOME_DEFERRED) {
 			gint64 *next = g_hash_table_lookup(update->retry, &r->id);
 			if (retry == NULL)
-				retry = smd_job_new(update->job->message_id,
-						    update->job->queue_id,
-						    update->job->sender,
-						    update->job->received_at,
-						    update->job->domain);
+				retry = smd_job_new_like(update->job);
 			retry->due_at = next != NULL ? *next : smd_now();
 			g_ptr_array_add(retry->recipients,
 					smd_recipient_new(r->id, r->address, r->attempts));
 		} else if (r->outcome == SMD_OUTCOME_BOUNCED && update->job->sender[0] != '\0') {
 			SmdRecipient *copy;
 			if (bounced == NULL)
-				bounced = smd_job_new(update->job->message_id,
-						      update->job->queue_id,
-						      update->job->sender,
-						      update->job->received_at,
-						      update->job->domain);
+				bounced = smd_job_new_like(update->job);
 			copy = smd_recipient_new(r->id, r->address, r->attempts);
 			copy->outcome = r->outcome;
 			copy->reply = g_strdup(r->reply);
@@ -180,8 +176,11 @@ smd_queue_delivered_cb(GObject *source, GAsyncResult *result, gpointer user_data
 		r->attempts++;
 		if (r->outcome == SMD_OUTCOME_DEFERRED) {
 			/* RFC 5321 §4.5.4.1: give up after the queue lifetime */
-			if (now - run->job->received_at >= (gint64)self->config->max_queue_lifetime) {
-				g_autofree gchar *reason = g_strdup_printf("%s: %s", _("gave up after the maximal queue lifetime"), r->reply != NULL ? r->reply : "");
+			if (now - run->job->received_at >=
+			    (gint64)self->config->max_queue_lifetime) {
+				g_autofree gchar *reason = g_strdup_printf(
+				    "%s: %s", _("gave up after the maximal queue lifetime"),
+				    r->reply != NULL ? r->reply : "");
 				g_free(r->reply);
 				r->reply = g_steal_pointer(&reason);
 				r->outcome = SMD_OUTCOME_BOUNCED;
@@ -196,12 +195,8 @@ smd_queue_delivered_cb(GObject *source, GAsyncResult *result, gpointer user_data
 	/* the update owns the job now; the run keeps the message for a DSN */
 	update->job = g_steal_pointer(&run->job);
 	run->job = NULL;
-	smd_store_run_async(self->store,
-			    smd_store_record_outcomes,
-			    update,
-			    (GDestroyNotify)smd_outcome_update_free,
-			    smd_queue_recorded_cb,
-			    run);
+	smd_store_run_async(self->store, smd_store_record_outcomes, update,
+			    (GDestroyNotify)smd_outcome_update_free, smd_queue_recorded_cb, run);
 }
 
 static void
@@ -213,22 +208,21 @@ smd_queue_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 
 	if (smd_store_run_finish(SMD_STORE(source), result, &error))
-		run->message = smd_vault_open(self->vault, load->queue_id, load->wrapped_key, load->envelope, &error);
+		run->message = smd_vault_open(self->vault, load->queue_id, load->wrapped_key,
+					      load->envelope, &error);
 	if (run->message == NULL) {
 		/* a body that fails its integrity check is never delivered */
-		g_autoptr(SmdEvent) ev = smd_event_new(SMD_EVENT_ERROR, "store-error", run->job->queue_id, NULL, error->message, _("Stored message cannot be read"));
+		g_autoptr(SmdEvent) ev =
+		    smd_event_new(SMD_EVENT_ERROR, "store-error", run->job->queue_id, NULL,
+				  error->message, _("Stored message cannot be read"));
 		smd_event_log(ev);
 		self->running--;
 		smd_queue_run_free(run);
 		smd_queue_kick(self);
 		return;
 	}
-	smd_delivery_run_async(self->config,
-			       run->job,
-			       run->message,
-			       self->cancellable,
-			       smd_queue_delivered_cb,
-			       run);
+	smd_delivery_run_async(self->config, run->job, run->message, self->cancellable,
+			       smd_queue_delivered_cb, run);
 }
 
 static void
@@ -241,12 +235,8 @@ smd_queue_start_job(SmdQueue *self, SmdJob *job)
 	run->job = job;
 	load->message_id = job->message_id;
 	self->running++;
-	smd_store_run_async(self->store,
-			    smd_store_load_body,
-			    load,
-			    (GDestroyNotify)smd_body_load_free,
-			    smd_queue_body_cb,
-			    run);
+	smd_store_run_async(self->store, smd_store_load_body, load,
+			    (GDestroyNotify)smd_body_load_free, smd_queue_body_cb, run);
 }
 
 static void
@@ -319,8 +309,8 @@ smd_queue_finalize(GObject *object)
 	SmdQueue *self = SMD_QUEUE(object);
 	smd_queue_stop(self);
 	g_queue_clear_full(&self->ready, (GDestroyNotify)smd_job_free);
-	for (GSequenceIter *it = g_sequence_get_begin_iter(self->waiting); !g_sequence_iter_is_end(it);
-	     it = g_sequence_iter_next(it))
+	for (GSequenceIter *it = g_sequence_get_begin_iter(self->waiting);
+	     !g_sequence_iter_is_end(it); it = g_sequence_iter_next(it))
 		smd_job_free(g_sequence_get(it));
 	g_sequence_free(self->waiting);
 	g_clear_object(&self->store);
@@ -333,17 +323,9 @@ static void
 smd_queue_class_init(SmdQueueClass *klass)
 {
 	G_OBJECT_CLASS(klass)->finalize = smd_queue_finalize;
-	signals[SIGNAL_BOUNCED] = g_signal_new("bounced",
-					       G_TYPE_FROM_CLASS(klass),
-					       G_SIGNAL_RUN_LAST,
-					       0,
-					       NULL,
-					       NULL,
-					       NULL,
-					       G_TYPE_NONE,
-					       2,
-					       G_TYPE_POINTER,
-					       G_TYPE_BYTES);
+	signals[SIGNAL_BOUNCED] =
+	    g_signal_new("bounced", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+			 NULL, G_TYPE_NONE, 2, G_TYPE_POINTER, G_TYPE_BYTES);
 }
 
 static void

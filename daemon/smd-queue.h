@@ -21,19 +21,14 @@ G_DECLARE_FINAL_TYPE(SmdQueue, smd_queue, SMD, QUEUE, GObject)
 /* Signal "bounced" (SmdJob *job, GBytes *message): emitted after a
  * job's outcomes are stored when some recipients bounced and the sender
  * is not the null path, so the engine can send a DSN. */
-SmdQueue *
-smd_queue_new(const SmdConfig *config, SmdStore *store, SmdVault *vault);
+SmdQueue *smd_queue_new(const SmdConfig *config, SmdStore *store, SmdVault *vault);
 /* Loads every queued and deferred recipient from the store. */
-gboolean
-smd_queue_load(SmdQueue *self, GError **error);
+gboolean smd_queue_load(SmdQueue *self, GError **error);
 /* Takes @job. */
-void
-smd_queue_add(SmdQueue *self, SmdJob *job);
-void
-smd_queue_stop(SmdQueue *self);
+void smd_queue_add(SmdQueue *self, SmdJob *job);
+void smd_queue_stop(SmdQueue *self);
 
 /* How many jobs wait or run (for tests and statistics). */
-guint
-smd_queue_get_length(SmdQueue *self);
+guint smd_queue_get_length(SmdQueue *self);
 
 G_END_DECLS

@@ -63,15 +63,12 @@ smd_resolver_mx_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		if (g_error_matches(error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND)) {
 			/* RFC 5321 §5.1: no MX, the domain itself is the host */
 			g_ptr_array_add(hops, smd_hop_new(domain, 25, 0));
-			g_task_return_pointer(task, g_steal_pointer(&hops), (GDestroyNotify)g_ptr_array_unref);
+			g_task_return_pointer(task, g_steal_pointer(&hops),
+					      (GDestroyNotify)g_ptr_array_unref);
 			return;
 		}
-		g_task_return_new_error(task,
-					SMD_ERROR,
-					SMD_ERROR_TEMPORARY,
-					_("MX lookup for %s failed: %s"),
-					domain,
-					error->message);
+		g_task_return_new_error(task, SMD_ERROR, SMD_ERROR_TEMPORARY,
+					_("MX lookup for %s failed: %s"), domain, error->message);
 		return;
 	}
 	for (GList *l = records; l != NULL; l = l->next) {
@@ -80,9 +77,7 @@ smd_resolver_mx_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		g_variant_get(l->data, "(q&s)", &pref, &host);
 		/* RFC 7505 null MX: the domain accepts no mail */
 		if (host[0] == '\0' || g_strcmp0(host, ".") == 0) {
-			g_task_return_new_error(task,
-						SMD_ERROR,
-						SMD_ERROR_PERMANENT,
+			g_task_return_new_error(task, SMD_ERROR, SMD_ERROR_PERMANENT,
 						_("Domain %s does not accept mail (null MX)"),
 						domain);
 			return;
@@ -94,11 +89,8 @@ smd_resolver_mx_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 void
-smd_resolver_lookup_async(const SmdConfig *config,
-			  const gchar *domain,
-			  GCancellable *cancellable,
-			  GAsyncReadyCallback callback,
-			  gpointer user_data)
+smd_resolver_lookup_async(const SmdConfig *config, const gchar *domain, GCancellable *cancellable,
+			  GAsyncReadyCallback callback, gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new(NULL, cancellable, callback, user_data);
 	const SmdRoute *route = g_hash_table_lookup(config->routes, domain);
@@ -113,12 +105,8 @@ smd_resolver_lookup_async(const SmdConfig *config,
 		return;
 	}
 	resolver = g_resolver_get_default();
-	g_resolver_lookup_records_async(resolver,
-					domain,
-					G_RESOLVER_RECORD_MX,
-					cancellable,
-					smd_resolver_mx_cb,
-					g_steal_pointer(&task));
+	g_resolver_lookup_records_async(resolver, domain, G_RESOLVER_RECORD_MX, cancellable,
+					smd_resolver_mx_cb, g_steal_pointer(&task));
 }
 
 GPtrArray *

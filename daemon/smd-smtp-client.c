@@ -37,7 +37,7 @@ struct _SmdClient {
 	gchar *relay;
 	SmdTlsInfo tls;
 	SmdReply ehlo;
-	SmdReply reply;	     /* being parsed, may span reads */
+	SmdReply reply; /* being parsed, may span reads */
 	gboolean pipelining;
 	GPtrArray *accepted; /* SmdRecipient* that got 2xx to RCPT */
 	guint pending_rcpt;  /* RCPT replies still to read */
@@ -112,15 +112,14 @@ smd_client_outcome_for(guint code)
 	return SMD_OUTCOME_DEFERRED;
 }
 
-static void
-smd_client_read(SmdClient *c);
-static void
-smd_client_read_cb(GObject *source, GAsyncResult *result, gpointer user_data);
+static void smd_client_read(SmdClient *c);
+static void smd_client_read_cb(GObject *source, GAsyncResult *result, gpointer user_data);
 
 static void
 smd_client_fail_io(SmdClient *c, const gchar *what, const GError *error)
 {
-	g_autofree gchar *reason = g_strdup_printf("%s: %s", what, error != NULL ? error->message : "");
+	g_autofree gchar *reason =
+	    g_strdup_printf("%s: %s", what, error != NULL ? error->message : "");
 	if (c->step == NULL || c->accepted->len == 0) {
 		smd_client_finish(c, SMD_HOP_TRY_NEXT, reason);
 		return;
@@ -139,16 +138,15 @@ smd_client_parse(SmdClient *c, SmdReply *reply, GError **error)
 		gsize len;
 		if (nl == NULL) {
 			if (c->inbuf->len > SMD_SMTP_MAX_REPLY_LINE) {
-				g_set_error(error, SMD_ERROR, SMD_ERROR_PROTOCOL, _("Reply line too long"));
+				g_set_error(error, SMD_ERROR, SMD_ERROR_PROTOCOL,
+					    _("Reply line too long"));
 				return FALSE;
 			}
 			return TRUE;
 		}
 		len = nl - c->inbuf->data;
-		if (!smd_reply_feed_line(reply,
-					 (const gchar *)c->inbuf->data,
-					 len > 0 && nl[-1] == '\r' ? len - 1 : len,
-					 error))
+		if (!smd_reply_feed_line(reply, (const gchar *)c->inbuf->data,
+					 len > 0 && nl[-1] == '\r' ? len - 1 : len, error))
 			return FALSE;
 		g_byte_array_remove_range(c->inbuf, 0, (guint)(len + 1));
 	}
@@ -168,13 +166,9 @@ smd_client_dispatch(SmdClient *c)
 		return;
 	}
 	if (!c->reply.complete) {
-		g_input_stream_read_async(g_io_stream_get_input_stream(c->stream),
-					  c->readbuf,
-					  sizeof(c->readbuf),
-					  G_PRIORITY_DEFAULT,
-					  g_task_get_cancellable(c->task),
-					  smd_client_read_cb,
-					  c);
+		g_input_stream_read_async(g_io_stream_get_input_stream(c->stream), c->readbuf,
+					  sizeof(c->readbuf), G_PRIORITY_DEFAULT,
+					  g_task_get_cancellable(c->task), smd_client_read_cb, c);
 		return;
 	}
 	reply = c->reply;
@@ -193,7 +187,8 @@ smd_client_read_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 
 	if (n <= 0) {
 		if (n == 0)
-			g_set_error(&error, SMD_ERROR, SMD_ERROR_PROTOCOL, _("connection closed by the server"));
+			g_set_error(&error, SMD_ERROR, SMD_ERROR_PROTOCOL,
+				    _("connection closed by the server"));
 		smd_client_fail_io(c, _("read failed"), error);
 		return;
 	}
@@ -227,14 +222,11 @@ smd_client_send(SmdClient *c, GBytes *data, SmdClientStep step)
 	gsize len = 0;
 	gconstpointer buf = g_bytes_get_data(data, &len);
 	c->step = step;
-	g_object_set_data_full(G_OBJECT(c->task), "smd-writing", g_bytes_ref(data), (GDestroyNotify)g_bytes_unref);
-	g_output_stream_write_all_async(g_io_stream_get_output_stream(c->stream),
-					buf,
-					len,
-					G_PRIORITY_DEFAULT,
-					g_task_get_cancellable(c->task),
-					smd_client_write_cb,
-					c);
+	g_object_set_data_full(G_OBJECT(c->task), "smd-writing", g_bytes_ref(data),
+			       (GDestroyNotify)g_bytes_unref);
+	g_output_stream_write_all_async(g_io_stream_get_output_stream(c->stream), buf, len,
+					G_PRIORITY_DEFAULT, g_task_get_cancellable(c->task),
+					smd_client_write_cb, c);
 }
 
 G_GNUC_PRINTF(3, 4)
@@ -271,13 +263,9 @@ smd_client_quit(SmdClient *c, SmdHopResult result, const gchar *reason)
 		c->reason = g_strdup(reason);
 	}
 	c->step = NULL;
-	g_output_stream_write_all_async(g_io_stream_get_output_stream(c->stream),
-					"QUIT\r\n",
-					6,
-					G_PRIORITY_DEFAULT,
-					g_task_get_cancellable(c->task),
-					smd_client_quit_cb,
-					c);
+	g_output_stream_write_all_async(g_io_stream_get_output_stream(c->stream), "QUIT\r\n", 6,
+					G_PRIORITY_DEFAULT, g_task_get_cancellable(c->task),
+					smd_client_quit_cb, c);
 }
 
 static void
@@ -294,7 +282,9 @@ smd_client_data_cb(SmdClient *c, SmdReply *reply)
 	g_autoptr(GBytes) stuffed = NULL;
 	if (reply->code != 354) {
 		g_autofree gchar *text = smd_reply_to_string(reply);
-		smd_client_set_all(c, c->accepted, smd_client_outcome_for(reply->code == 250 ? 451 : reply->code), text);
+		smd_client_set_all(c, c->accepted,
+				   smd_client_outcome_for(reply->code == 250 ? 451 : reply->code),
+				   text);
 		smd_client_quit(c, SMD_HOP_DONE, NULL);
 		return;
 	}
@@ -401,7 +391,8 @@ smd_client_ehlo_tls_cb(SmdClient *c, SmdReply *reply)
 
 	g_string_append_printf(mail, "MAIL FROM:<%s>", c->sender);
 	if (smd_reply_has_extension(&c->ehlo, "SIZE"))
-		g_string_append_printf(mail, " SIZE=%" G_GSIZE_FORMAT, g_bytes_get_size(c->message));
+		g_string_append_printf(mail, " SIZE=%" G_GSIZE_FORMAT,
+				       g_bytes_get_size(c->message));
 	if (smd_reply_has_extension(&c->ehlo, "8BITMIME") && smd_client_message_is_8bit(c->message))
 		g_string_append(mail, " BODY=8BITMIME");
 	g_string_append(mail, "\r\n");
@@ -435,12 +426,14 @@ smd_client_handshake_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 	GTlsCertificate *peer;
 
 	if (!g_tls_connection_handshake_finish(tls, result, &error)) {
-		g_autofree gchar *reason = g_strdup_printf(_("TLS handshake failed: %s"), error->message);
+		g_autofree gchar *reason =
+		    g_strdup_printf(_("TLS handshake failed: %s"), error->message);
 		smd_client_finish(c, SMD_HOP_NO_TLS, reason);
 		return;
 	}
 	peer = g_tls_connection_get_peer_certificate(tls);
-	c->tls.version = g_strdup(smd_client_tls_version(g_tls_connection_get_protocol_version(tls)));
+	c->tls.version =
+	    g_strdup(smd_client_tls_version(g_tls_connection_get_protocol_version(tls)));
 	c->tls.cipher = g_strdup(g_tls_connection_get_ciphersuite_name(tls));
 	if (peer != NULL) {
 		g_autoptr(GByteArray) der = NULL;
@@ -448,12 +441,14 @@ smd_client_handshake_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 		g_object_get(peer, "certificate", &der, NULL);
 		if (der != NULL)
 			c->tls.peer_sha256 = smd_sha256_hex(der->data, der->len);
-		c->tls.verified = smd_tls_verify_peer(c->config->ca_file, peer, c->server_name, &verify_error);
+		c->tls.verified =
+		    smd_tls_verify_peer(c->config->ca_file, peer, c->server_name, &verify_error);
 		if (!c->tls.verified)
 			g_debug("%s: %s", c->relay, verify_error->message);
 		if (!c->tls.verified && c->config->tls_policy == SMD_TLS_POLICY_VERIFY) {
 			/* the handshake should already have failed; never send anyway */
-			g_autofree gchar *reason = g_strdup_printf("%s (tls-policy=verify)", verify_error->message);
+			g_autofree gchar *reason =
+			    g_strdup_printf("%s (tls-policy=verify)", verify_error->message);
 			smd_client_finish(c, SMD_HOP_NO_TLS, reason);
 			return;
 		}
@@ -466,10 +461,8 @@ smd_client_handshake_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 }
 
 static gboolean
-smd_client_accept_certificate(GTlsConnection *conn,
-			      GTlsCertificate *peer_cert,
-			      GTlsCertificateFlags errors,
-			      gpointer user_data)
+smd_client_accept_certificate(GTlsConnection *conn, GTlsCertificate *peer_cert,
+			      GTlsCertificateFlags errors, gpointer user_data)
 {
 	SmdClient *c = user_data;
 	/* tls-policy=encrypt: like Postfix's level "encrypt", the channel is
@@ -497,34 +490,28 @@ smd_client_starttls_cb(SmdClient *c, SmdReply *reply)
 	/* anything sent along with the 220 was injected before TLS: do not
 	 * believe it, and do not go on with this server */
 	if (c->inbuf->len > 0) {
-		smd_client_finish(c, SMD_HOP_NO_TLS, _("server sent data after its STARTTLS reply (response injection)"));
+		smd_client_finish(
+		    c, SMD_HOP_NO_TLS,
+		    _("server sent data after its STARTTLS reply (response injection)"));
 		return;
 	}
 	identity = g_network_address_new(c->server_name, c->port);
 	/* no GIO trust database: building it costs ~6 ms per connection with
 	 * glib-networking 2.74; smd_tls_verify_peer() checks the chain instead */
 	tls = g_initable_new(g_tls_backend_get_client_connection_type(g_tls_backend_get_default()),
-			     NULL,
-			     &error,
-			     "base-io-stream",
-			     c->stream,
-			     "server-identity",
-			     identity,
-			     "database",
-			     NULL,
-			     NULL);
+			     NULL, &error, "base-io-stream", c->stream, "server-identity", identity,
+			     "database", NULL, NULL);
 	if (tls == NULL) {
-		g_autofree gchar *reason = g_strdup_printf(_("TLS not available: %s"), error->message);
+		g_autofree gchar *reason =
+		    g_strdup_printf(_("TLS not available: %s"), error->message);
 		smd_client_finish(c, SMD_HOP_NO_TLS, reason);
 		return;
 	}
 	g_signal_connect(tls, "accept-certificate", G_CALLBACK(smd_client_accept_certificate), c);
 	g_object_unref(c->stream);
 	c->stream = tls;
-	g_tls_connection_handshake_async(G_TLS_CONNECTION(tls),
-					 G_PRIORITY_DEFAULT,
-					 g_task_get_cancellable(c->task),
-					 smd_client_handshake_cb,
+	g_tls_connection_handshake_async(G_TLS_CONNECTION(tls), G_PRIORITY_DEFAULT,
+					 g_task_get_cancellable(c->task), smd_client_handshake_cb,
 					 c);
 }
 
@@ -564,9 +551,11 @@ smd_client_connect_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GSocketAddress) remote = NULL;
 
-	c->socket_conn = g_socket_client_connect_to_host_finish(G_SOCKET_CLIENT(source), result, &error);
+	c->socket_conn =
+	    g_socket_client_connect_to_host_finish(G_SOCKET_CLIENT(source), result, &error);
 	if (c->socket_conn == NULL) {
-		g_autofree gchar *reason = g_strdup_printf(_("cannot connect to %s:%u: %s"), c->host, c->port, error->message);
+		g_autofree gchar *reason = g_strdup_printf(_("cannot connect to %s:%u: %s"),
+							   c->host, c->port, error->message);
 		smd_client_finish(c, SMD_HOP_TRY_NEXT, reason);
 		return;
 	}
@@ -578,23 +567,18 @@ smd_client_connect_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	} else {
 		c->relay = g_strdup_printf("%s:%u", c->host, c->port);
 	}
-	g_socket_set_timeout(g_socket_connection_get_socket(c->socket_conn), c->config->command_timeout);
+	g_socket_set_timeout(g_socket_connection_get_socket(c->socket_conn),
+			     c->config->command_timeout);
 	c->stream = G_IO_STREAM(g_object_ref(c->socket_conn));
 	c->step = smd_client_greeting_cb;
 	smd_client_read(c);
 }
 
 void
-smd_smtp_client_deliver_async(const SmdConfig *config,
-			      const gchar *host,
-			      guint16 port,
-			      const gchar *server_name,
-			      const gchar *sender,
-			      GPtrArray *recipients,
-			      GBytes *message,
-			      GCancellable *cancellable,
-			      GAsyncReadyCallback callback,
-			      gpointer user_data)
+smd_smtp_client_deliver_async(const SmdConfig *config, const gchar *host, guint16 port,
+			      const gchar *server_name, const gchar *sender, GPtrArray *recipients,
+			      GBytes *message, GCancellable *cancellable,
+			      GAsyncReadyCallback callback, gpointer user_data)
 {
 	SmdClient *c = g_new0(SmdClient, 1);
 	GTask *task = g_task_new(NULL, cancellable, callback, user_data);
@@ -616,12 +600,8 @@ smd_smtp_client_deliver_async(const SmdConfig *config,
 
 	c->socket_client = g_socket_client_new();
 	g_socket_client_set_timeout(c->socket_client, config->connect_timeout);
-	g_socket_client_connect_to_host_async(c->socket_client,
-					      host,
-					      port,
-					      cancellable,
-					      smd_client_connect_cb,
-					      c);
+	g_socket_client_connect_to_host_async(c->socket_client, host, port, cancellable,
+					      smd_client_connect_cb, c);
 }
 
 SmdHopResult

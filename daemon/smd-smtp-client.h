@@ -22,25 +22,17 @@ typedef enum {
 /* @recipients (SmdRecipient) receive their outcome, reply, relay and TLS
  * details when the result is SMD_HOP_DONE. @server_name is the name
  * the certificate must match under tls-policy=verify. */
-void
-smd_smtp_client_deliver_async(const SmdConfig *config,
-			      const gchar *host,
-			      guint16 port,
-			      const gchar *server_name,
-			      const gchar *sender,
-			      GPtrArray *recipients,
-			      GBytes *message,
-			      GCancellable *cancellable,
-			      GAsyncReadyCallback callback,
-			      gpointer user_data);
+void smd_smtp_client_deliver_async(const SmdConfig *config, const gchar *host, guint16 port,
+				   const gchar *server_name, const gchar *sender,
+				   GPtrArray *recipients, GBytes *message,
+				   GCancellable *cancellable, GAsyncReadyCallback callback,
+				   gpointer user_data);
 /* Returns the result; @reason says why for TRY_NEXT and NO_TLS. */
-SmdHopResult
-smd_smtp_client_deliver_finish(GAsyncResult *result, gchar **reason);
+SmdHopResult smd_smtp_client_deliver_finish(GAsyncResult *result, gchar **reason);
 
 /* The DATA stream for @message: dot-stuffed, CRLF only, with the
  * terminating ".\r\n". Bare CR or LF are turned into CRLF so our
  * outbound stream never carries one. */
-GBytes *
-smd_smtp_dot_stuff(GBytes *message);
+GBytes *smd_smtp_dot_stuff(GBytes *message);
 
 G_END_DECLS

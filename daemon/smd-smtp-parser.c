@@ -14,9 +14,9 @@
 
 /* RFC 5321 §4.5.3.1: local part 64, whole path 256 octets. */
 #define SMD_MAX_LOCAL_PART 64
-#define SMD_MAX_ADDRESS	   254
-#define SMD_MAX_DOMAIN	   253
-#define SMD_MAX_PARAMS	   16
+#define SMD_MAX_ADDRESS 254
+#define SMD_MAX_DOMAIN 253
+#define SMD_MAX_PARAMS 16
 
 SmdLineStatus
 smd_line_scan(const guint8 *buf, gsize len, gsize max_len, gsize *line_len)
@@ -54,18 +54,10 @@ static const struct {
 	const gchar *name;
 	SmdVerb verb;
 } smd_verbs[] = {
-    {"HELO", SMD_VERB_HELO},
-    {"EHLO", SMD_VERB_EHLO},
-    {"MAIL", SMD_VERB_MAIL},
-    {"RCPT", SMD_VERB_RCPT},
-    {"DATA", SMD_VERB_DATA},
-    {"RSET", SMD_VERB_RSET},
-    {"NOOP", SMD_VERB_NOOP},
-    {"QUIT", SMD_VERB_QUIT},
-    {"VRFY", SMD_VERB_VRFY},
-    {"HELP", SMD_VERB_HELP},
-    {"STARTTLS", SMD_VERB_STARTTLS},
-    {"BDAT", SMD_VERB_BDAT},
+    {"HELO", SMD_VERB_HELO}, {"EHLO", SMD_VERB_EHLO},	      {"MAIL", SMD_VERB_MAIL},
+    {"RCPT", SMD_VERB_RCPT}, {"DATA", SMD_VERB_DATA},	      {"RSET", SMD_VERB_RSET},
+    {"NOOP", SMD_VERB_NOOP}, {"QUIT", SMD_VERB_QUIT},	      {"VRFY", SMD_VERB_VRFY},
+    {"HELP", SMD_VERB_HELP}, {"STARTTLS", SMD_VERB_STARTTLS}, {"BDAT", SMD_VERB_BDAT},
     {"EXPN", SMD_VERB_EXPN},
 };
 
@@ -95,9 +87,7 @@ smd_command_parse(const gchar *line, gsize len, SmdCommand *cmd, GError **error)
 		const gchar *kw = cmd->verb == SMD_VERB_MAIL ? "FROM:" : "TO:";
 		gsize kw_len = strlen(kw);
 		if ((gsize)(end - rest) < kw_len || g_ascii_strncasecmp(rest, kw, kw_len) != 0) {
-			g_set_error(error,
-				    SMD_ERROR,
-				    SMD_ERROR_INVALID_DATA,
+			g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
 				    cmd->verb == SMD_VERB_MAIL ? _("Syntax: MAIL FROM:<address>")
 							       : _("Syntax: RCPT TO:<address>"));
 			return FALSE;
@@ -143,9 +133,7 @@ smd_domain_validate(const gchar *domain, GError **error)
 			/* no empty labels, none starting or ending with '-' */
 			if (label == 0 || label > 63 || domain[i - 1] == '-' ||
 			    domain[i - label] == '-') {
-				g_set_error(error,
-					    SMD_ERROR,
-					    SMD_ERROR_INVALID_DATA,
+				g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
 					    _("Invalid domain name"));
 				return FALSE;
 			}
@@ -153,7 +141,8 @@ smd_domain_validate(const gchar *domain, GError **error)
 			continue;
 		}
 		if (!g_ascii_isalnum(c) && c != '-') {
-			g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA, _("Invalid domain name"));
+			g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
+				    _("Invalid domain name"));
 			return FALSE;
 		}
 		label++;
@@ -165,7 +154,8 @@ static gboolean
 smd_local_part_validate(const gchar *local, gsize len, GError **error)
 {
 	if (len == 0 || len > SMD_MAX_LOCAL_PART) {
-		g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA, _("Invalid local part length"));
+		g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
+			    _("Invalid local part length"));
 		return FALSE;
 	}
 	if (local[0] == '"') {
@@ -175,7 +165,8 @@ smd_local_part_validate(const gchar *local, gsize len, GError **error)
 		for (gsize i = 1; i < len - 1; i++) {
 			guchar c = local[i];
 			if (c == '\\') {
-				if (++i >= len - 1 || (guchar)local[i] < 32 || (guchar)local[i] > 126)
+				if (++i >= len - 1 || (guchar)local[i] < 32 ||
+				    (guchar)local[i] > 126)
 					goto bad;
 				continue;
 			}
@@ -211,24 +202,18 @@ smd_address_validate(const gchar *address, gchar **domain, GError **error)
 		return FALSE;
 	}
 	if (address[0] == '@') {
-		g_set_error(error,
-			    SMD_ERROR,
-			    SMD_ERROR_INVALID_DATA,
+		g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
 			    _("Source routes are not accepted"));
 		return FALSE;
 	}
 	at = strrchr(address, '@');
 	if (at == NULL) {
-		g_set_error(error,
-			    SMD_ERROR,
-			    SMD_ERROR_INVALID_DATA,
+		g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
 			    _("Address must be of the form local-part@domain"));
 		return FALSE;
 	}
 	if (at[1] == '[') {
-		g_set_error(error,
-			    SMD_ERROR,
-			    SMD_ERROR_INVALID_DATA,
+		g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
 			    _("Address literals are not accepted"));
 		return FALSE;
 	}
@@ -254,12 +239,8 @@ smd_param_keyword_valid(const gchar *kw)
 }
 
 gboolean
-smd_path_parse(const gchar *arg,
-	       gboolean allow_null,
-	       SmdPath *path,
-	       guint *reply_code,
-	       const gchar **enhanced,
-	       GError **error)
+smd_path_parse(const gchar *arg, gboolean allow_null, SmdPath *path, guint *reply_code,
+	       const gchar **enhanced, GError **error)
 {
 	const gchar *close;
 	g_autofree gchar *address = NULL;
@@ -272,9 +253,7 @@ smd_path_parse(const gchar *arg,
 	*enhanced = "5.5.4";
 
 	if (arg[0] != '<' || (close = strchr(arg, '>')) == NULL) {
-		g_set_error(error,
-			    SMD_ERROR,
-			    SMD_ERROR_INVALID_DATA,
+		g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
 			    _("Address must be enclosed in <>"));
 		return FALSE;
 	}
@@ -286,9 +265,7 @@ smd_path_parse(const gchar *arg,
 		return FALSE;
 	}
 	if (close[1] != '\0' && close[1] != ' ') {
-		g_set_error(error,
-			    SMD_ERROR,
-			    SMD_ERROR_INVALID_DATA,
+		g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
 			    _("Unexpected characters after the address"));
 		return FALSE;
 	}
@@ -297,20 +274,14 @@ smd_path_parse(const gchar *arg,
 		if (!allow_null) {
 			*reply_code = 553;
 			*enhanced = "5.1.3";
-			g_set_error(error,
-				    SMD_ERROR,
-				    SMD_ERROR_INVALID_DATA,
+			g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
 				    _("A recipient address is required"));
 			return FALSE;
 		}
 	} else if (!smd_address_validate(address, &path->domain, &error_local)) {
 		*reply_code = 553;
 		*enhanced = "5.1.3";
-		g_set_error(error,
-			    SMD_ERROR,
-			    SMD_ERROR_INVALID_DATA,
-			    "%s",
-			    error_local->message);
+		g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA, "%s", error_local->message);
 		return FALSE;
 	}
 
@@ -323,16 +294,19 @@ smd_path_parse(const gchar *arg,
 			continue;
 		if (g_hash_table_size(params) >= SMD_MAX_PARAMS) {
 			*enhanced = "5.5.4";
-			g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA, _("Too many parameters"));
+			g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
+				    _("Too many parameters"));
 			return FALSE;
 		}
 		eq = strchr(tokens[i], '=');
 		kw = g_ascii_strup(tokens[i], eq != NULL ? eq - tokens[i] : -1);
 		if (!smd_param_keyword_valid(kw) || g_hash_table_contains(params, kw)) {
-			g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA, _("Invalid parameter"));
+			g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
+				    _("Invalid parameter"));
 			return FALSE;
 		}
-		g_hash_table_insert(params, g_steal_pointer(&kw), g_strdup(eq != NULL ? eq + 1 : ""));
+		g_hash_table_insert(params, g_steal_pointer(&kw),
+				    g_strdup(eq != NULL ? eq + 1 : ""));
 	}
 
 	path->address = g_steal_pointer(&address);

@@ -34,7 +34,8 @@ smd_reply_feed_line(SmdReply *reply, const gchar *line, gsize len, GError **erro
 	guint code;
 
 	if (reply->complete) {
-		g_set_error(error, SMD_ERROR, SMD_ERROR_PROTOCOL, _("Reply line after the last one"));
+		g_set_error(error, SMD_ERROR, SMD_ERROR_PROTOCOL,
+			    _("Reply line after the last one"));
 		return FALSE;
 	}
 	if (len > SMD_SMTP_MAX_REPLY_LINE) {
@@ -53,18 +54,14 @@ smd_reply_feed_line(SmdReply *reply, const gchar *line, gsize len, GError **erro
 	}
 	for (gsize i = 0; i < len; i++) {
 		if (line[i] == '\0' || line[i] == '\r' || line[i] == '\n') {
-			g_set_error(error,
-				    SMD_ERROR,
-				    SMD_ERROR_PROTOCOL,
+			g_set_error(error, SMD_ERROR, SMD_ERROR_PROTOCOL,
 				    _("Control character in reply line"));
 			return FALSE;
 		}
 	}
 	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
 	if (reply->code != 0 && code != reply->code) {
-		g_set_error(error,
-			    SMD_ERROR,
-			    SMD_ERROR_PROTOCOL,
+		g_set_error(error, SMD_ERROR, SMD_ERROR_PROTOCOL,
 			    _("Reply code changed within a multi-line reply"));
 		return FALSE;
 	}

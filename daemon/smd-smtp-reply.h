@@ -9,7 +9,7 @@
 
 G_BEGIN_DECLS
 
-#define SMD_SMTP_MAX_REPLY_LINE	 4096
+#define SMD_SMTP_MAX_REPLY_LINE 4096
 #define SMD_SMTP_MAX_REPLY_LINES 128
 
 typedef struct {
@@ -18,23 +18,18 @@ typedef struct {
 	gboolean complete;
 } SmdReply;
 
-void
-smd_reply_init(SmdReply *reply);
-void
-smd_reply_clear(SmdReply *reply);
+void smd_reply_init(SmdReply *reply);
+void smd_reply_clear(SmdReply *reply);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(SmdReply, smd_reply_clear)
 
 /* Feeds one line without its line end. Returns FALSE with @error when
  * the line is not a valid reply line; reply->complete says when done. */
-gboolean
-smd_reply_feed_line(SmdReply *reply, const gchar *line, gsize len, GError **error);
+gboolean smd_reply_feed_line(SmdReply *reply, const gchar *line, gsize len, GError **error);
 
 /* "250 2.0.0 Ok" style one-line summary for logs and DSNs. */
-gchar *
-smd_reply_to_string(const SmdReply *reply);
+gchar *smd_reply_to_string(const SmdReply *reply);
 
 /* TRUE when a (complete, EHLO) reply lists the extension @keyword. */
-gboolean
-smd_reply_has_extension(const SmdReply *reply, const gchar *keyword);
+gboolean smd_reply_has_extension(const SmdReply *reply, const gchar *keyword);
 
 G_END_DECLS

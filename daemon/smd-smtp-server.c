@@ -41,10 +41,8 @@ smd_smtp_server_session_closed_cb(SmdSmtpSession *session, gpointer user_data)
 }
 
 static gboolean
-smd_smtp_server_incoming_cb(GSocketService *service,
-			    GSocketConnection *connection,
-			    GObject *source_object,
-			    gpointer user_data)
+smd_smtp_server_incoming_cb(GSocketService *service, GSocketConnection *connection,
+			    GObject *source_object, gpointer user_data)
 {
 	SmdSmtpServer *self = user_data;
 	const SmdConfig *config = smd_engine_get_config(self->engine);
@@ -57,12 +55,13 @@ smd_smtp_server_incoming_cb(GSocketService *service,
 		    config->relay_networks,
 		    g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(remote)));
 	session = smd_smtp_session_new(self->engine, connection, self->tls_certificate, relay);
-	g_signal_connect_object(session, "closed", G_CALLBACK(smd_smtp_server_session_closed_cb), self, 0);
+	g_signal_connect_object(session, "closed", G_CALLBACK(smd_smtp_server_session_closed_cb),
+				self, 0);
 	self->sessions++;
 	if (self->sessions > config->max_sessions) {
-		g_autofree gchar *reply = g_strdup_printf("421 4.7.0 %s %s",
-							  config->smtp_hostname,
-							  _("Too many connections, try again later"));
+		g_autofree gchar *reply =
+		    g_strdup_printf("421 4.7.0 %s %s", config->smtp_hostname,
+				    _("Too many connections, try again later"));
 		smd_smtp_session_refuse(session, reply);
 		return TRUE;
 	}
@@ -78,32 +77,26 @@ smd_smtp_server_new(SmdEngine *engine, GError **error)
 
 	self->engine = g_object_ref(engine);
 	if (config->tls_certificate != NULL) {
-		self->tls_certificate =
-		    g_tls_certificate_new_from_files(config->tls_certificate, config->tls_key, error);
+		self->tls_certificate = g_tls_certificate_new_from_files(config->tls_certificate,
+									 config->tls_key, error);
 		if (self->tls_certificate == NULL)
 			return NULL;
 	}
 	self->service = g_socket_service_new();
 	/* GIO's default backlog of 10 drops SYNs under a burst of clients,
 	 * which then wait a second to retransmit */
-	g_socket_listener_set_backlog(G_SOCKET_LISTENER(self->service), (int)MAX(config->max_sessions, 128));
+	g_socket_listener_set_backlog(G_SOCKET_LISTENER(self->service),
+				      (int)MAX(config->max_sessions, 128));
 	for (guint i = 0; i < config->smtp_listen->len; i++) {
 		GSocketAddress *addr = g_ptr_array_index(config->smtp_listen, i);
 		g_autoptr(GError) error_local = NULL;
-		if (!g_socket_listener_add_address(G_SOCKET_LISTENER(self->service),
-						   addr,
-						   G_SOCKET_TYPE_STREAM,
-						   G_SOCKET_PROTOCOL_TCP,
-						   NULL,
-						   NULL,
-						   &error_local)) {
+		if (!g_socket_listener_add_address(G_SOCKET_LISTENER(self->service), addr,
+						   G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+						   NULL, NULL, &error_local)) {
 			g_autofree gchar *text =
 			    g_socket_connectable_to_string(G_SOCKET_CONNECTABLE(addr));
-			g_set_error(error,
-				    SMD_ERROR,
-				    SMD_ERROR_CONFIG,
-				    _("Cannot listen for SMTP on %s: %s"),
-				    text,
+			g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG,
+				    _("Cannot listen for SMTP on %s: %s"), text,
 				    error_local->message);
 			return NULL;
 		}

@@ -15,11 +15,11 @@
 #include "smd-smtp-parser.h"
 #include "smd-smtp-session.h"
 
-#define SMD_SMTP_READ_CHUNK	  16384
-#define SMD_SMTP_MAX_TEXT_LINE	  16384 /* RFC 5322 says 998; real mail is sloppier */
-#define SMD_SMTP_MAX_HEADER	  (256 * 1024)
-#define SMD_SMTP_MAX_ERRORS	  10
-#define SMD_SMTP_MAX_HELO	  255
+#define SMD_SMTP_READ_CHUNK 16384
+#define SMD_SMTP_MAX_TEXT_LINE 16384 /* RFC 5322 says 998; real mail is sloppier */
+#define SMD_SMTP_MAX_HEADER (256 * 1024)
+#define SMD_SMTP_MAX_ERRORS 10
+#define SMD_SMTP_MAX_HELO 255
 
 typedef enum {
 	SMD_SESSION_NEED_HELO, /* greeted (or just after STARTTLS) */
@@ -73,12 +73,10 @@ G_DEFINE_TYPE(SmdSmtpSession, smd_smtp_session, G_TYPE_OBJECT)
 enum { SIGNAL_CLOSED, SIGNAL_LAST };
 static guint signals[SIGNAL_LAST];
 
-static void
-smd_smtp_session_process(SmdSmtpSession *self);
-static void
-smd_smtp_session_pump(SmdSmtpSession *self);
-static void
-smd_smtp_session_handshake_cb(GObject *source, GAsyncResult *result, gpointer user_data);
+static void smd_smtp_session_process(SmdSmtpSession *self);
+static void smd_smtp_session_pump(SmdSmtpSession *self);
+static void smd_smtp_session_handshake_cb(GObject *source, GAsyncResult *result,
+					  gpointer user_data);
 
 G_GNUC_PRINTF(2, 3)
 static void
@@ -145,7 +143,8 @@ smd_smtp_session_read_cb(GObject *source, GAsyncResult *result, gpointer user_da
 	}
 	if (n < 0 && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
 		g_info("%s: idle timeout", self->client_ip);
-		smd_smtp_session_reply(self, "421 4.4.2 %s %s", self->config->smtp_hostname, _("Idle timeout, closing connection"));
+		smd_smtp_session_reply(self, "421 4.4.2 %s %s", self->config->smtp_hostname,
+				       _("Idle timeout, closing connection"));
 		self->state = SMD_SESSION_CLOSING;
 		smd_smtp_session_pump(self);
 		g_object_unref(self);
@@ -176,12 +175,9 @@ smd_smtp_session_pump(SmdSmtpSession *self)
 		self->writing = self->outbuf;
 		self->outbuf = tmp;
 		g_output_stream_write_all_async(g_io_stream_get_output_stream(self->stream),
-						self->writing->str,
-						self->writing->len,
-						G_PRIORITY_DEFAULT,
-						self->cancellable,
-						smd_smtp_session_write_cb,
-						g_object_ref(self));
+						self->writing->str, self->writing->len,
+						G_PRIORITY_DEFAULT, self->cancellable,
+						smd_smtp_session_write_cb, g_object_ref(self));
 		return;
 	}
 	if (self->state == SMD_SESSION_CLOSING) {
@@ -193,23 +189,17 @@ smd_smtp_session_pump(SmdSmtpSession *self)
 		self->handshaking = TRUE;
 		g_object_unref(self->stream);
 		self->stream = g_steal_pointer(&self->tls_pending);
-		g_tls_connection_handshake_async(G_TLS_CONNECTION(self->stream),
-						 G_PRIORITY_DEFAULT,
-						 self->cancellable,
-						 smd_smtp_session_handshake_cb,
+		g_tls_connection_handshake_async(G_TLS_CONNECTION(self->stream), G_PRIORITY_DEFAULT,
+						 self->cancellable, smd_smtp_session_handshake_cb,
 						 g_object_ref(self));
 		return;
 	}
 	if (self->state == SMD_SESSION_ACCEPTING || self->state == SMD_SESSION_TLS)
 		return; /* resumed by their callbacks */
 	self->reading = TRUE;
-	g_input_stream_read_async(g_io_stream_get_input_stream(self->stream),
-				  self->readbuf,
-				  sizeof(self->readbuf),
-				  G_PRIORITY_DEFAULT,
-				  self->cancellable,
-				  smd_smtp_session_read_cb,
-				  g_object_ref(self));
+	g_input_stream_read_async(g_io_stream_get_input_stream(self->stream), self->readbuf,
+				  sizeof(self->readbuf), G_PRIORITY_DEFAULT, self->cancellable,
+				  smd_smtp_session_read_cb, g_object_ref(self));
 }
 
 static void
@@ -223,7 +213,8 @@ smd_smtp_session_count_error(SmdSmtpSession *self)
 {
 	if (++self->errors < SMD_SMTP_MAX_ERRORS)
 		return FALSE;
-	smd_smtp_session_reply(self, "421 4.7.0 %s %s", self->config->smtp_hostname, _("Too many errors, closing connection"));
+	smd_smtp_session_reply(self, "421 4.7.0 %s %s", self->config->smtp_hostname,
+			       _("Too many errors, closing connection"));
 	self->state = SMD_SESSION_CLOSING;
 	return TRUE;
 }
@@ -286,11 +277,13 @@ smd_smtp_session_handshake_cb(GObject *source, GAsyncResult *result, gpointer us
 		g_object_unref(self);
 		return;
 	}
-	self->tls_summary = g_strdup_printf("version=%s cipher=%s",
-					   g_tls_connection_get_protocol_version(tls) == G_TLS_PROTOCOL_VERSION_TLS_1_3 ? "TLSv1.3"
-					   : g_tls_connection_get_protocol_version(tls) == G_TLS_PROTOCOL_VERSION_TLS_1_2 ? "TLSv1.2"
-					   : "TLS",
-					   g_tls_connection_get_ciphersuite_name(tls));
+	self->tls_summary = g_strdup_printf(
+	    "version=%s cipher=%s",
+	    g_tls_connection_get_protocol_version(tls) == G_TLS_PROTOCOL_VERSION_TLS_1_3 ? "TLSv1.3"
+	    : g_tls_connection_get_protocol_version(tls) == G_TLS_PROTOCOL_VERSION_TLS_1_2
+		? "TLSv1.2"
+		: "TLS",
+	    g_tls_connection_get_ciphersuite_name(tls));
 	g_debug("%s: TLS established, %s", self->client_ip, self->tls_summary);
 	/* RFC 3207 §4.2: forget everything learnt before TLS */
 	self->handshaking = FALSE;
@@ -315,13 +308,15 @@ smd_smtp_session_cmd_starttls(SmdSmtpSession *self, const SmdCommand *cmd)
 		return;
 	}
 	if (self->state != SMD_SESSION_READY) {
-		smd_smtp_session_reply(self, "503 5.5.1 %s", _("Send EHLO first and no transaction"));
+		smd_smtp_session_reply(self, "503 5.5.1 %s",
+				       _("Send EHLO first and no transaction"));
 		return;
 	}
 	tls = g_tls_server_connection_new(self->stream, self->tls_certificate, &error);
 	if (tls == NULL) {
 		g_warning("cannot start TLS: %s", error->message);
-		smd_smtp_session_reply(self, "454 4.7.0 %s", _("TLS not available due to temporary reason"));
+		smd_smtp_session_reply(self, "454 4.7.0 %s",
+				       _("TLS not available due to temporary reason"));
 		return;
 	}
 	smd_smtp_session_reply(self, "220 2.0.0 %s", _("Ready to start TLS"));
@@ -361,7 +356,8 @@ smd_smtp_session_cmd_mail(SmdSmtpSession *self, const SmdCommand *cmd)
 	g_hash_table_iter_init(&iter, path.params);
 	while (g_hash_table_iter_next(&iter, &key, NULL)) {
 		if (!self->esmtp || (g_strcmp0(key, "SIZE") != 0 && g_strcmp0(key, "BODY") != 0)) {
-			smd_smtp_session_reply(self, "555 5.5.4 %s", _("Unsupported MAIL parameter"));
+			smd_smtp_session_reply(self, "555 5.5.4 %s",
+					       _("Unsupported MAIL parameter"));
 			return;
 		}
 	}
@@ -379,7 +375,8 @@ smd_smtp_session_cmd_mail(SmdSmtpSession *self, const SmdCommand *cmd)
 			return;
 		}
 		if (n > self->config->max_message_size) {
-			smd_smtp_session_reply(self, "552 5.3.4 %s", _("Message size exceeds fixed limit"));
+			smd_smtp_session_reply(self, "552 5.3.4 %s",
+					       _("Message size exceeds fixed limit"));
 			return;
 		}
 	}
@@ -433,14 +430,13 @@ smd_smtp_session_cmd_data(SmdSmtpSession *self, const SmdCommand *cmd)
 		return;
 	}
 	if (self->state != SMD_SESSION_RCPT) {
-		smd_smtp_session_reply(self,
-				       "503 5.5.1 %s",
-				       self->state == SMD_SESSION_MAIL ? _("Need RCPT before DATA")
-								       : _("Need MAIL before DATA"));
+		smd_smtp_session_reply(self, "503 5.5.1 %s",
+				       self->state == SMD_SESSION_MAIL
+					   ? _("Need RCPT before DATA")
+					   : _("Need MAIL before DATA"));
 		return;
 	}
-	self->data = smd_data_reader_new(self->config->max_message_size,
-					 SMD_SMTP_MAX_TEXT_LINE,
+	self->data = smd_data_reader_new(self->config->max_message_size, SMD_SMTP_MAX_TEXT_LINE,
 					 SMD_SMTP_MAX_HEADER);
 	self->state = SMD_SESSION_DATA;
 	smd_smtp_session_reply(self, "354 %s", _("End data with <CR><LF>.<CR><LF>"));
@@ -463,7 +459,8 @@ smd_smtp_session_dispatch(SmdSmtpSession *self, const gchar *line, gsize len)
 		return;
 	}
 	if (self->state == SMD_SESSION_REJECTED) {
-		smd_smtp_session_reply(self, "554 5.7.1 %s", _("Access denied: this client may not relay"));
+		smd_smtp_session_reply(self, "554 5.7.1 %s",
+				       _("Access denied: this client may not relay"));
 		smd_smtp_session_count_error(self);
 		return;
 	}
@@ -494,17 +491,22 @@ smd_smtp_session_dispatch(SmdSmtpSession *self, const gchar *line, gsize len)
 		smd_smtp_session_reply(self, "250 2.0.0 %s", _("Ok"));
 		break;
 	case SMD_VERB_VRFY:
-		smd_smtp_session_reply(self, "252 2.5.2 %s", _("Cannot VRFY user, but will accept message and attempt delivery"));
+		smd_smtp_session_reply(
+		    self, "252 2.5.2 %s",
+		    _("Cannot VRFY user, but will accept message and attempt delivery"));
 		break;
 	case SMD_VERB_HELP:
-		smd_smtp_session_reply(self, "214 2.0.0 %s", _("Commands: EHLO HELO STARTTLS MAIL RCPT DATA RSET NOOP VRFY HELP QUIT"));
+		smd_smtp_session_reply(
+		    self, "214 2.0.0 %s",
+		    _("Commands: EHLO HELO STARTTLS MAIL RCPT DATA RSET NOOP VRFY HELP QUIT"));
 		break;
 	case SMD_VERB_EXPN:
 		smd_smtp_session_reply(self, "502 5.5.1 %s", _("EXPN not supported"));
 		break;
 	case SMD_VERB_BDAT:
 		/* not offered: what follows would be chunk data, not commands */
-		smd_smtp_session_reply(self, "502 5.5.1 %s", _("CHUNKING not supported, closing connection"));
+		smd_smtp_session_reply(self, "502 5.5.1 %s",
+				       _("CHUNKING not supported, closing connection"));
 		self->state = SMD_SESSION_CLOSING;
 		break;
 	case SMD_VERB_QUIT:
@@ -525,16 +527,14 @@ smd_smtp_session_received_header(SmdSmtpSession *self)
 	GString *hdr = g_string_new(NULL);
 
 	/* RFC 5321 §4.4 trace field; TLS details of this hop as RFC 8314 asks */
-	g_string_append_printf(hdr, "Received: from %s ([%s])\r\n\tby %s (SecuMailer) with %s id %s",
-			       self->helo,
-			       self->client_ip,
-			       self->config->smtp_hostname,
-			       proto,
-			       self->queue_id);
+	g_string_append_printf(
+	    hdr, "Received: from %s ([%s])\r\n\tby %s (SecuMailer) with %s id %s", self->helo,
+	    self->client_ip, self->config->smtp_hostname, proto, self->queue_id);
 	if (self->tls_summary != NULL)
 		g_string_append_printf(hdr, "\r\n\t(%s)", self->tls_summary);
 	if (self->recipients->len == 1)
-		g_string_append_printf(hdr, "\r\n\tfor <%s>", (const gchar *)g_ptr_array_index(self->recipients, 0));
+		g_string_append_printf(hdr, "\r\n\tfor <%s>",
+				       (const gchar *)g_ptr_array_index(self->recipients, 0));
 	g_string_append_printf(hdr, ";\r\n\t%s\r\n", date);
 	return g_string_free(hdr, FALSE);
 }
@@ -548,7 +548,8 @@ smd_smtp_session_accept_cb(GObject *source, GAsyncResult *result, gpointer user_
 	if (!smd_engine_accept_finish(SMD_ENGINE(source), result, &error)) {
 		/* never 250 unless it is on disk: the client keeps the message */
 		g_warning("%s: cannot store message: %s", self->client_ip, error->message);
-		smd_smtp_session_reply(self, "451 4.3.0 %s", _("Local error in processing, try again later"));
+		smd_smtp_session_reply(self, "451 4.3.0 %s",
+				       _("Local error in processing, try again later"));
 	} else {
 		smd_smtp_session_reply(self, "250 2.0.0 %s %s", _("Ok: queued as"), self->queue_id);
 	}
@@ -578,7 +579,8 @@ smd_smtp_session_end_of_data(SmdSmtpSession *self)
 	} else if (problems & SMD_DATA_PROBLEM_HEADER_TOO_BIG) {
 		smd_smtp_session_reply(self, "552 5.3.4 %s", _("Message header section too large"));
 	} else if (problems & SMD_DATA_PROBLEM_LINE_TOO_LONG) {
-		smd_smtp_session_reply(self, "554 5.6.0 %s", _("Message contains a line that is too long"));
+		smd_smtp_session_reply(self, "554 5.6.0 %s",
+				       _("Message contains a line that is too long"));
 	}
 	if (problems != SMD_DATA_PROBLEM_NONE) {
 		smd_smtp_session_reset_transaction(self);
@@ -598,17 +600,16 @@ smd_smtp_session_end_of_data(SmdSmtpSession *self)
 	incoming->queue_id = g_strdup(self->queue_id);
 	incoming->sender = g_strdup(self->sender);
 	for (guint i = 0; i < self->recipients->len; i++)
-		g_ptr_array_add(incoming->recipients, g_strdup(g_ptr_array_index(self->recipients, i)));
+		g_ptr_array_add(incoming->recipients,
+				g_strdup(g_ptr_array_index(self->recipients, i)));
 	incoming->client_address = g_strdup(self->client_ip);
 	incoming->helo = g_strdup(self->helo);
 	incoming->inbound_tls = g_strdup(self->tls_summary);
 	incoming->message = g_byte_array_free_to_bytes(full);
 
 	self->state = SMD_SESSION_ACCEPTING;
-	smd_engine_accept_async(self->engine,
-				g_steal_pointer(&incoming),
-				smd_smtp_session_accept_cb,
-				g_object_ref(self));
+	smd_engine_accept_async(self->engine, g_steal_pointer(&incoming),
+				smd_smtp_session_accept_cb, g_object_ref(self));
 }
 
 static void
@@ -637,10 +638,12 @@ smd_smtp_session_step_data(SmdSmtpSession *self)
 		smd_smtp_session_end_of_data(self);
 		return self->state == SMD_SESSION_READY;
 	case SMD_DATA_BARE_LF:
-		smd_smtp_session_framing_error(self, _("Bare LF in message data is not allowed (only CRLF ends a line)"));
+		smd_smtp_session_framing_error(
+		    self, _("Bare LF in message data is not allowed (only CRLF ends a line)"));
 		return FALSE;
 	case SMD_DATA_BARE_CR:
-		smd_smtp_session_framing_error(self, _("Bare CR in message data is not allowed (only CRLF ends a line)"));
+		smd_smtp_session_framing_error(
+		    self, _("Bare CR in message data is not allowed (only CRLF ends a line)"));
 		return FALSE;
 	case SMD_DATA_NUL:
 	default:
@@ -655,14 +658,16 @@ smd_smtp_session_step_command(SmdSmtpSession *self)
 	gsize line_len = 0;
 	g_autofree gchar *line = NULL;
 
-	switch (smd_line_scan(self->inbuf->data, self->inbuf->len, SMD_SMTP_MAX_COMMAND_LINE, &line_len)) {
+	switch (smd_line_scan(self->inbuf->data, self->inbuf->len, SMD_SMTP_MAX_COMMAND_LINE,
+			      &line_len)) {
 	case SMD_LINE_INCOMPLETE:
 		return FALSE;
 	case SMD_LINE_TOO_LONG:
 		smd_smtp_session_framing_error(self, _("Command line too long"));
 		return FALSE;
 	case SMD_LINE_BARE_LF:
-		smd_smtp_session_framing_error(self, _("Bare LF in command is not allowed (only CRLF ends a line)"));
+		smd_smtp_session_framing_error(
+		    self, _("Bare LF in command is not allowed (only CRLF ends a line)"));
 		return FALSE;
 	case SMD_LINE_BARE_CR:
 		smd_smtp_session_framing_error(self, _("Bare CR in command is not allowed"));
@@ -704,14 +709,11 @@ smd_smtp_session_process(SmdSmtpSession *self)
 }
 
 SmdSmtpSession *
-smd_smtp_session_new(SmdEngine *engine,
-		     GSocketConnection *connection,
-		     GTlsCertificate *tls_certificate,
-		     gboolean relay_client)
+smd_smtp_session_new(SmdEngine *engine, GSocketConnection *connection,
+		     GTlsCertificate *tls_certificate, gboolean relay_client)
 {
 	SmdSmtpSession *self = g_object_new(SMD_TYPE_SMTP_SESSION, NULL);
-	g_autoptr(GSocketAddress) remote =
-	    g_socket_connection_get_remote_address(connection, NULL);
+	g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address(connection, NULL);
 
 	self->engine = g_object_ref(engine);
 	self->config = smd_engine_get_config(engine);
@@ -726,7 +728,8 @@ smd_smtp_session_new(SmdEngine *engine,
 	else
 		self->client_ip = g_strdup("unknown");
 	/* the idle timeout: any read or write that waits longer fails */
-	g_socket_set_timeout(g_socket_connection_get_socket(connection), self->config->idle_timeout);
+	g_socket_set_timeout(g_socket_connection_get_socket(connection),
+			     self->config->idle_timeout);
 	return self;
 }
 
@@ -738,9 +741,7 @@ smd_smtp_session_start(SmdSmtpSession *self)
 	g_object_ref(self); /* released in close() */
 	if (!self->relay_client) {
 		g_message("%s: refused: not in relay-networks", self->client_ip);
-		smd_smtp_session_reply(self,
-				       "554 5.7.1 %s %s",
-				       config->smtp_hostname,
+		smd_smtp_session_reply(self, "554 5.7.1 %s %s", config->smtp_hostname,
 				       _("Access denied: this client may not relay"));
 		self->state = SMD_SESSION_REJECTED;
 	} else {
@@ -787,15 +788,8 @@ static void
 smd_smtp_session_class_init(SmdSmtpSessionClass *klass)
 {
 	G_OBJECT_CLASS(klass)->finalize = smd_smtp_session_finalize;
-	signals[SIGNAL_CLOSED] = g_signal_new("closed",
-					      G_TYPE_FROM_CLASS(klass),
-					      G_SIGNAL_RUN_LAST,
-					      0,
-					      NULL,
-					      NULL,
-					      NULL,
-					      G_TYPE_NONE,
-					      0);
+	signals[SIGNAL_CLOSED] = g_signal_new("closed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
+					      0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void

@@ -17,15 +17,10 @@ G_DECLARE_FINAL_TYPE(SmdSmtpSession, smd_smtp_session, SMD, SMTP_SESSION, GObjec
 
 /* @tls_certificate may be NULL (no STARTTLS offered). The session keeps
  * itself alive until the connection is closed, then emits "closed". */
-SmdSmtpSession *
-smd_smtp_session_new(SmdEngine *engine,
-		     GSocketConnection *connection,
-		     GTlsCertificate *tls_certificate,
-		     gboolean relay_client);
-void
-smd_smtp_session_start(SmdSmtpSession *self);
+SmdSmtpSession *smd_smtp_session_new(SmdEngine *engine, GSocketConnection *connection,
+				     GTlsCertificate *tls_certificate, gboolean relay_client);
+void smd_smtp_session_start(SmdSmtpSession *self);
 /* Refuses the connection politely (too many sessions) and closes. */
-void
-smd_smtp_session_refuse(SmdSmtpSession *self, const gchar *reply);
+void smd_smtp_session_refuse(SmdSmtpSession *self, const gchar *reply);
 
 G_END_DECLS

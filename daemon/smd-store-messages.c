@@ -72,8 +72,7 @@ smd_store_insert_message(sqlite3 *db, gpointer data, GError **error)
 		return smd_store_fail(db, "insert message", error);
 	msg->message_id = sqlite3_last_insert_rowid(db);
 
-	bstmt = smd_store_prepare(db,
-				  "INSERT INTO bodies (message_id, envelope) VALUES (?1, ?2)",
+	bstmt = smd_store_prepare(db, "INSERT INTO bodies (message_id, envelope) VALUES (?1, ?2)",
 				  error);
 	if (bstmt == NULL)
 		return FALSE;
@@ -104,11 +103,8 @@ smd_store_insert_message(sqlite3 *db, gpointer data, GError **error)
 			return smd_store_fail(db, "insert recipient", error);
 		job = g_hash_table_lookup(by_domain, domain);
 		if (job == NULL) {
-			job = smd_job_new(msg->message_id,
-					  msg->queue_id,
-					  msg->sender,
-					  msg->received_at,
-					  domain);
+			job = smd_job_new(msg->message_id, msg->queue_id, msg->sender,
+					  msg->received_at, domain);
 			g_ptr_array_add(msg->jobs, job);
 			g_hash_table_insert(by_domain, job->domain, job);
 		}
@@ -140,11 +136,8 @@ smd_store_load_body(sqlite3 *db, gpointer data, GError **error)
 		return FALSE;
 	sqlite3_bind_int64(stmt, 1, load->message_id);
 	if (sqlite3_step(stmt) != SQLITE_ROW) {
-		g_set_error(error,
-			    SMD_ERROR,
-			    SMD_ERROR_NOT_FOUND,
-			    "no stored body for message %" G_GINT64_FORMAT,
-			    load->message_id);
+		g_set_error(error, SMD_ERROR, SMD_ERROR_NOT_FOUND,
+			    "no stored body for message %" G_GINT64_FORMAT, load->message_id);
 		return FALSE;
 	}
 	load->queue_id = g_strdup((const gchar *)sqlite3_column_text(stmt, 0));
@@ -237,9 +230,7 @@ smd_store_record_outcomes(sqlite3 *db, gpointer data, GError **error)
 	}
 	if (!smd_store_insert_events(db, update->events, error))
 		return FALSE;
-	return smd_store_destroy_body_if_done(db,
-					      update->job->message_id,
-					      &update->body_destroyed,
+	return smd_store_destroy_body_if_done(db, update->job->message_id, &update->body_destroyed,
 					      error);
 }
 
@@ -271,12 +262,11 @@ smd_store_load_active(sqlite3 *db, gpointer data, GError **error)
 		gint64 message_id = sqlite3_column_int64(stmt, 5);
 		const gchar *domain = (const gchar *)sqlite3_column_text(stmt, 2);
 		gint64 next = sqlite3_column_int64(stmt, 4);
-		if (job == NULL || job->message_id != message_id || g_strcmp0(job->domain, domain) != 0) {
-			job = smd_job_new(message_id,
-					  (const gchar *)sqlite3_column_text(stmt, 6),
+		if (job == NULL || job->message_id != message_id ||
+		    g_strcmp0(job->domain, domain) != 0) {
+			job = smd_job_new(message_id, (const gchar *)sqlite3_column_text(stmt, 6),
 					  (const gchar *)sqlite3_column_text(stmt, 7),
-					  sqlite3_column_int64(stmt, 8),
-					  domain);
+					  sqlite3_column_int64(stmt, 8), domain);
 			job->due_at = next;
 			g_ptr_array_add(load->jobs, job);
 		}

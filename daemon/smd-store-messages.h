@@ -30,11 +30,9 @@ typedef struct {
 	GPtrArray *jobs; /* of SmdJob, one per recipient domain */
 } SmdNewMessage;
 
-void
-smd_new_message_free(SmdNewMessage *msg);
+void smd_new_message_free(SmdNewMessage *msg);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdNewMessage, smd_new_message_free)
-gboolean
-smd_store_insert_message(sqlite3 *db, gpointer data, GError **error);
+gboolean smd_store_insert_message(sqlite3 *db, gpointer data, GError **error);
 
 typedef struct {
 	gint64 message_id;
@@ -44,10 +42,8 @@ typedef struct {
 	GBytes *envelope;
 } SmdBodyLoad;
 
-void
-smd_body_load_free(SmdBodyLoad *load);
-gboolean
-smd_store_load_body(sqlite3 *db, gpointer data, GError **error);
+void smd_body_load_free(SmdBodyLoad *load);
+gboolean smd_store_load_body(sqlite3 *db, gpointer data, GError **error);
 
 typedef struct {
 	SmdJob *job;	   /* recipients carry their outcome */
@@ -57,19 +53,15 @@ typedef struct {
 	gboolean body_destroyed;
 } SmdOutcomeUpdate;
 
-void
-smd_outcome_update_free(SmdOutcomeUpdate *update);
-gboolean
-smd_store_record_outcomes(sqlite3 *db, gpointer data, GError **error);
+void smd_outcome_update_free(SmdOutcomeUpdate *update);
+gboolean smd_store_record_outcomes(sqlite3 *db, gpointer data, GError **error);
 
 typedef struct {
 	/* out: every queued or deferred recipient, grouped into jobs */
 	GPtrArray *jobs;
 } SmdActiveLoad;
 
-void
-smd_active_load_free(SmdActiveLoad *load);
-gboolean
-smd_store_load_active(sqlite3 *db, gpointer data, GError **error);
+void smd_active_load_free(SmdActiveLoad *load);
+gboolean smd_store_load_active(sqlite3 *db, gpointer data, GError **error);
 
 G_END_DECLS

@@ -96,11 +96,7 @@ G_STATIC_ASSERT(G_N_ELEMENTS(smd_store_migrations) == SMD_STORE_SCHEMA_VERSION);
 gboolean
 smd_store_fail(sqlite3 *db, const gchar *what, GError **error)
 {
-	g_set_error(error,
-		    SMD_ERROR,
-		    SMD_ERROR_STORE,
-		    _("Database error (%s): %s"),
-		    what,
+	g_set_error(error, SMD_ERROR, SMD_ERROR_STORE, _("Database error (%s): %s"), what,
 		    sqlite3_errmsg(db));
 	return FALSE;
 }
@@ -143,13 +139,10 @@ smd_store_migrate(sqlite3 *db, guint target, GError **error)
 	if (version < 0)
 		return smd_store_fail(db, "user_version", error);
 	if (version > SMD_STORE_SCHEMA_VERSION) {
-		g_set_error(error,
-			    SMD_ERROR,
-			    SMD_ERROR_STORE,
+		g_set_error(error, SMD_ERROR, SMD_ERROR_STORE,
 			    _("The database has schema version %d, newer than this program "
 			      "understands (%d); refusing to touch it"),
-			    version,
-			    SMD_STORE_SCHEMA_VERSION);
+			    version, SMD_STORE_SCHEMA_VERSION);
 		return FALSE;
 	}
 	for (guint v = (guint)version; v < target && v < SMD_STORE_SCHEMA_VERSION; v++) {
@@ -220,8 +213,7 @@ smd_store_worker(gpointer user_data)
 		errors = g_new0(GError *, batch->len);
 		if (!smd_store_exec(self->db, "BEGIN IMMEDIATE", &commit_error)) {
 			for (guint i = 0; i < batch->len; i++)
-				smd_store_op_complete(g_ptr_array_index(batch, i),
-						      FALSE,
+				smd_store_op_complete(g_ptr_array_index(batch, i), FALSE,
 						      g_error_copy(commit_error));
 			continue;
 		}
@@ -231,8 +223,7 @@ smd_store_worker(gpointer user_data)
 			ok[i] = op->func(self->db, op->data, &errors[i]);
 			if (!ok[i]) {
 				if (errors[i] == NULL)
-					g_set_error_literal(&errors[i],
-							    SMD_ERROR,
+					g_set_error_literal(&errors[i], SMD_ERROR,
 							    SMD_ERROR_INTERNAL,
 							    "operation failed without an error");
 				sqlite3_exec(self->db, "ROLLBACK TO op", NULL, NULL, NULL);
@@ -257,16 +248,11 @@ smd_store_worker(gpointer user_data)
 static gboolean
 smd_store_open(SmdStore *self, const gchar *path, GError **error)
 {
-	if (sqlite3_open_v2(path,
-			    &self->db,
+	if (sqlite3_open_v2(path, &self->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
-		g_set_error(error,
-			    SMD_ERROR,
-			    SMD_ERROR_STORE,
-			    _("Cannot open the database %s: %s"),
-			    path,
-			    self->db != NULL ? sqlite3_errmsg(self->db) : "out of memory");
+		g_set_error(error, SMD_ERROR, SMD_ERROR_STORE, _("Cannot open the database %s: %s"),
+			    path, self->db != NULL ? sqlite3_errmsg(self->db) : "out of memory");
 		return FALSE;
 	}
 	sqlite3_busy_timeout(self->db, 10000);
@@ -342,12 +328,8 @@ smd_store_task_data_free(gpointer p)
 }
 
 void
-smd_store_run_async(SmdStore *self,
-		    SmdStoreFunc func,
-		    gpointer data,
-		    GDestroyNotify destroy,
-		    GAsyncReadyCallback callback,
-		    gpointer user_data)
+smd_store_run_async(SmdStore *self, SmdStoreFunc func, gpointer data, GDestroyNotify destroy,
+		    GAsyncReadyCallback callback, gpointer user_data)
 {
 	SmdStoreOp *op;
 	SmdStoreTaskData *td = g_new0(SmdStoreTaskData, 1);

@@ -23,40 +23,26 @@ G_DECLARE_FINAL_TYPE(SmdStore, smd_store, SMD, STORE, GObject)
  * a failing operation rolls back alone). Never touch the main loop here. */
 typedef gboolean (*SmdStoreFunc)(sqlite3 *db, gpointer data, GError **error);
 
-SmdStore *
-smd_store_new(const gchar *path, GError **error);
-void
-smd_store_close(SmdStore *self);
+SmdStore *smd_store_new(const gchar *path, GError **error);
+void smd_store_close(SmdStore *self);
 
 /* @data is owned by the operation and freed with @destroy once the
  * callback has run; smd_store_run_get_data() reads it in the callback. */
-void
-smd_store_run_async(SmdStore *self,
-		    SmdStoreFunc func,
-		    gpointer data,
-		    GDestroyNotify destroy,
-		    GAsyncReadyCallback callback,
-		    gpointer user_data);
-gboolean
-smd_store_run_finish(SmdStore *self, GAsyncResult *result, GError **error);
-gpointer
-smd_store_run_get_data(GAsyncResult *result);
+void smd_store_run_async(SmdStore *self, SmdStoreFunc func, gpointer data, GDestroyNotify destroy,
+			 GAsyncReadyCallback callback, gpointer user_data);
+gboolean smd_store_run_finish(SmdStore *self, GAsyncResult *result, GError **error);
+gpointer smd_store_run_get_data(GAsyncResult *result);
 
 /* Blocks until the operation is committed; not from the worker thread. */
-gboolean
-smd_store_run_sync(SmdStore *self, SmdStoreFunc func, gpointer data, GError **error);
+gboolean smd_store_run_sync(SmdStore *self, SmdStoreFunc func, gpointer data, GError **error);
 
 /* Brings @db from its user_version up to @target (for the tests: any
  * intermediate version). */
-gboolean
-smd_store_migrate(sqlite3 *db, guint target, GError **error);
+gboolean smd_store_migrate(sqlite3 *db, guint target, GError **error);
 
 /* Helpers for operations: set @error from the connection's last error. */
-gboolean
-smd_store_fail(sqlite3 *db, const gchar *what, GError **error);
-gboolean
-smd_store_exec(sqlite3 *db, const gchar *sql, GError **error);
-sqlite3_stmt *
-smd_store_prepare(sqlite3 *db, const gchar *sql, GError **error);
+gboolean smd_store_fail(sqlite3 *db, const gchar *what, GError **error);
+gboolean smd_store_exec(sqlite3 *db, const gchar *sql, GError **error);
+sqlite3_stmt *smd_store_prepare(sqlite3 *db, const gchar *sql, GError **error);
 
 G_END_DECLS

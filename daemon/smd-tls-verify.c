@@ -33,17 +33,16 @@ smd_tls_get_store(const gchar *ca_file, GError **error)
 	const gchar *key = ca_file != NULL ? ca_file : "";
 
 	if (smd_tls_stores == NULL)
-		smd_tls_stores = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)X509_STORE_free);
+		smd_tls_stores = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+						       (GDestroyNotify)X509_STORE_free);
 	store = g_hash_table_lookup(smd_tls_stores, key);
 	if (store != NULL)
 		return store;
 	store = X509_STORE_new();
-	if (store == NULL ||
-	    (ca_file != NULL ? X509_STORE_load_file(store, ca_file) : X509_STORE_set_default_paths(store)) != 1) {
+	if (store == NULL || (ca_file != NULL ? X509_STORE_load_file(store, ca_file)
+					      : X509_STORE_set_default_paths(store)) != 1) {
 		X509_STORE_free(store);
-		g_set_error(error,
-			    SMD_ERROR,
-			    SMD_ERROR_CRYPTO,
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CRYPTO,
 			    _("Cannot load trusted CA certificates from %s"),
 			    ca_file != NULL ? ca_file : _("the system store"));
 		return NULL;
@@ -78,11 +77,13 @@ smd_tls_verify_peer(const gchar *ca_file, GTlsCertificate *peer, const gchar *ho
 		return FALSE;
 	leaf = smd_tls_to_x509(peer);
 	if (leaf == NULL) {
-		g_set_error(error, SMD_ERROR, SMD_ERROR_CRYPTO, _("Peer certificate cannot be parsed"));
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CRYPTO,
+			    _("Peer certificate cannot be parsed"));
 		return FALSE;
 	}
 	chain = sk_X509_new_null();
-	for (GTlsCertificate *c = g_tls_certificate_get_issuer(peer); c != NULL; c = g_tls_certificate_get_issuer(c)) {
+	for (GTlsCertificate *c = g_tls_certificate_get_issuer(peer); c != NULL;
+	     c = g_tls_certificate_get_issuer(c)) {
 		X509 *x = smd_tls_to_x509(c);
 		if (x != NULL)
 			sk_X509_push(chain, x);
@@ -90,7 +91,8 @@ smd_tls_verify_peer(const gchar *ca_file, GTlsCertificate *peer, const gchar *ho
 	ctx = X509_STORE_CTX_new();
 	if (ctx == NULL || X509_STORE_CTX_init(ctx, store, leaf, chain) != 1) {
 		smd_x509_stack_free(chain);
-		g_set_error(error, SMD_ERROR, SMD_ERROR_CRYPTO, _("Cannot verify the peer certificate"));
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CRYPTO,
+			    _("Cannot verify the peer certificate"));
 		return FALSE;
 	}
 	param = X509_STORE_CTX_get0_param(ctx);
@@ -102,10 +104,7 @@ smd_tls_verify_peer(const gchar *ca_file, GTlsCertificate *peer, const gchar *ho
 		X509_VERIFY_PARAM_set1_host(param, host, 0);
 	ok = X509_verify_cert(ctx) == 1;
 	if (!ok)
-		g_set_error(error,
-			    SMD_ERROR,
-			    SMD_ERROR_NO_TLS,
-			    _("certificate not verified: %s"),
+		g_set_error(error, SMD_ERROR, SMD_ERROR_NO_TLS, _("certificate not verified: %s"),
 			    X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
 	smd_x509_stack_free(chain);
 	return ok;

@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 /* Whether @peer (with the issuers it sent) chains to a CA in @ca_file (the
  * system trust store when NULL) and is valid for @host (a DNS name or an
  * IP address). The store is loaded on first use and kept. */
-gboolean
-smd_tls_verify_peer(const gchar *ca_file, GTlsCertificate *peer, const gchar *host, GError **error);
+gboolean smd_tls_verify_peer(const gchar *ca_file, GTlsCertificate *peer, const gchar *host,
+			     GError **error);
 
 G_END_DECLS

@@ -68,12 +68,8 @@ smd_vault_create_master_key(const gchar *path, GError **error)
 		OPENSSL_cleanse(key, sizeof(key));
 		if (errno == EEXIST)
 			return TRUE;
-		g_set_error(error,
-			    G_IO_ERROR,
-			    g_io_error_from_errno(errno),
-			    _("Cannot create master key %s: %s"),
-			    path,
-			    g_strerror(errno));
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    _("Cannot create master key %s: %s"), path, g_strerror(errno));
 		return FALSE;
 	}
 	written = write(fd, key, sizeof(key));
@@ -82,12 +78,8 @@ smd_vault_create_master_key(const gchar *path, GError **error)
 		int saved = errno;
 		close(fd);
 		g_unlink(path);
-		g_set_error(error,
-			    G_IO_ERROR,
-			    g_io_error_from_errno(saved),
-			    _("Cannot write master key %s: %s"),
-			    path,
-			    g_strerror(saved));
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved),
+			    _("Cannot write master key %s: %s"), path, g_strerror(saved));
 		return FALSE;
 	}
 	close(fd);
@@ -104,19 +96,13 @@ smd_vault_load_master_key(const gchar *path, guint8 *key, GError **error)
 	ssize_t n;
 
 	if (fd < 0) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    g_io_error_from_errno(errno),
-			    _("Cannot open master key %s: %s"),
-			    path,
-			    g_strerror(errno));
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    _("Cannot open master key %s: %s"), path, g_strerror(errno));
 		return FALSE;
 	}
 	if (fstat(fd, &st) != 0 || (st.st_mode & 0077) != 0) {
 		close(fd);
-		g_set_error(error,
-			    SMD_ERROR,
-			    SMD_ERROR_CRYPTO,
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CRYPTO,
 			    _("Master key %s must be readable by its owner only (mode 0600)"),
 			    path);
 		return FALSE;
@@ -127,11 +113,8 @@ smd_vault_load_master_key(const gchar *path, guint8 *key, GError **error)
 		memcpy(key, buf, SMD_ENVELOPE_KEY_SIZE);
 	OPENSSL_cleanse(buf, sizeof(buf));
 	if (n != SMD_ENVELOPE_KEY_SIZE) {
-		g_set_error(error,
-			    SMD_ERROR,
-			    SMD_ERROR_CRYPTO,
-			    _("Master key %s is not %u bytes long"),
-			    path,
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CRYPTO,
+			    _("Master key %s is not %u bytes long"), path,
 			    (guint)SMD_ENVELOPE_KEY_SIZE);
 		return FALSE;
 	}
@@ -177,10 +160,7 @@ smd_vault_new(const gchar *directory, GError **error)
 }
 
 GBytes *
-smd_vault_seal(SmdVault *self,
-	       const gchar *queue_id,
-	       GBytes *plaintext,
-	       GBytes **wrapped_key,
+smd_vault_seal(SmdVault *self, const gchar *queue_id, GBytes *plaintext, GBytes **wrapped_key,
 	       GError **error)
 {
 	guint8 key[SMD_ENVELOPE_KEY_SIZE];
@@ -206,10 +186,7 @@ smd_vault_seal(SmdVault *self,
 }
 
 GBytes *
-smd_vault_open(SmdVault *self,
-	       const gchar *queue_id,
-	       GBytes *wrapped_key,
-	       GBytes *envelope,
+smd_vault_open(SmdVault *self, const gchar *queue_id, GBytes *wrapped_key, GBytes *envelope,
 	       GError **error)
 {
 	g_autoptr(GBytes) key = NULL;

@@ -13,22 +13,13 @@ G_BEGIN_DECLS
 #define SMD_TYPE_VAULT (smd_vault_get_type())
 G_DECLARE_FINAL_TYPE(SmdVault, smd_vault, SMD, VAULT, GObject)
 
-SmdVault *
-smd_vault_new(const gchar *directory, GError **error);
+SmdVault *smd_vault_new(const gchar *directory, GError **error);
 
 /* Encrypts a message body under a new data key; returns the envelope
  * and, in @wrapped_key, that key wrapped by the master key. */
-GBytes *
-smd_vault_seal(SmdVault *self,
-	       const gchar *queue_id,
-	       GBytes *plaintext,
-	       GBytes **wrapped_key,
-	       GError **error);
-GBytes *
-smd_vault_open(SmdVault *self,
-	       const gchar *queue_id,
-	       GBytes *wrapped_key,
-	       GBytes *envelope,
-	       GError **error);
+GBytes *smd_vault_seal(SmdVault *self, const gchar *queue_id, GBytes *plaintext,
+		       GBytes **wrapped_key, GError **error);
+GBytes *smd_vault_open(SmdVault *self, const gchar *queue_id, GBytes *wrapped_key, GBytes *envelope,
+		       GError **error);
 
 G_END_DECLS

@@ -37,7 +37,8 @@ static void
 test_minimal(void)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(SmdConfig) c = smd_config_load_from_data("t.conf", minimal, strlen(minimal), &error);
+	g_autoptr(SmdConfig) c =
+	    smd_config_load_from_data("t.conf", minimal, strlen(minimal), &error);
 	const SmdRoute *route;
 
 	g_assert_no_error(error);
@@ -93,22 +94,31 @@ test_errors_name_line_and_key(void)
 {
 	expect_error("listen = 127", "listen = nowhere", "t.conf:2: [smtp] listen:");
 	expect_error("hostname", "hostname = bad host", "t.conf:3: [smtp] hostname:");
-	expect_error("relay-networks", "relay-networks = 10.0.0.0/99", "t.conf:4: [smtp] relay-networks:");
+	expect_error("relay-networks", "relay-networks = 10.0.0.0/99",
+		     "t.conf:4: [smtp] relay-networks:");
 	expect_error("routes", "routes = tls.example", "t.conf:7: [delivery] routes:");
-	expect_error("routes", "routes = tls.example=127.0.0.1:99999", "t.conf:7: [delivery] routes:");
+	expect_error("routes", "routes = tls.example=127.0.0.1:99999",
+		     "t.conf:7: [delivery] routes:");
 	expect_error("tls-policy", "tls-policy = maybe", "t.conf:8: [delivery] tls-policy:");
 	expect_error("public-url", "public-url = ftp://x", "t.conf:12: [portal] public-url:");
 	expect_error("provider", "provider = pigeon", "t.conf:15: [sms] provider:");
 	expect_error("directory", "directory = relative/path", "t.conf:19: [store] directory:");
-	expect_error("notify-from", "notify-from = not an address", "t.conf:23: [organisation] notify-from:");
+	expect_error("notify-from", "notify-from = not an address",
+		     "t.conf:23: [organisation] notify-from:");
 	expect_error(NULL, "[smtp2]", "t.conf:25: [smtp2]: unknown group");
 	expect_error("hostname", "hostnme = x", "t.conf:3: [smtp] hostnme: unknown key");
-	expect_error("relay-networks", "relay-networks = 127.0.0.0/8\nmax-message-size = abc", "t.conf:5: [smtp] max-message-size:");
-	expect_error("relay-networks", "relay-networks = 127.0.0.0/8\nmax-recipients = 0", "[smtp] max-recipients:");
-	expect_error("relay-networks", "relay-networks = 127.0.0.0/8\nidle-timeout = 5 minutes", "[smtp] idle-timeout:");
-	expect_error("relay-networks", "relay-networks = 127.0.0.0/8\ntls-certificate = /nonexistent.pem", "[smtp] tls-certificate: no such file");
+	expect_error("relay-networks", "relay-networks = 127.0.0.0/8\nmax-message-size = abc",
+		     "t.conf:5: [smtp] max-message-size:");
+	expect_error("relay-networks", "relay-networks = 127.0.0.0/8\nmax-recipients = 0",
+		     "[smtp] max-recipients:");
+	expect_error("relay-networks", "relay-networks = 127.0.0.0/8\nidle-timeout = 5 minutes",
+		     "[smtp] idle-timeout:");
+	expect_error("relay-networks",
+		     "relay-networks = 127.0.0.0/8\ntls-certificate = /nonexistent.pem",
+		     "[smtp] tls-certificate: no such file");
 	expect_error("hostname", "garbage line", "t.conf:3: expected");
-	expect_error("hostname", "listen = 127.0.0.1:25", "t.conf:3: [smtp] listen: key appears twice");
+	expect_error("hostname", "listen = 127.0.0.1:25",
+		     "t.conf:3: [smtp] listen: key appears twice");
 	/* relay-networks is required: never an open relay by omission */
 	expect_error("relay-networks", "", "[smtp] relay-networks: this key is required");
 }
@@ -147,7 +157,8 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/secumailer/config/minimal", test_minimal);
-	g_test_add_func("/secumailer/config/errors-name-line-and-key", test_errors_name_line_and_key);
+	g_test_add_func("/secumailer/config/errors-name-line-and-key",
+			test_errors_name_line_and_key);
 	g_test_add_func("/secumailer/config/parsers", test_parsers);
 	return g_test_run();
 }

@@ -18,7 +18,8 @@ feed(SmdDataReader *r, const gchar *input, gsize len, gsize chunk, gsize *rest_a
 	while (off < len) {
 		gsize n = MIN(chunk, len - off);
 		gsize consumed = 0;
-		SmdDataStatus st = smd_data_reader_feed(r, (const guint8 *)input + off, n, &consumed);
+		SmdDataStatus st =
+		    smd_data_reader_feed(r, (const guint8 *)input + off, n, &consumed);
 		if (st != SMD_DATA_MORE) {
 			*rest_at = off + consumed;
 			return st;
@@ -33,7 +34,8 @@ feed(SmdDataReader *r, const gchar *input, gsize len, gsize chunk, gsize *rest_a
 static void
 test_end_and_unstuffing(void)
 {
-	const gchar *input = "Subject: x\r\n\r\n..leading dot\r\n.\r\nline\r\n.\r\nMAIL FROM:<a@b>\r\n";
+	const gchar *input =
+	    "Subject: x\r\n\r\n..leading dot\r\n.\r\nline\r\n.\r\nMAIL FROM:<a@b>\r\n";
 	const gchar *expect = "Subject: x\r\n\r\n.leading dot\r\n";
 	gsize len = strlen(input);
 
@@ -44,7 +46,8 @@ test_end_and_unstuffing(void)
 		gsize rest = 0;
 		g_assert_cmpint(feed(r, input, len, chunk, &rest), ==, SMD_DATA_DONE);
 		msg = smd_data_reader_steal_message(r);
-		g_assert_cmpmem(g_bytes_get_data(msg, NULL), g_bytes_get_size(msg), expect, strlen(expect));
+		g_assert_cmpmem(g_bytes_get_data(msg, NULL), g_bytes_get_size(msg), expect,
+				strlen(expect));
 		g_assert_cmpstr(input + rest, ==, "line\r\n.\r\nMAIL FROM:<a@b>\r\n");
 		g_assert_cmpint(smd_data_reader_get_problems(r), ==, SMD_DATA_PROBLEM_NONE);
 	}
@@ -70,12 +73,8 @@ test_smuggling_rejected(void)
 		const gchar *data;
 		gsize len;
 	} cases[] = {
-	    {"a\r\nb\n.\nMAIL", 12},
-	    {"a\r\nb\n.\r\nMAIL", 13},
-	    {"a\r\nb\r.\nMAIL", 12},
-	    {"a\r\nb\r.\r\nMAIL", 13},
-	    {"a\r\nb\r\n.\nMAIL", 13},
-	    {"a\r\nb\r\n.\rMAIL", 13},
+	    {"a\r\nb\n.\nMAIL", 12},	   {"a\r\nb\n.\r\nMAIL", 13}, {"a\r\nb\r.\nMAIL", 12},
+	    {"a\r\nb\r.\r\nMAIL", 13},	   {"a\r\nb\r\n.\nMAIL", 13}, {"a\r\nb\r\n.\rMAIL", 13},
 	    {"a\r\nb\r\n\0.\r\nMAIL", 15},
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -84,7 +83,8 @@ test_smuggling_rejected(void)
 			gsize rest = 0;
 			SmdDataStatus st = feed(r, cases[i].data, cases[i].len, chunk, &rest);
 			if (st != SMD_DATA_BARE_LF && st != SMD_DATA_BARE_CR && st != SMD_DATA_NUL)
-				g_error("case %u chunk %" G_GSIZE_FORMAT ": status %d", i, chunk, st);
+				g_error("case %u chunk %" G_GSIZE_FORMAT ": status %d", i, chunk,
+					st);
 		}
 	}
 }

@@ -17,12 +17,9 @@ test_status_from_reply(void)
 		const gchar *reply;
 		const gchar *status;
 	} cases[] = {
-	    {"550 5.1.1 No such user", "5.1.1"},
-	    {"554 5.7.1", "5.7.1"},
-	    {"550 No such user", "5.0.0"},
-	    {"550 5.1.1x", "5.0.0"},
-	    {"cannot connect", "5.0.0"},
-	    {NULL, "5.0.0"},
+	    {"550 5.1.1 No such user", "5.1.1"}, {"554 5.7.1", "5.7.1"},
+	    {"550 No such user", "5.0.0"},	 {"550 5.1.1x", "5.0.0"},
+	    {"cannot connect", "5.0.0"},	 {NULL, "5.0.0"},
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autofree gchar *s = smd_dsn_status_from_reply(cases[i].reply);
@@ -35,9 +32,11 @@ test_build(void)
 {
 	const gchar *conf = "[smtp]\nlisten = 127.0.0.1:2525\nhostname = gw.example\n"
 			    "relay-networks = 127.0.0.0/8\n[store]\ndirectory = /tmp\n";
-	const gchar *orig = "Received: from x\r\nSubject: Hello\r\nMessage-ID: <1@x>\r\n\r\nSECRET BODY\r\n";
+	const gchar *orig =
+	    "Received: from x\r\nSubject: Hello\r\nMessage-ID: <1@x>\r\n\r\nSECRET BODY\r\n";
 	g_autoptr(SmdConfig) config = smd_config_load_from_data("t", conf, strlen(conf), NULL);
-	g_autoptr(SmdJob) job = smd_job_new(1, "qid123", "sender@example.org", 1700000000, "dest.example");
+	g_autoptr(SmdJob) job =
+	    smd_job_new(1, "qid123", "sender@example.org", 1700000000, "dest.example");
 	SmdRecipient *r = smd_recipient_new(1, "bob@dest.example", 1);
 	g_autoptr(GBytes) original = g_bytes_new_static(orig, strlen(orig));
 	g_autoptr(GBytes) dsn = NULL;
@@ -77,11 +76,17 @@ test_build(void)
 	g_assert_nonnull(msg);
 	part = g_mime_message_get_mime_part(msg);
 	g_assert_true(GMIME_IS_MULTIPART(part));
-	g_assert_true(g_mime_content_type_is_type(g_mime_object_get_content_type(part), "multipart", "report"));
-	g_assert_cmpstr(g_mime_object_get_content_type_parameter(part, "report-type"), ==, "delivery-status");
+	g_assert_true(g_mime_content_type_is_type(g_mime_object_get_content_type(part), "multipart",
+						  "report"));
+	g_assert_cmpstr(g_mime_object_get_content_type_parameter(part, "report-type"), ==,
+			"delivery-status");
 	g_assert_cmpint(g_mime_multipart_get_count(GMIME_MULTIPART(part)), ==, 3);
-	g_assert_true(g_mime_content_type_is_type(g_mime_object_get_content_type(g_mime_multipart_get_part(GMIME_MULTIPART(part), 1)), "message", "delivery-status"));
-	g_assert_cmpstr(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(internet_address_list_get_address(g_mime_message_get_to(msg), 0))), ==, "sender@example.org");
+	g_assert_true(g_mime_content_type_is_type(
+	    g_mime_object_get_content_type(g_mime_multipart_get_part(GMIME_MULTIPART(part), 1)),
+	    "message", "delivery-status"));
+	g_assert_cmpstr(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(
+			    internet_address_list_get_address(g_mime_message_get_to(msg), 0))),
+			==, "sender@example.org");
 }
 
 int

@@ -103,7 +103,8 @@ test_path_parse(void)
 	guint code = 0;
 	const gchar *enhanced = NULL;
 
-	g_assert_true(smd_path_parse("<User@Example.ORG> SIZE=100 body=8bitmime", TRUE, &path, &code, &enhanced, &error));
+	g_assert_true(smd_path_parse("<User@Example.ORG> SIZE=100 body=8bitmime", TRUE, &path,
+				     &code, &enhanced, &error));
 	g_assert_cmpstr(path.address, ==, "User@Example.ORG");
 	g_assert_cmpstr(path.domain, ==, "example.org");
 	g_assert_cmpstr(g_hash_table_lookup(path.params, "SIZE"), ==, "100");
@@ -124,16 +125,37 @@ test_path_parse(void)
 	g_assert_false(smd_path_parse("<a@b.example>x", TRUE, &path, &code, &enhanced, &error));
 	g_clear_error(&error);
 
-	g_assert_false(smd_path_parse("<a@b.example> SIZE=1 SIZE=2", TRUE, &path, &code, &enhanced, &error));
+	g_assert_false(
+	    smd_path_parse("<a@b.example> SIZE=1 SIZE=2", TRUE, &path, &code, &enhanced, &error));
 	g_clear_error(&error);
 }
 
 static void
 test_address_forms(void)
 {
-	const gchar *good[] = {"a@b.example", "first.last+tag@sub.example.org", "\"quoted local\"@b.example", "user%other@b.example", "x@localhost", NULL};
+	const gchar *good[] = {"a@b.example",
+			       "first.last+tag@sub.example.org",
+			       "\"quoted local\"@b.example",
+			       "user%other@b.example",
+			       "x@localhost",
+			       NULL};
 	/* source routes, address literals, bang paths without a domain, bad dots */
-	const gchar *bad[] = {"@relay.example:a@b.example", "a@[127.0.0.1]", "a@[IPv6:::1]", "host!user", ".a@b.example", "a..b@b.example", "a.@b.example", "a@b..example", "a@-b.example", "a@b-.example", "a@", "@b.example", "a b@c.example", "a@b_c.example", "\"unterminated@b.example", NULL};
+	const gchar *bad[] = {"@relay.example:a@b.example",
+			      "a@[127.0.0.1]",
+			      "a@[IPv6:::1]",
+			      "host!user",
+			      ".a@b.example",
+			      "a..b@b.example",
+			      "a.@b.example",
+			      "a@b..example",
+			      "a@-b.example",
+			      "a@b-.example",
+			      "a@",
+			      "@b.example",
+			      "a b@c.example",
+			      "a@b_c.example",
+			      "\"unterminated@b.example",
+			      NULL};
 
 	for (guint i = 0; good[i] != NULL; i++) {
 		g_autofree gchar *domain = NULL;

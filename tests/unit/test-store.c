@@ -43,7 +43,8 @@ static gboolean
 has_table(sqlite3 *db, const gchar *name)
 {
 	g_autoptr(sqlite3_stmt) stmt = NULL;
-	sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1", -1, &stmt, NULL);
+	sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1", -1,
+			   &stmt, NULL);
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 	return sqlite3_step(stmt) == SQLITE_ROW;
 }
@@ -63,7 +64,8 @@ test_migration_v1(void)
 	g_assert_no_error(error);
 	g_assert_cmpint(user_version(db), ==, 1);
 	for (guint i = 0; i < 4; i++)
-		g_assert_true(has_table(db, (const gchar *[]){"messages", "bodies", "recipients", "events"}[i]));
+		g_assert_true(has_table(
+		    db, (const gchar *[]){"messages", "bodies", "recipients", "events"}[i]));
 	/* running it again changes nothing */
 	g_assert_true(smd_store_migrate(db, SMD_STORE_SCHEMA_VERSION, &error));
 	g_assert_cmpint(user_version(db), ==, SMD_STORE_SCHEMA_VERSION);
@@ -81,7 +83,8 @@ test_newer_schema_refused(void)
 	g_autoptr(SmdStore) store = NULL;
 
 	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
-	g_assert_cmpint(sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL), ==,
+			SQLITE_OK);
 	sqlite3_close(db);
 	store = smd_store_new(path, &error);
 	g_assert_null(store);
@@ -104,7 +107,8 @@ new_message(const gchar *queue_id, guint nrcpt)
 	for (guint i = 0; i < nrcpt; i++)
 		g_ptr_array_add(msg->recipients, g_strdup_printf("r%u@d%u.example", i, i % 2));
 	msg->events = g_ptr_array_new_with_free_func((GDestroyNotify)smd_event_free);
-	g_ptr_array_add(msg->events, smd_event_new(SMD_EVENT_INFO, "received", queue_id, NULL, NULL, "Message received"));
+	g_ptr_array_add(msg->events, smd_event_new(SMD_EVENT_INFO, "received", queue_id, NULL, NULL,
+						   "Message received"));
 	return msg;
 }
 
@@ -138,7 +142,8 @@ test_messages_lifecycle(void)
 	for (guint j = 0; j < msg->jobs->len; j++) {
 		SmdJob *job = g_ptr_array_index(msg->jobs, j);
 		for (guint i = 0; i < job->recipients->len; i++)
-			((SmdRecipient *)g_ptr_array_index(job->recipients, i))->outcome = SMD_OUTCOME_DELIVERED;
+			((SmdRecipient *)g_ptr_array_index(job->recipients, i))->outcome =
+			    SMD_OUTCOME_DELIVERED;
 	}
 	update->job = g_ptr_array_steal_index(msg->jobs, 0);
 	g_assert_true(smd_store_run_sync(store, smd_store_record_outcomes, update, &error));
@@ -199,11 +204,13 @@ test_group_commit(void)
 	for (guint i = 0; i < 300; i++) {
 		g_autofree gchar *qid = g_strdup_printf("q%u", i);
 		c.pending++;
-		smd_store_run_async(store, smd_store_insert_message, new_message(qid, 1), (GDestroyNotify)smd_new_message_free, insert_cb, &c);
+		smd_store_run_async(store, smd_store_insert_message, new_message(qid, 1),
+				    (GDestroyNotify)smd_new_message_free, insert_cb, &c);
 	}
 	/* a duplicate queue id fails alone, without failing its batch mates */
 	c.pending++;
-	smd_store_run_async(store, smd_store_insert_message, new_message("q1", 1), (GDestroyNotify)smd_new_message_free, insert_cb, &c);
+	smd_store_run_async(store, smd_store_insert_message, new_message("q1", 1),
+			    (GDestroyNotify)smd_new_message_free, insert_cb, &c);
 	g_main_loop_run(loop);
 	g_assert_cmpuint(c.ok, ==, 300);
 	smd_store_close(store);
