@@ -109,6 +109,9 @@ smd_delivery_resolve_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 		if (g_error_matches(error, SMD_ERROR, SMD_ERROR_PERMANENT)) {
 			reason = g_strdup_printf("550 5.1.10 %s", error->message);
 			smd_delivery_set_all(run->job, SMD_OUTCOME_BOUNCED, reason);
+		} else if (g_error_matches(error, SMD_ERROR, SMD_ERROR_NOT_FOUND)) {
+			reason = g_strdup_printf("550 5.1.2 %s", error->message);
+			smd_delivery_set_all(run->job, SMD_OUTCOME_BOUNCED, reason);
 		} else {
 			reason = g_strdup_printf("451 4.4.3 %s", error->message);
 			smd_delivery_set_all(run->job, SMD_OUTCOME_DEFERRED, reason);

@@ -116,6 +116,8 @@ smd_dsn_build(const SmdConfig *config, const SmdJob *job, GBytes *original, GErr
 	human = smd_dsn_part("text", "plain", text_str, strlen(text_str));
 	g_mime_object_set_content_type_parameter(GMIME_OBJECT(human), "charset", "utf-8");
 	status = smd_dsn_part("message", "delivery-status", fields_str, strlen(fields_str));
+	/* RFC 2046 §5.2: message parts are never base64 or QP encoded */
+	g_mime_part_set_content_encoding(status, GMIME_CONTENT_ENCODING_8BIT);
 	headers = smd_dsn_part("text", "rfc822-headers", g_bytes_get_data(header_section, NULL),
 			       g_bytes_get_size(header_section));
 	g_mime_object_set_content_type_parameter(GMIME_OBJECT(report), "report-type",

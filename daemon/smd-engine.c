@@ -172,10 +172,11 @@ smd_engine_new(SmdConfig *config, GError **error)
 			    g_strerror(errno));
 		return NULL;
 	}
-	self->vault = smd_vault_new(config->store_directory, error);
+	db_path = g_build_filename(config->store_directory, SMD_DATABASE_FILE, NULL);
+	self->vault = smd_vault_new(config->store_directory,
+				    !g_file_test(db_path, G_FILE_TEST_EXISTS), error);
 	if (self->vault == NULL)
 		return NULL;
-	db_path = g_build_filename(config->store_directory, SMD_DATABASE_FILE, NULL);
 	self->store = smd_store_new(db_path, error);
 	if (self->store == NULL)
 		return NULL;

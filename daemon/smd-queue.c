@@ -50,6 +50,20 @@ smd_queue_run_free(SmdQueueRun *run)
 
 static void smd_queue_kick(SmdQueue *self);
 
+/* Tries @job's recipients again after the first retry delay. */
+static void
+smd_queue_retry_later(SmdQueue *self, const SmdJob *job)
+{
+	SmdJob *again = smd_job_new_like(job);
+	for (guint i = 0; i < job->recipients->len; i++) {
+		const SmdRecipient *r = g_ptr_array_index(job->recipients, i);
+		g_ptr_array_add(again->recipients,
+				smd_recipient_new(r->id, r->address, r->attempts));
+	}
+	again->due_at = smd_now() + smd_config_retry_delay(self->config, 1);
+	smd_queue_add(self, again);
+}
+
 static gint
 smd_queue_job_compare(gconstpointer a, gconstpointer b, gpointer user_data)
 {
@@ -113,7 +127,7 @@ static void
 smd_queue_recorded_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	SmdQueueRun *run = user_data;
-	SmdQueue *self = run->queue;
+	g_autoptr(SmdQueue) self = g_object_ref(run->queue); /* outlives run */
 	SmdOutcomeUpdate *update = smd_store_run_get_data(result);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(SmdJob) retry = NULL;
@@ -121,10 +135,12 @@ smd_queue_recorded_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 
 	self->running--;
 	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
-		/* not recorded: the recipients stay queued and are tried again
-		 * after a restart; never lose them, never double-count here */
+		/* not recorded: deliver again later rather than lose track of
+		 * them (a duplicate is better than a lost message) */
 		g_warning("%s: cannot record delivery outcomes: %s", update->job->queue_id,
 			  error->message);
+		if (!self->stopped)
+			smd_queue_retry_later(self, update->job);
 		smd_queue_run_free(run);
 		smd_queue_kick(self);
 		return;
@@ -164,7 +180,7 @@ static void
 smd_queue_delivered_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	SmdQueueRun *run = user_data;
-	SmdQueue *self = run->queue;
+	g_autoptr(SmdQueue) self = g_object_ref(run->queue); /* outlives run */
 	SmdOutcomeUpdate *update = g_new0(SmdOutcomeUpdate, 1);
 	gint64 now = smd_now();
 
@@ -203,7 +219,7 @@ static void
 smd_queue_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	SmdQueueRun *run = user_data;
-	SmdQueue *self = run->queue;
+	g_autoptr(SmdQueue) self = g_object_ref(run->queue); /* outlives run */
 	SmdBodyLoad *load = smd_store_run_get_data(result);
 	g_autoptr(GError) error = NULL;
 
@@ -211,11 +227,15 @@ smd_queue_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		run->message = smd_vault_open(self->vault, load->queue_id, load->wrapped_key,
 					      load->envelope, &error);
 	if (run->message == NULL) {
-		/* a body that fails its integrity check is never delivered */
+		/* a body that fails its integrity check is never delivered; one
+		 * that is gone (destroyed) has nothing left to deliver; a store
+		 * that failed is asked again later */
 		g_autoptr(SmdEvent) ev =
 		    smd_event_new(SMD_EVENT_ERROR, "store-error", run->job->queue_id, NULL,
 				  error->message, _("Stored message cannot be read"));
 		smd_event_log(ev);
+		if (g_error_matches(error, SMD_ERROR, SMD_ERROR_STORE) && !self->stopped)
+			smd_queue_retry_later(self, run->job);
 		self->running--;
 		smd_queue_run_free(run);
 		smd_queue_kick(self);

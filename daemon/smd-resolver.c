@@ -50,6 +50,32 @@ smd_resolver_sort_hops(GPtrArray *hops)
 }
 
 static void
+smd_resolver_address_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	const gchar *domain = g_task_get_task_data(task);
+	g_autoptr(GError) error = NULL;
+	g_autolist(GInetAddress) addresses =
+	    g_resolver_lookup_by_name_finish(G_RESOLVER(source), result, &error);
+	GPtrArray *hops;
+
+	if (addresses == NULL) {
+		if (g_error_matches(error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND))
+			g_task_return_new_error(task, SMD_ERROR, SMD_ERROR_NOT_FOUND,
+						_("Domain %s has no mail server and no address"),
+						domain);
+		else
+			g_task_return_new_error(task, SMD_ERROR, SMD_ERROR_TEMPORARY,
+						_("Address lookup for %s failed: %s"), domain,
+						error->message);
+		return;
+	}
+	hops = g_ptr_array_new_with_free_func((GDestroyNotify)smd_hop_free);
+	g_ptr_array_add(hops, smd_hop_new(domain, 25, 0));
+	g_task_return_pointer(task, hops, (GDestroyNotify)g_ptr_array_unref);
+}
+
+static void
 smd_resolver_mx_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	g_autoptr(GTask) task = user_data;
@@ -61,10 +87,11 @@ smd_resolver_mx_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 
 	if (records == NULL) {
 		if (g_error_matches(error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND)) {
-			/* RFC 5321 §5.1: no MX, the domain itself is the host */
-			g_ptr_array_add(hops, smd_hop_new(domain, 25, 0));
-			g_task_return_pointer(task, g_steal_pointer(&hops),
-					      (GDestroyNotify)g_ptr_array_unref);
+			/* RFC 5321 §5.1: no MX, the domain itself is the host, if it
+			 * exists at all: ask for its addresses to tell */
+			g_resolver_lookup_by_name_async(
+			    G_RESOLVER(source), domain, g_task_get_cancellable(task),
+			    smd_resolver_address_cb, g_steal_pointer(&task));
 			return;
 		}
 		g_task_return_new_error(task, SMD_ERROR, SMD_ERROR_TEMPORARY,

@@ -24,7 +24,8 @@ void smd_resolver_lookup_async(const SmdConfig *config, const gchar *domain,
 			       GCancellable *cancellable, GAsyncReadyCallback callback,
 			       gpointer user_data);
 /* A GPtrArray of SmdHop in the order to try, or NULL with an error:
- * SMD_ERROR_PERMANENT (null MX, RFC 7505) or SMD_ERROR_TEMPORARY. */
+ * SMD_ERROR_PERMANENT (null MX, RFC 7505), SMD_ERROR_NOT_FOUND (no such
+ * domain) or SMD_ERROR_TEMPORARY. */
 GPtrArray *smd_resolver_lookup_finish(GAsyncResult *result, GError **error);
 
 /* Orders MX answers by preference, shuffling equal ones (RFC 5321 §5.1). */

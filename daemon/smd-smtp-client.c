@@ -57,8 +57,10 @@ smd_client_free(gpointer p)
 	g_clear_pointer(&c->message, g_bytes_unref);
 	g_clear_object(&c->socket_client);
 	/* never block the main loop on a peer's close_notify */
-	if (c->stream != NULL)
+	if (c->stream != NULL) {
+		g_signal_handlers_disconnect_by_data(c->stream, c);
 		g_io_stream_close_async(c->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+	}
 	g_clear_object(&c->stream);
 	g_clear_object(&c->socket_conn);
 	g_byte_array_unref(c->inbuf);
@@ -124,8 +126,15 @@ smd_client_fail_io(SmdClient *c, const gchar *what, const GError *error)
 		smd_client_finish(c, SMD_HOP_TRY_NEXT, reason);
 		return;
 	}
-	/* lost during the transaction: nothing was confirmed, try again later */
-	smd_client_set_all(c, c->recipients, SMD_OUTCOME_DEFERRED, reason);
+	/* lost during the transaction: the accepted recipients and those not
+	 * answered yet try again later; refusals already given stand */
+	{
+		g_autoptr(GPtrArray) open = g_ptr_array_copy(c->accepted, NULL, NULL);
+		guint answered = c->recipients->len - c->pending_rcpt;
+		for (guint i = answered; c->pending_rcpt > 0 && i < c->recipients->len; i++)
+			g_ptr_array_add(open, g_ptr_array_index(c->recipients, i));
+		smd_client_set_all(c, open, SMD_OUTCOME_DEFERRED, reason);
+	}
 	smd_client_finish(c, SMD_HOP_DONE, NULL);
 }
 
@@ -283,7 +292,7 @@ smd_client_data_cb(SmdClient *c, SmdReply *reply)
 	if (reply->code != 354) {
 		g_autofree gchar *text = smd_reply_to_string(reply);
 		smd_client_set_all(c, c->accepted,
-				   smd_client_outcome_for(reply->code == 250 ? 451 : reply->code),
+				   smd_client_outcome_for(reply->code < 400 ? 451 : reply->code),
 				   text);
 		smd_client_quit(c, SMD_HOP_DONE, NULL);
 		return;
@@ -428,7 +437,10 @@ smd_client_handshake_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 	if (!g_tls_connection_handshake_finish(tls, result, &error)) {
 		g_autofree gchar *reason =
 		    g_strdup_printf(_("TLS handshake failed: %s"), error->message);
-		smd_client_finish(c, SMD_HOP_NO_TLS, reason);
+		/* a dropped or timed-out connection says nothing about the
+		 * server's TLS: try again rather than hold the message */
+		smd_client_finish(
+		    c, error->domain == G_IO_ERROR ? SMD_HOP_TRY_NEXT : SMD_HOP_NO_TLS, reason);
 		return;
 	}
 	peer = g_tls_connection_get_peer_certificate(tls);
@@ -595,6 +607,8 @@ smd_smtp_client_deliver_async(const SmdConfig *config, const gchar *host, guint1
 	c->task = task;
 	smd_reply_init(&c->ehlo);
 	smd_reply_init(&c->reply);
+	/* the result is the outcome we decided, also when cancelled later */
+	g_task_set_check_cancellable(task, FALSE);
 	g_task_set_task_data(task, c, smd_client_free);
 	g_task_set_source_tag(task, smd_smtp_client_deliver_async);
 

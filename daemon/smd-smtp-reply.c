@@ -77,12 +77,18 @@ smd_reply_to_string(const SmdReply *reply)
 {
 	GString *str = g_string_new(NULL);
 	g_string_append_printf(str, "%03u", reply->code);
+	/* bounded: it is stored, logged and quoted in DSNs */
 	for (guint i = 0; reply->lines != NULL && i < reply->lines->len; i++) {
 		const gchar *text = g_ptr_array_index(reply->lines, i);
 		g_string_append_c(str, ' ');
 		/* keep it printable ASCII: it ends up in logs and DSNs */
 		for (const gchar *p = text; *p != '\0'; p++)
 			g_string_append_c(str, (guchar)*p >= 32 && (guchar)*p < 127 ? *p : '?');
+		if (str->len > SMD_SMTP_MAX_REPLY_TEXT) {
+			g_string_truncate(str, SMD_SMTP_MAX_REPLY_TEXT - 3);
+			g_string_append(str, "...");
+			break;
+		}
 	}
 	return g_string_free(str, FALSE);
 }

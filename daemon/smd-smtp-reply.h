@@ -11,6 +11,7 @@ G_BEGIN_DECLS
 
 #define SMD_SMTP_MAX_REPLY_LINE 4096
 #define SMD_SMTP_MAX_REPLY_LINES 128
+#define SMD_SMTP_MAX_REPLY_TEXT 900 /* what smd_reply_to_string() keeps */
 
 typedef struct {
 	guint code;	  /* 0 until the first line is parsed */

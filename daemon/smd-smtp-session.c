@@ -385,6 +385,17 @@ smd_smtp_session_cmd_mail(SmdSmtpSession *self, const SmdCommand *cmd)
 	smd_smtp_session_reply(self, "250 2.1.0 %s", _("Ok"));
 }
 
+/* RFC 5321 §2.4: the local part is case-sensitive, the domain is not. */
+static gboolean
+smd_smtp_session_same_address(const gchar *a, const gchar *b)
+{
+	const gchar *at_a = strrchr(a, '@');
+	const gchar *at_b = strrchr(b, '@');
+	if (at_a == NULL || at_b == NULL || at_a - a != at_b - b)
+		return FALSE;
+	return strncmp(a, b, at_a - a) == 0 && g_ascii_strcasecmp(at_a, at_b) == 0;
+}
+
 static void
 smd_smtp_session_cmd_rcpt(SmdSmtpSession *self, const SmdCommand *cmd)
 {
@@ -412,7 +423,8 @@ smd_smtp_session_cmd_rcpt(SmdSmtpSession *self, const SmdCommand *cmd)
 		return;
 	}
 	for (guint i = 0; i < self->recipients->len; i++) {
-		if (g_ascii_strcasecmp(g_ptr_array_index(self->recipients, i), path.address) == 0) {
+		if (smd_smtp_session_same_address(g_ptr_array_index(self->recipients, i),
+						  path.address)) {
 			smd_smtp_session_reply(self, "250 2.1.5 %s", _("Ok (duplicate recipient)"));
 			return;
 		}
@@ -744,6 +756,10 @@ smd_smtp_session_start(SmdSmtpSession *self)
 		smd_smtp_session_reply(self, "554 5.7.1 %s %s", config->smtp_hostname,
 				       _("Access denied: this client may not relay"));
 		self->state = SMD_SESSION_REJECTED;
+		/* a refused client gets a short while to read and QUIT, so idle
+		 * strangers cannot fill max-sessions */
+		g_socket_set_timeout(g_socket_connection_get_socket(self->socket_conn),
+				     MIN(self->config->idle_timeout, 10));
 	} else {
 		smd_smtp_session_reply(self, "220 %s ESMTP SecuMailer", config->smtp_hostname);
 		self->state = SMD_SESSION_NEED_HELO;

@@ -219,6 +219,13 @@ smd_store_worker(gpointer user_data)
 		}
 		for (guint i = 0; i < batch->len; i++) {
 			op = g_ptr_array_index(batch, i);
+			/* SQLite rolls the whole transaction back on FULL, IOERR or
+			 * NOMEM: then nothing of this batch may run outside it */
+			if (sqlite3_get_autocommit(self->db)) {
+				g_set_error_literal(&errors[i], SMD_ERROR, SMD_ERROR_STORE,
+						    _("Database transaction was aborted"));
+				continue;
+			}
 			sqlite3_exec(self->db, "SAVEPOINT op", NULL, NULL, NULL);
 			ok[i] = op->func(self->db, op->data, &errors[i]);
 			if (!ok[i]) {
@@ -335,14 +342,17 @@ smd_store_run_async(SmdStore *self, SmdStoreFunc func, gpointer data, GDestroyNo
 	SmdStoreTaskData *td = g_new0(SmdStoreTaskData, 1);
 	GTask *task = g_task_new(self, NULL, callback, user_data);
 
-	g_return_if_fail(SMD_IS_STORE(self));
-	g_return_if_fail(self->worker != NULL);
-
 	td->func = func;
 	td->data = data;
 	td->destroy = destroy;
 	g_task_set_task_data(task, td, smd_store_task_data_free);
 	g_task_set_source_tag(task, smd_store_run_async);
+	if (self->worker == NULL) {
+		/* shutting down: the caller learns it was not stored */
+		g_task_return_new_error(task, SMD_ERROR, SMD_ERROR_STORE, _("The store is closed"));
+		g_object_unref(task);
+		return;
+	}
 
 	/* the op is freed here rather than by the worker: it only borrows */
 	op = g_new0(SmdStoreOp, 1);
@@ -377,6 +387,10 @@ smd_store_run_sync(SmdStore *self, SmdStoreFunc func, gpointer data, GError **er
 
 	g_return_val_if_fail(SMD_IS_STORE(self), FALSE);
 	g_return_val_if_fail(g_thread_self() != self->worker, FALSE);
+	if (self->worker == NULL) {
+		g_set_error_literal(error, SMD_ERROR, SMD_ERROR_STORE, _("The store is closed"));
+		return FALSE;
+	}
 
 	g_mutex_init(&mutex);
 	g_cond_init(&cond);

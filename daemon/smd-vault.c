@@ -83,6 +83,21 @@ smd_vault_create_master_key(const gchar *path, GError **error)
 		return FALSE;
 	}
 	close(fd);
+	/* the directory entry must be on disk too before anything is
+	 * encrypted under this key */
+	{
+		g_autofree gchar *dir = g_path_get_dirname(path);
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || fsync(dfd) != 0) {
+			int saved = errno;
+			if (dfd >= 0)
+				close(dfd);
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved),
+				    _("Cannot sync directory %s: %s"), dir, g_strerror(saved));
+			return FALSE;
+		}
+		close(dfd);
+	}
 	g_info("created a new master key %s", path);
 	return TRUE;
 }
@@ -141,13 +156,21 @@ smd_vault_derive(const guint8 *master, const gchar *info, guint8 *out, GError **
 }
 
 SmdVault *
-smd_vault_new(const gchar *directory, GError **error)
+smd_vault_new(const gchar *directory, gboolean allow_create, GError **error)
 {
 	g_autoptr(SmdVault) self = g_object_new(SMD_TYPE_VAULT, NULL);
 	g_autofree gchar *path = g_build_filename(directory, SMD_MASTER_KEY_FILE, NULL);
 	guint8 master[SMD_ENVELOPE_KEY_SIZE];
 	gboolean ok;
 
+	if (!g_file_test(path, G_FILE_TEST_EXISTS) && !allow_create) {
+		/* a new key could never open what is stored: refuse, loudly */
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CRYPTO,
+			    _("Master key %s is missing but the store holds messages; restore "
+			      "it from a backup (a new key cannot decrypt them)"),
+			    path);
+		return NULL;
+	}
 	if (!smd_vault_create_master_key(path, error))
 		return NULL;
 	if (!smd_vault_load_master_key(path, master, error))

@@ -13,7 +13,9 @@ G_BEGIN_DECLS
 #define SMD_TYPE_VAULT (smd_vault_get_type())
 G_DECLARE_FINAL_TYPE(SmdVault, smd_vault, SMD, VAULT, GObject)
 
-SmdVault *smd_vault_new(const gchar *directory, GError **error);
+/* @allow_create: whether a missing master key may be created (FALSE once
+ * the store holds messages: a new key could never open them). */
+SmdVault *smd_vault_new(const gchar *directory, gboolean allow_create, GError **error);
 
 /* Encrypts a message body under a new data key; returns the envelope
  * and, in @wrapped_key, that key wrapped by the master key. */

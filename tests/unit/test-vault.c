@@ -90,7 +90,7 @@ test_vault_keys(void)
 	g_autoptr(GError) error = NULL;
 	GStatBuf st;
 
-	vault = smd_vault_new(dir, &error);
+	vault = smd_vault_new(dir, TRUE, &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(g_stat(keyfile, &st), ==, 0);
 	g_assert_cmpuint(st.st_mode & 0777, ==, 0600);
@@ -99,7 +99,7 @@ test_vault_keys(void)
 	env = smd_vault_seal(vault, "qid", plain, &wrapped, &error);
 	g_assert_no_error(error);
 	/* a restart reads the same master key */
-	reopened = smd_vault_new(dir, &error);
+	reopened = smd_vault_new(dir, TRUE, &error);
 	g_assert_no_error(error);
 	out = smd_vault_open(reopened, "qid", wrapped, env, &error);
 	g_assert_no_error(error);
@@ -112,7 +112,7 @@ test_vault_keys(void)
 	/* a master key others can read is refused */
 	g_assert_cmpint(g_chmod(keyfile, 0644), ==, 0);
 	g_clear_object(&reopened);
-	reopened = smd_vault_new(dir, &error);
+	reopened = smd_vault_new(dir, TRUE, &error);
 	g_assert_null(reopened);
 	g_assert_error(error, SMD_ERROR, SMD_ERROR_CRYPTO);
 	g_clear_error(&error);
@@ -120,11 +120,18 @@ test_vault_keys(void)
 	/* a truncated master key is refused */
 	g_assert_true(g_file_set_contents(keyfile, "short", 5, NULL));
 	g_assert_cmpint(g_chmod(keyfile, 0600), ==, 0);
-	reopened = smd_vault_new(dir, &error);
+	reopened = smd_vault_new(dir, TRUE, &error);
 	g_assert_null(reopened);
 	g_assert_error(error, SMD_ERROR, SMD_ERROR_CRYPTO);
 
+	/* a missing key is not silently replaced when told not to */
+	g_clear_error(&error);
 	g_unlink(keyfile);
+	reopened = smd_vault_new(dir, FALSE, &error);
+	g_assert_null(reopened);
+	g_assert_error(error, SMD_ERROR, SMD_ERROR_CRYPTO);
+	g_assert_false(g_file_test(keyfile, G_FILE_TEST_EXISTS));
+
 	g_rmdir(dir);
 }
 
