@@ -89,6 +89,42 @@ static const gchar *const smd_store_migrations[] = {
     "  detail TEXT"
     ");"
     "CREATE INDEX events_queue_id ON events(queue_id);",
+    /* 1 → 2 */
+    "CREATE TABLE phones ("
+    "  address TEXT PRIMARY KEY," /* lower-cased e-mail address */
+    "  number TEXT NOT NULL,"	  /* E.164 */
+    "  registered_by TEXT NOT NULL,"
+    "  registered_from TEXT,"
+    "  registered_at INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE links ("
+    "  id INTEGER PRIMARY KEY,"
+    "  token_hash TEXT NOT NULL UNIQUE," /* SHA-256 of the token, never the token */
+    "  kind TEXT NOT NULL,"		 /* registration | recipient */
+    "  address TEXT NOT NULL,"
+    "  message_id INTEGER REFERENCES messages(id) ON DELETE CASCADE,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  failures INTEGER NOT NULL DEFAULT 0,"
+    "  locked INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX links_address ON links(kind, address);"
+    "CREATE TABLE pins ("
+    "  link_id INTEGER PRIMARY KEY REFERENCES links(id) ON DELETE CASCADE,"
+    "  pin_mac TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  tries INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE TABLE sms_sends ("
+    "  id INTEGER PRIMARY KEY,"
+    "  link_id INTEGER,"
+    "  number TEXT NOT NULL,"
+    "  client_address TEXT,"
+    "  sent_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX sms_sends_number ON sms_sends(number, sent_at);"
+    "CREATE INDEX sms_sends_link ON sms_sends(link_id, sent_at);",
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(smd_store_migrations) == SMD_STORE_SCHEMA_VERSION);

@@ -13,8 +13,11 @@
 G_BEGIN_DECLS
 
 /* Schema versions (PRAGMA user_version), one migration step each:
- *  1: messages, bodies (encrypted envelopes), recipients, events */
-#define SMD_STORE_SCHEMA_VERSION 1
+ *  1: messages, bodies (encrypted envelopes), recipients, events
+ *  2: the portal: phones (directory of recipients' mobile numbers), links
+ *     (hashed tokens of registration and recipient links), pins (keyed
+ *     MACs of one-time pins), sms_sends (for rate limits) */
+#define SMD_STORE_SCHEMA_VERSION 2
 
 #define SMD_TYPE_STORE (smd_store_get_type())
 G_DECLARE_FINAL_TYPE(SmdStore, smd_store, SMD, STORE, GObject)

@@ -12,6 +12,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <openssl/crypto.h>
+#include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
@@ -28,6 +29,7 @@
 struct _SmdVault {
 	GObject parent_instance;
 	guint8 kek[SMD_ENVELOPE_KEY_SIZE]; /* key-wrapping key */
+	guint8 mac_key[SMD_ENVELOPE_KEY_SIZE];
 };
 
 G_DEFINE_TYPE(SmdVault, smd_vault, G_TYPE_OBJECT)
@@ -37,6 +39,7 @@ smd_vault_finalize(GObject *object)
 {
 	SmdVault *self = SMD_VAULT(object);
 	OPENSSL_cleanse(self->kek, sizeof(self->kek));
+	OPENSSL_cleanse(self->mac_key, sizeof(self->mac_key));
 	G_OBJECT_CLASS(smd_vault_parent_class)->finalize(object);
 }
 
@@ -175,7 +178,8 @@ smd_vault_new(const gchar *directory, gboolean allow_create, GError **error)
 		return NULL;
 	if (!smd_vault_load_master_key(path, master, error))
 		return NULL;
-	ok = smd_vault_derive(master, "secumailer/key-wrap/v1", self->kek, error);
+	ok = smd_vault_derive(master, "secumailer/key-wrap/v1", self->kek, error) &&
+	     smd_vault_derive(master, "secumailer/mac/v1", self->mac_key, error);
 	OPENSSL_cleanse(master, sizeof(master));
 	if (!ok)
 		return NULL;
@@ -228,4 +232,23 @@ smd_vault_open(SmdVault *self, const gchar *queue_id, GBytes *wrapped_key, GByte
 	}
 	data = g_bytes_get_data(envelope, &len);
 	return smd_envelope_open(g_bytes_get_data(key, NULL), queue_id, data, len, error);
+}
+
+gchar *
+smd_vault_mac(SmdVault *self, const gchar *purpose, const gchar *data)
+{
+	guint8 out[EVP_MAX_MD_SIZE];
+	unsigned int out_len = 0;
+	g_autofree gchar *input = NULL;
+	GString *hex = g_string_new(NULL);
+
+	g_return_val_if_fail(SMD_IS_VAULT(self), NULL);
+	/* the purpose is part of the input: a MAC for one use is useless
+	 * for another */
+	input = g_strdup_printf("%s\n%s", purpose, data);
+	HMAC(EVP_sha256(), self->mac_key, sizeof(self->mac_key), (const guint8 *)input,
+	     strlen(input), out, &out_len);
+	for (guint i = 0; i < out_len; i++)
+		g_string_append_printf(hex, "%02x", out[i]);
+	return g_string_free(hex, FALSE);
 }

@@ -24,4 +24,9 @@ GBytes *smd_vault_seal(SmdVault *self, const gchar *queue_id, GBytes *plaintext,
 GBytes *smd_vault_open(SmdVault *self, const gchar *queue_id, GBytes *wrapped_key, GBytes *envelope,
 		       GError **error);
 
+/* HMAC-SHA256 of @data under a key derived from the master key for
+ * @purpose, as hex: for secrets too weak to store as a plain hash (pins),
+ * so a stolen database alone does not reveal them. */
+gchar *smd_vault_mac(SmdVault *self, const gchar *purpose, const gchar *data);
+
 G_END_DECLS
