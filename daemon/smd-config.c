@@ -26,7 +26,9 @@ static const struct {
      {"routes", "tls-policy", "ca-file", "retry-schedule", "max-queue-lifetime", "max-connections",
       "connect-timeout", "command-timeout", NULL}},
     {"portal", {"listen", "public-url", NULL}},
-    {"sms", {"provider", "path", NULL}},
+    {"sms",
+     {"provider", "path", "url", "method", "headers", "body", "content-type", "username",
+      "password", "token", "from", "account", "timeout", NULL}},
     {"store", {"directory", "retention", NULL}},
     {"organisation", {"name", "notify-from", NULL}},
 };
@@ -500,6 +502,90 @@ smd_config_parse_delivery(SmdConfigParser *p, SmdConfig *c, GError **error)
 	return TRUE;
 }
 
+/* https only, except to this machine (tests, a local relay) */
+static gboolean
+smd_config_url_allowed(const gchar *url)
+{
+	g_autoptr(GUri) uri = g_uri_parse(url, G_URI_FLAGS_NONE, NULL);
+	const gchar *host;
+	if (uri == NULL || g_uri_get_host(uri) == NULL)
+		return FALSE;
+	host = g_uri_get_host(uri);
+	if (g_strcmp0(g_uri_get_scheme(uri), "https") == 0)
+		return TRUE;
+	return g_strcmp0(g_uri_get_scheme(uri), "http") == 0 &&
+	       (g_strcmp0(host, "127.0.0.1") == 0 || g_strcmp0(host, "::1") == 0 ||
+		g_strcmp0(host, "localhost") == 0);
+}
+
+static gboolean
+smd_config_parse_sms(SmdConfigParser *p, SmdConfig *c, GError **error)
+{
+	const gchar *known[] = {"file", "http", "twilio", "messagebird", NULL};
+	g_autofree gchar *headers = smd_config_string(p, "sms", "headers");
+	const gchar *needs[4] = {NULL};
+
+	c->sms_provider = smd_config_string(p, "sms", "provider");
+	if (c->sms_provider == NULL)
+		c->sms_provider = g_strdup("file");
+	if (!g_strv_contains(known, c->sms_provider))
+		return smd_config_fail(p, "sms", "provider", error,
+				       _("unknown provider “%s” (known: file, http, twilio, "
+					 "messagebird)"),
+				       c->sms_provider);
+	c->sms_path = smd_config_string(p, "sms", "path");
+	c->sms_url = smd_config_string(p, "sms", "url");
+	c->sms_method = smd_config_string(p, "sms", "method");
+	c->sms_body = smd_config_string(p, "sms", "body");
+	c->sms_content_type = smd_config_string(p, "sms", "content-type");
+	c->sms_username = smd_config_string(p, "sms", "username");
+	c->sms_password = smd_config_string(p, "sms", "password");
+	c->sms_token = smd_config_string(p, "sms", "token");
+	c->sms_from = smd_config_string(p, "sms", "from");
+	c->sms_account = smd_config_string(p, "sms", "account");
+	c->sms_headers = headers != NULL ? g_strsplit(headers, ";", -1) : g_new0(gchar *, 1);
+	for (guint i = 0; c->sms_headers[i] != NULL; i++) {
+		g_strstrip(c->sms_headers[i]);
+		if (c->sms_headers[i][0] != '\0' && strchr(c->sms_headers[i], ':') == NULL)
+			return smd_config_fail(p, "sms", "headers", error,
+					       _("“%s” is not of the form Name: value"),
+					       c->sms_headers[i]);
+	}
+	if (!smd_config_duration(p, "sms", "timeout", 10, &c->sms_timeout, error))
+		return FALSE;
+	if (c->sms_method != NULL && g_strcmp0(c->sms_method, "POST") != 0 &&
+	    g_strcmp0(c->sms_method, "PUT") != 0)
+		return smd_config_fail(p, "sms", "method", error, _("“%s” is neither POST nor PUT"),
+				       c->sms_method);
+	if (c->sms_url != NULL && !smd_config_url_allowed(c->sms_url))
+		return smd_config_fail(p, "sms", "url", error,
+				       _("“%s” is not an https URL (plain http only to this "
+					 "machine)"),
+				       c->sms_url);
+
+	/* what each provider cannot work without */
+	if (g_strcmp0(c->sms_provider, "file") == 0) {
+		/* path defaults to sms.jsonl in the store directory */
+	} else if (g_strcmp0(c->sms_provider, "http") == 0) {
+		needs[0] = "url";
+		needs[1] = "body";
+	} else if (g_strcmp0(c->sms_provider, "twilio") == 0) {
+		needs[0] = "account";
+		needs[1] = "password";
+		needs[2] = "from";
+	} else {
+		needs[0] = "token";
+		needs[1] = "from";
+	}
+	for (guint i = 0; needs[i] != NULL; i++) {
+		g_autofree gchar *v = smd_config_string(p, "sms", needs[i]);
+		if (v == NULL)
+			return smd_config_fail(p, "sms", needs[i], error,
+					       _("required for provider “%s”"), c->sms_provider);
+	}
+	return TRUE;
+}
+
 static gboolean
 smd_config_parse_rest(SmdConfigParser *p, SmdConfig *c, GError **error)
 {
@@ -523,13 +609,8 @@ smd_config_parse_rest(SmdConfigParser *p, SmdConfig *c, GError **error)
 					       c->portal_public_url);
 	}
 
-	c->sms_provider = smd_config_string(p, "sms", "provider");
-	if (c->sms_provider == NULL)
-		c->sms_provider = g_strdup("file");
-	if (g_strcmp0(c->sms_provider, "file") != 0)
-		return smd_config_fail(p, "sms", "provider", error,
-				       _("unknown provider “%s” (known: file)"), c->sms_provider);
-	c->sms_path = smd_config_string(p, "sms", "path");
+	if (!smd_config_parse_sms(p, c, error))
+		return FALSE;
 
 	if (!smd_config_required(p, "store", "directory", &c->store_directory, error))
 		return FALSE;
@@ -538,6 +619,8 @@ smd_config_parse_rest(SmdConfigParser *p, SmdConfig *c, GError **error)
 				       _("“%s” is not an absolute path"), c->store_directory);
 	if (!smd_config_duration(p, "store", "retention", 30 * 86400, &c->retention, error))
 		return FALSE;
+	if (c->sms_path == NULL)
+		c->sms_path = g_build_filename(c->store_directory, "sms.jsonl", NULL);
 
 	c->org_name = smd_config_string(p, "organisation", "name");
 	c->org_notify_from = smd_config_string(p, "organisation", "notify-from");
@@ -608,6 +691,16 @@ smd_config_free(SmdConfig *c)
 	g_free(c->portal_public_url);
 	g_free(c->sms_provider);
 	g_free(c->sms_path);
+	g_free(c->sms_url);
+	g_free(c->sms_method);
+	g_strfreev(c->sms_headers);
+	g_free(c->sms_body);
+	g_free(c->sms_content_type);
+	g_free(c->sms_username);
+	g_free(c->sms_password);
+	g_free(c->sms_token);
+	g_free(c->sms_from);
+	g_free(c->sms_account);
 	g_free(c->store_directory);
 	g_free(c->org_name);
 	g_free(c->org_notify_from);

@@ -48,8 +48,19 @@ typedef struct {
 	gchar *portal_public_url;
 
 	/* [sms] */
-	gchar *sms_provider;
+	gchar *sms_provider; /* file, http, twilio, messagebird */
 	gchar *sms_path;
+	gchar *sms_url;
+	gchar *sms_method;
+	gchar **sms_headers;
+	gchar *sms_body;
+	gchar *sms_content_type;
+	gchar *sms_username;
+	gchar *sms_password;
+	gchar *sms_token;
+	gchar *sms_from;
+	gchar *sms_account;
+	guint sms_timeout;
 
 	/* [store] */
 	gchar *store_directory;
