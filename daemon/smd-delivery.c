@@ -81,8 +81,9 @@ smd_delivery_try_next(GTask *task)
 	SmdHop *hop;
 
 	if (run->next_hop >= run->hops->len) {
-		/* a server that cannot do TLS gets nothing: the portal takes over */
-		if (run->no_tls_reason != NULL)
+		/* a server that cannot do TLS gets nothing: the portal takes over
+		 * (a notification is never held: it is retried) */
+		if (run->no_tls_reason != NULL && !run->job->notification)
 			smd_delivery_set_all(run->job, SMD_OUTCOME_HELD, run->no_tls_reason);
 		else
 			smd_delivery_set_all(run->job, SMD_OUTCOME_DEFERRED, run->last_reason);
@@ -93,7 +94,8 @@ smd_delivery_try_next(GTask *task)
 	hop = g_ptr_array_index(run->hops, run->next_hop++);
 	smd_smtp_client_deliver_async(run->config, hop->host, hop->port, hop->host,
 				      run->job->sender, run->job->recipients, run->message,
-				      g_task_get_cancellable(task), smd_delivery_hop_cb, task);
+				      !run->job->notification, g_task_get_cancellable(task),
+				      smd_delivery_hop_cb, task);
 }
 
 static void

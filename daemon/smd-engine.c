@@ -104,6 +104,7 @@ smd_engine_accept_async(SmdEngine *self, SmdIncoming *incoming, GAsyncReadyCallb
 	msg->client_address = g_strdup(in->client_address);
 	msg->helo = g_strdup(in->helo);
 	msg->inbound_tls = g_strdup(in->inbound_tls);
+	msg->notification = in->notification;
 	msg->recipients = g_ptr_array_ref(in->recipients);
 	msg->events = g_ptr_array_new_with_free_func((GDestroyNotify)smd_event_free);
 	/* metadata only: no subject and no content in the log */

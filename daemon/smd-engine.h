@@ -18,8 +18,9 @@ typedef struct {
 	GPtrArray *recipients; /* of gchar* */
 	gchar *client_address;
 	gchar *helo;
-	gchar *inbound_tls; /* "TLSv1.3 TLS_AES_256_GCM_SHA384" or NULL */
-	GBytes *message;    /* CRLF line ends, our Received: header first */
+	gchar *inbound_tls;    /* "TLSv1.3 TLS_AES_256_GCM_SHA384" or NULL */
+	gboolean notification; /* our own portal e-mail, see SmdJob */
+	GBytes *message;       /* CRLF line ends, our Received: header first */
 } SmdIncoming;
 
 SmdIncoming *smd_incoming_new(void);

@@ -82,8 +82,10 @@ smd_job_new(gint64 message_id, const gchar *queue_id, const gchar *sender, gint6
 SmdJob *
 smd_job_new_like(const SmdJob *job)
 {
-	return smd_job_new(job->message_id, job->queue_id, job->sender, job->received_at,
-			   job->domain);
+	SmdJob *copy =
+	    smd_job_new(job->message_id, job->queue_id, job->sender, job->received_at, job->domain);
+	copy->notification = job->notification;
+	return copy;
 }
 
 void

@@ -59,6 +59,7 @@ typedef struct {
 	gint64 received_at;
 	gchar *domain;
 	gint64 due_at;
+	gboolean notification; /* no content: TLS when offered, else plain */
 	GPtrArray *recipients; /* of SmdRecipient */
 } SmdJob;
 

@@ -39,6 +39,7 @@ struct _SmdClient {
 	SmdReply ehlo;
 	SmdReply reply; /* being parsed, may span reads */
 	gboolean pipelining;
+	gboolean require_tls;
 	GPtrArray *accepted; /* SmdRecipient* that got 2xx to RCPT */
 	guint pending_rcpt;  /* RCPT replies still to read */
 	SmdClientStep step;  /* what to do with the next reply */
@@ -377,19 +378,13 @@ smd_client_message_is_8bit(GBytes *message)
 	return FALSE;
 }
 
+/* Starts the transaction with the capabilities in @reply. */
 static void
-smd_client_ehlo_tls_cb(SmdClient *c, SmdReply *reply)
+smd_client_start_mail(SmdClient *c, SmdReply *reply)
 {
 	GString *mail = g_string_new(NULL);
 	g_autoptr(GBytes) bytes = NULL;
 
-	if (reply->code != 250) {
-		g_autofree gchar *text = smd_reply_to_string(reply);
-		g_string_free(mail, TRUE);
-		smd_client_quit(c, SMD_HOP_TRY_NEXT, text);
-		return;
-	}
-	/* RFC 3207 §4.2: only what the server says inside TLS counts */
 	smd_reply_clear(&c->ehlo);
 	smd_reply_init(&c->ehlo);
 	for (guint i = 0; i < reply->lines->len; i++)
@@ -407,6 +402,18 @@ smd_client_ehlo_tls_cb(SmdClient *c, SmdReply *reply)
 	g_string_append(mail, "\r\n");
 	bytes = g_string_free_to_bytes(mail);
 	smd_client_send(c, bytes, smd_client_mail_cb);
+}
+
+static void
+smd_client_ehlo_tls_cb(SmdClient *c, SmdReply *reply)
+{
+	if (reply->code != 250) {
+		g_autofree gchar *text = smd_reply_to_string(reply);
+		smd_client_quit(c, SMD_HOP_TRY_NEXT, text);
+		return;
+	}
+	/* RFC 3207 §4.2: only what the server says inside TLS counts */
+	smd_client_start_mail(c, reply);
 }
 
 static const gchar *
@@ -538,6 +545,11 @@ smd_client_ehlo_cb(SmdClient *c, SmdReply *reply)
 		return;
 	}
 	if (!smd_reply_has_extension(reply, "STARTTLS")) {
+		if (!c->require_tls) {
+			/* a notification without content may go in plaintext */
+			smd_client_start_mail(c, reply);
+			return;
+		}
 		smd_client_quit(c, SMD_HOP_NO_TLS, _("server does not offer STARTTLS"));
 		return;
 	}
@@ -589,7 +601,7 @@ smd_client_connect_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 void
 smd_smtp_client_deliver_async(const SmdConfig *config, const gchar *host, guint16 port,
 			      const gchar *server_name, const gchar *sender, GPtrArray *recipients,
-			      GBytes *message, GCancellable *cancellable,
+			      GBytes *message, gboolean require_tls, GCancellable *cancellable,
 			      GAsyncReadyCallback callback, gpointer user_data)
 {
 	SmdClient *c = g_new0(SmdClient, 1);
@@ -602,6 +614,7 @@ smd_smtp_client_deliver_async(const SmdConfig *config, const gchar *host, guint1
 	c->sender = g_strdup(sender);
 	c->recipients = recipients;
 	c->message = g_bytes_ref(message);
+	c->require_tls = require_tls;
 	c->inbuf = g_byte_array_new();
 	c->accepted = g_ptr_array_new();
 	c->task = task;

@@ -21,10 +21,12 @@ typedef enum {
 
 /* @recipients (SmdRecipient) receive their outcome, reply, relay and TLS
  * details when the result is SMD_HOP_DONE. @server_name is the name
- * the certificate must match under tls-policy=verify. */
+ * the certificate must match under tls-policy=verify. Without
+ * @require_tls (notifications only) a server without STARTTLS gets the
+ * message in plaintext. */
 void smd_smtp_client_deliver_async(const SmdConfig *config, const gchar *host, guint16 port,
 				   const gchar *server_name, const gchar *sender,
-				   GPtrArray *recipients, GBytes *message,
+				   GPtrArray *recipients, GBytes *message, gboolean require_tls,
 				   GCancellable *cancellable, GAsyncReadyCallback callback,
 				   gpointer user_data);
 /* Returns the result; @reason says why for TRY_NEXT and NO_TLS. */

@@ -54,8 +54,8 @@ smd_store_insert_message(sqlite3 *db, gpointer data, GError **error)
 
 	stmt = smd_store_prepare(db,
 				 "INSERT INTO messages (queue_id, received_at, sender, size, "
-				 "client_address, helo, inbound_tls, wrapped_key) "
-				 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+				 "client_address, helo, inbound_tls, wrapped_key, notification) "
+				 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 				 error);
 	if (stmt == NULL)
 		return FALSE;
@@ -68,6 +68,7 @@ smd_store_insert_message(sqlite3 *db, gpointer data, GError **error)
 	sqlite3_bind_text(stmt, 6, msg->helo, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 7, msg->inbound_tls, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(stmt, 8, blob, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 9, msg->notification ? 1 : 0);
 	if (sqlite3_step(stmt) != SQLITE_DONE)
 		return smd_store_fail(db, "insert message", error);
 	msg->message_id = sqlite3_last_insert_rowid(db);
@@ -105,6 +106,7 @@ smd_store_insert_message(sqlite3 *db, gpointer data, GError **error)
 		if (job == NULL) {
 			job = smd_job_new(msg->message_id, msg->queue_id, msg->sender,
 					  msg->received_at, domain);
+			job->notification = msg->notification;
 			g_ptr_array_add(msg->jobs, job);
 			g_hash_table_insert(by_domain, job->domain, job);
 		}
@@ -249,7 +251,7 @@ smd_store_load_active(sqlite3 *db, gpointer data, GError **error)
 	g_autoptr(sqlite3_stmt) stmt = smd_store_prepare(
 	    db,
 	    "SELECT r.id, r.address, r.domain, r.attempts, r.next_attempt_at, "
-	    "m.id, m.queue_id, m.sender, m.received_at FROM recipients r "
+	    "m.id, m.queue_id, m.sender, m.received_at, m.notification FROM recipients r "
 	    "JOIN messages m ON m.id = r.message_id "
 	    "WHERE r.state IN ('queued', 'deferred') ORDER BY m.id, r.domain, r.id",
 	    error);
@@ -268,6 +270,7 @@ smd_store_load_active(sqlite3 *db, gpointer data, GError **error)
 					  (const gchar *)sqlite3_column_text(stmt, 7),
 					  sqlite3_column_int64(stmt, 8), domain);
 			job->due_at = next;
+			job->notification = sqlite3_column_int(stmt, 9) != 0;
 			g_ptr_array_add(load->jobs, job);
 		}
 		job->due_at = MIN(job->due_at, next);

@@ -21,6 +21,7 @@ typedef struct {
 	gchar *client_address;
 	gchar *helo;
 	gchar *inbound_tls;
+	gboolean notification;
 	GBytes *wrapped_key;
 	GBytes *envelope;
 	GPtrArray *recipients; /* of gchar* addresses */

@@ -101,8 +101,10 @@ static const gchar *const smd_store_migrations[] = {
     "  id INTEGER PRIMARY KEY,"
     "  token_hash TEXT NOT NULL UNIQUE," /* SHA-256 of the token, never the token */
     "  kind TEXT NOT NULL,"		 /* registration | recipient */
-    "  address TEXT NOT NULL,"
+    "  address TEXT NOT NULL,"		 /* the recipient, lower-cased */
     "  message_id INTEGER REFERENCES messages(id) ON DELETE CASCADE,"
+    "  recipient_id INTEGER REFERENCES recipients(id) ON DELETE CASCADE,"
+    "  requested_by TEXT," /* registration links: the sender asked */
     "  created_at INTEGER NOT NULL,"
     "  expires_at INTEGER NOT NULL,"
     "  failures INTEGER NOT NULL DEFAULT 0,"
@@ -124,7 +126,10 @@ static const gchar *const smd_store_migrations[] = {
     "  sent_at INTEGER NOT NULL"
     ");"
     "CREATE INDEX sms_sends_number ON sms_sends(number, sent_at);"
-    "CREATE INDEX sms_sends_link ON sms_sends(link_id, sent_at);",
+    "CREATE INDEX sms_sends_link ON sms_sends(link_id, sent_at);"
+    /* notifications carry no content: delivered with TLS when offered,
+     * without it otherwise, and never held */
+    "ALTER TABLE messages ADD COLUMN notification INTEGER NOT NULL DEFAULT 0;",
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(smd_store_migrations) == SMD_STORE_SCHEMA_VERSION);

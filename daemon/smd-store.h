@@ -16,7 +16,8 @@ G_BEGIN_DECLS
  *  1: messages, bodies (encrypted envelopes), recipients, events
  *  2: the portal: phones (directory of recipients' mobile numbers), links
  *     (hashed tokens of registration and recipient links), pins (keyed
- *     MACs of one-time pins), sms_sends (for rate limits) */
+ *     MACs of one-time pins), sms_sends (for rate limits);
+ *     messages.notification (portal e-mails: TLS opportunistic) */
 #define SMD_STORE_SCHEMA_VERSION 2
 
 #define SMD_TYPE_STORE (smd_store_get_type())

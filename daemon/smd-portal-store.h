@@ -1,0 +1,156 @@
+/*
+ * SecuMailer — store operations of the portal: who is invited, who must
+ * be asked for a number, links, pins and their limits. Each is an
+ * SmdStoreFunc (see smd-store.h); data structs carry inputs and outputs.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include <sqlite3.h>
+
+G_BEGIN_DECLS
+
+/* Recipient states of the portal path (DESIGN.md, "Data and states"). */
+#define SMD_STATE_AWAITING_REGISTRATION "awaiting-registration"
+#define SMD_STATE_INVITED "invited"
+#define SMD_STATE_PIN_SENT "pin-sent"
+#define SMD_STATE_OPENED "opened"
+#define SMD_STATE_DOWNLOADED "downloaded"
+
+/* Pin and link rules (issue 3). */
+#define SMD_PIN_LIFETIME (10 * 60)
+#define SMD_PIN_MAX_TRIES 5
+#define SMD_LINK_MAX_FAILURES 10
+#define SMD_SMS_PER_LINK_INTERVAL 60
+#define SMD_SMS_PER_LINK_HOUR 5
+#define SMD_SMS_PER_NUMBER_HOUR 10
+#define SMD_SMS_PER_CLIENT_HOUR 20
+
+typedef enum {
+	SMD_NOTICE_INVITATION,	 /* to the recipient: a message waits for you */
+	SMD_NOTICE_REGISTRATION, /* to the sender: give us the recipient's number */
+} SmdNoticeKind;
+
+/* An e-mail to send because of a store change; holds the only plaintext
+ * copy of the link token. */
+typedef struct {
+	SmdNoticeKind kind;
+	gchar *to;	 /* who gets the e-mail */
+	gchar *address;	 /* the recipient concerned */
+	gchar *sender;	 /* the original sender */
+	gchar *token;	 /* for the link */
+	gchar *queue_id; /* the message it is about */
+	gint64 received_at;
+} SmdNotice;
+
+void smd_notice_free(SmdNotice *notice);
+
+typedef struct {
+	/* in */
+	gint64 message_id;
+	gchar *queue_id;
+	gchar *sender;
+	gint64 received_at;
+	GPtrArray *recipients; /* SmdRecipient with outcome HELD */
+	gint64 expires_at;
+	/* out */
+	GPtrArray *notices;
+	GPtrArray *events;
+} SmdHeldUpdate;
+
+void smd_held_update_free(SmdHeldUpdate *update);
+gboolean smd_portal_store_held(sqlite3 *db, gpointer data, GError **error);
+
+typedef struct {
+	gint64 id;
+	gchar *kind;
+	gchar *address;
+	gint64 message_id;
+	gint64 recipient_id;
+	gchar *requested_by;
+	gint64 expires_at;
+	guint failures;
+	gboolean locked;
+	/* the message, for recipient links */
+	gchar *queue_id;
+	gchar *sender;
+	gint64 received_at;
+	gboolean body_present;
+	/* the directory entry of address, if any */
+	gchar *number;
+	/* registration links: the messages waiting (sender, time) */
+	GPtrArray *waiting; /* of gchar* "sender\ttime" */
+} SmdLink;
+
+void smd_link_free(SmdLink *link);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdLink, smd_link_free)
+
+typedef struct {
+	gchar *token_hash; /* in */
+	SmdLink *link;	   /* out; NULL when no such, or an expired, link */
+} SmdLinkLookup;
+
+void smd_link_lookup_free(SmdLinkLookup *lookup);
+gboolean smd_portal_store_lookup(sqlite3 *db, gpointer data, GError **error);
+
+typedef struct {
+	/* in */
+	gchar *token_hash;
+	gchar *number; /* E.164 */
+	gchar *client_address;
+	/* out */
+	gchar *address;
+	GPtrArray *notices;
+	GPtrArray *events;
+} SmdRegistration;
+
+void smd_registration_free(SmdRegistration *reg);
+/* SMD_ERROR_NOT_FOUND for an unknown or expired registration link. */
+gboolean smd_portal_store_register(sqlite3 *db, gpointer data, GError **error);
+
+typedef struct {
+	/* in */
+	gint64 link_id;
+	gchar *pin_mac;
+	gchar *client_address;
+	/* out */
+	gchar *number;
+	GPtrArray *events;
+} SmdPinRequest;
+
+void smd_pin_request_free(SmdPinRequest *req);
+/* SMD_ERROR_TEMPORARY when a rate limit says not now, SMD_ERROR_NOT_FOUND
+ * when the link is locked or its number gone. */
+gboolean smd_portal_store_pin_request(sqlite3 *db, gpointer data, GError **error);
+
+typedef enum {
+	SMD_PIN_OK,
+	SMD_PIN_WRONG,	/* wrong, expired or no pin */
+	SMD_PIN_LOCKED, /* too many failures: the link is locked */
+} SmdPinVerdict;
+
+typedef struct {
+	/* in */
+	gint64 link_id;
+	gchar *pin_mac;
+	gchar *client_address;
+	/* out */
+	SmdPinVerdict verdict;
+	GPtrArray *events;
+} SmdPinCheck;
+
+void smd_pin_check_free(SmdPinCheck *check);
+gboolean smd_portal_store_pin_check(sqlite3 *db, gpointer data, GError **error);
+
+typedef struct {
+	gint64 recipient_id;
+	const gchar *state; /* static string */
+	GPtrArray *events;
+} SmdPortalMark;
+
+void smd_portal_mark_free(SmdPortalMark *mark);
+/* Moves a recipient forward (opened, downloaded) and records events. */
+gboolean smd_portal_store_mark(sqlite3 *db, gpointer data, GError **error);
+
+G_END_DECLS
