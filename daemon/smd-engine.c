@@ -15,6 +15,8 @@
 #include "smd-engine.h"
 #include "smd-error.h"
 #include "smd-event.h"
+#include "smd-notify.h"
+#include "smd-portal-store.h"
 #include "smd-queue.h"
 #include "smd-store-messages.h"
 #include "smd-store.h"
@@ -136,6 +138,99 @@ smd_engine_dsn_accepted_cb(GObject *source, GAsyncResult *result, gpointer user_
 }
 
 static void
+smd_engine_notice_accepted_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autofree gchar *what = user_data;
+	g_autoptr(GError) error = NULL;
+	if (!smd_engine_accept_finish(SMD_ENGINE(source), result, &error))
+		g_warning("%s: cannot queue the notification: %s", what, error->message);
+}
+
+void
+smd_engine_send_notices(SmdEngine *self, GPtrArray *notices)
+{
+	for (guint i = 0; notices != NULL && i < notices->len; i++) {
+		SmdNotice *notice = g_ptr_array_index(notices, i);
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GBytes) mail = smd_notify_build(self->config, notice, &error);
+		SmdIncoming *incoming;
+
+		if (mail == NULL) {
+			g_warning("%s: %s", notice->queue_id, error->message);
+			continue;
+		}
+		incoming = smd_incoming_new();
+		incoming->queue_id = smd_random_id();
+		incoming->sender = smd_notify_from(self->config);
+		g_ptr_array_add(incoming->recipients, g_strdup(notice->to));
+		incoming->client_address = g_strdup("127.0.0.1");
+		incoming->helo = g_strdup(self->config->smtp_hostname);
+		incoming->notification = TRUE;
+		incoming->message = g_steal_pointer(&mail);
+		g_message("%s: %s to <%s> queued as %s", notice->queue_id,
+			  notice->kind == SMD_NOTICE_INVITATION ? "invitation"
+								: "registration request",
+			  notice->to, incoming->queue_id);
+		smd_engine_accept_async(self, incoming, smd_engine_notice_accepted_cb,
+					g_strdup(notice->queue_id));
+	}
+}
+
+static void
+smd_engine_held_recorded_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(SmdEngine) self = user_data;
+	SmdHeldUpdate *update = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
+		/* the recipients stay held; staff can resend from the admin app */
+		g_warning("%s: cannot prepare the portal: %s", update->queue_id, error->message);
+		return;
+	}
+	for (guint i = 0; i < update->events->len; i++)
+		smd_event_log(g_ptr_array_index(update->events, i));
+	smd_engine_send_notices(self, update->notices);
+}
+
+static void
+smd_engine_held_cb(SmdQueue *queue, SmdJob *job, gpointer user_data)
+{
+	SmdEngine *self = user_data;
+	SmdHeldUpdate *update;
+
+	if (job->notification)
+		return;
+	update = g_new0(SmdHeldUpdate, 1);
+	update->message_id = job->message_id;
+	update->queue_id = g_strdup(job->queue_id);
+	update->sender = g_strdup(job->sender);
+	update->received_at = job->received_at;
+	update->expires_at = job->received_at + self->config->retention;
+	update->recipients = g_ptr_array_new_with_free_func((GDestroyNotify)smd_recipient_free);
+	for (guint i = 0; i < job->recipients->len; i++) {
+		SmdRecipient *r = g_ptr_array_index(job->recipients, i);
+		g_ptr_array_add(update->recipients,
+				smd_recipient_new(r->id, r->address, r->attempts));
+	}
+	smd_store_run_async(self->store, smd_portal_store_held, update,
+			    (GDestroyNotify)smd_held_update_free, smd_engine_held_recorded_cb,
+			    g_object_ref(self));
+}
+
+SmdStore *
+smd_engine_get_store(SmdEngine *self)
+{
+	return self->store;
+}
+
+SmdVault *
+smd_engine_get_vault(SmdEngine *self)
+{
+	return self->vault;
+}
+
+static void
 smd_engine_bounced_cb(SmdQueue *queue, SmdJob *job, GBytes *message, gpointer user_data)
 {
 	SmdEngine *self = user_data;
@@ -150,6 +245,8 @@ smd_engine_bounced_cb(SmdQueue *queue, SmdJob *job, GBytes *message, gpointer us
 	incoming = smd_incoming_new();
 	incoming->queue_id = smd_random_id();
 	incoming->sender = g_strdup(""); /* RFC 5321 §4.5.5: DSNs use the null path */
+	/* a report on one of our notifications carries no content either */
+	incoming->notification = job->notification;
 	g_ptr_array_add(incoming->recipients, g_strdup(job->sender));
 	incoming->client_address = g_strdup("127.0.0.1");
 	incoming->helo = g_strdup(self->config->smtp_hostname);
@@ -183,6 +280,7 @@ smd_engine_new(SmdConfig *config, GError **error)
 		return NULL;
 	self->queue = smd_queue_new(config, self->store, self->vault);
 	g_signal_connect(self->queue, "bounced", G_CALLBACK(smd_engine_bounced_cb), self);
+	g_signal_connect(self->queue, "held", G_CALLBACK(smd_engine_held_cb), self);
 	return g_steal_pointer(&self);
 }
 

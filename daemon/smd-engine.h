@@ -8,6 +8,8 @@
 #include <gio/gio.h>
 
 #include "smd-config.h"
+#include "smd-store.h"
+#include "smd-vault.h"
 
 G_BEGIN_DECLS
 
@@ -44,5 +46,12 @@ const SmdConfig *smd_engine_get_config(SmdEngine *self);
 void smd_engine_accept_async(SmdEngine *self, SmdIncoming *incoming, GAsyncReadyCallback callback,
 			     gpointer user_data);
 gboolean smd_engine_accept_finish(SmdEngine *self, GAsyncResult *result, GError **error);
+
+/* For the front ends that work on the store directly (the portal). */
+SmdStore *smd_engine_get_store(SmdEngine *self);
+SmdVault *smd_engine_get_vault(SmdEngine *self);
+
+/* Builds and queues the e-mails of @notices (SmdNotice). */
+void smd_engine_send_notices(SmdEngine *self, GPtrArray *notices);
 
 G_END_DECLS

@@ -30,7 +30,7 @@ struct _SmdQueue {
 
 G_DEFINE_TYPE(SmdQueue, smd_queue, G_TYPE_OBJECT)
 
-enum { SIGNAL_BOUNCED, SIGNAL_LAST };
+enum { SIGNAL_BOUNCED, SIGNAL_HELD, SIGNAL_LAST };
 static guint signals[SIGNAL_LAST];
 
 typedef struct {
@@ -132,6 +132,7 @@ smd_queue_recorded_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(SmdJob) retry = NULL;
 	g_autoptr(SmdJob) bounced = NULL;
+	g_autoptr(SmdJob) held = NULL;
 
 	self->running--;
 	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
@@ -157,6 +158,11 @@ smd_queue_recorded_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 			retry->due_at = next != NULL ? *next : smd_now();
 			g_ptr_array_add(retry->recipients,
 					smd_recipient_new(r->id, r->address, r->attempts));
+		} else if (r->outcome == SMD_OUTCOME_HELD) {
+			if (held == NULL)
+				held = smd_job_new_like(update->job);
+			g_ptr_array_add(held->recipients,
+					smd_recipient_new(r->id, r->address, r->attempts));
 		} else if (r->outcome == SMD_OUTCOME_BOUNCED && update->job->sender[0] != '\0') {
 			SmdRecipient *copy;
 			if (bounced == NULL)
@@ -170,6 +176,8 @@ smd_queue_recorded_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	}
 	if (bounced != NULL)
 		g_signal_emit(self, signals[SIGNAL_BOUNCED], 0, bounced, run->message);
+	if (held != NULL)
+		g_signal_emit(self, signals[SIGNAL_HELD], 0, held);
 	if (retry != NULL && !self->stopped)
 		smd_queue_add(self, g_steal_pointer(&retry));
 	smd_queue_run_free(run);
@@ -343,6 +351,8 @@ static void
 smd_queue_class_init(SmdQueueClass *klass)
 {
 	G_OBJECT_CLASS(klass)->finalize = smd_queue_finalize;
+	signals[SIGNAL_HELD] = g_signal_new("held", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
+					    NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
 	signals[SIGNAL_BOUNCED] =
 	    g_signal_new("bounced", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
 			 NULL, G_TYPE_NONE, 2, G_TYPE_POINTER, G_TYPE_BYTES);

@@ -89,9 +89,11 @@ smd_resolver_mx_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		if (g_error_matches(error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND)) {
 			/* RFC 5321 §5.1: no MX, the domain itself is the host, if it
 			 * exists at all: ask for its addresses to tell */
-			g_resolver_lookup_by_name_async(
-			    G_RESOLVER(source), domain, g_task_get_cancellable(task),
-			    smd_resolver_address_cb, g_steal_pointer(&task));
+			GCancellable *cancellable = g_task_get_cancellable(task);
+			/* (the task is stolen last: argument order is unspecified) */
+			g_resolver_lookup_by_name_async(G_RESOLVER(source), domain, cancellable,
+							smd_resolver_address_cb,
+							g_steal_pointer(&task));
 			return;
 		}
 		g_task_return_new_error(task, SMD_ERROR, SMD_ERROR_TEMPORARY,

@@ -21,7 +21,7 @@ import time
 import smdtest
 from smdtest import HOST, wait_for
 
-TERMINAL = ("delivered", "bounced", "held")
+TERMINAL = ("delivered", "bounced", "held", "awaiting-registration", "invited")
 
 
 def gateway_or_skip():

@@ -1,0 +1,160 @@
+/*
+ * SecuMailer — the portal's e-mails.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "smd-notify"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+#include "smd-common.h"
+#include "smd-error.h"
+#include "smd-gmime.h"
+#include "smd-notify.h"
+
+gchar *
+smd_notify_link(const SmdConfig *config, const SmdNotice *notice)
+{
+	const gchar *base =
+	    config->portal_public_url != NULL ? config->portal_public_url : "http://127.0.0.1:8080";
+	gsize len = strlen(base);
+	return g_strdup_printf("%.*s/%s/%s", (int)(len > 0 && base[len - 1] == '/' ? len - 1 : len),
+			       base, notice->kind == SMD_NOTICE_INVITATION ? "m" : "r",
+			       notice->token);
+}
+
+gchar *
+smd_notify_from(const SmdConfig *config)
+{
+	if (config->org_notify_from != NULL)
+		return g_strdup(config->org_notify_from);
+	return g_strdup_printf("secure-mail@%s", config->smtp_hostname);
+}
+
+static const gchar *
+smd_notify_org(const SmdConfig *config)
+{
+	return config->org_name != NULL ? config->org_name : config->smtp_hostname;
+}
+
+static GMimePart *
+smd_notify_part(const gchar *subtype, const gchar *text)
+{
+	GMimePart *part = g_mime_part_new_with_type("text", subtype);
+	g_autoptr(GMimeStream) stream = g_mime_stream_mem_new_with_buffer(text, strlen(text));
+	g_autoptr(GMimeDataWrapper) content =
+	    g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
+	g_mime_part_set_content(part, content);
+	g_mime_object_set_content_type_parameter(GMIME_OBJECT(part), "charset", "utf-8");
+	/* quoted-printable keeps long lines and non-ASCII safe in transit */
+	g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+	return part;
+}
+
+GBytes *
+smd_notify_build(const SmdConfig *config, const SmdNotice *notice, GError **error)
+{
+	g_autoptr(GMimeMessage) msg = g_mime_message_new(TRUE);
+	g_autoptr(GMimeMultipart) alt = g_mime_multipart_new_with_subtype("alternative");
+	g_autoptr(GMimePart) text = NULL;
+	g_autoptr(GMimePart) html = NULL;
+	g_autoptr(GMimeStream) out = g_mime_stream_mem_new();
+	g_autoptr(GDateTime) now = g_date_time_new_now_local();
+	g_autoptr(GDateTime) received = g_date_time_new_from_unix_local(notice->received_at);
+	g_autofree gchar *when = g_date_time_format(received, "%x %H:%M");
+	g_autofree gchar *link = smd_notify_link(config, notice);
+	g_autofree gchar *from = smd_notify_from(config);
+	g_autofree gchar *random = smd_random_id();
+	g_autofree gchar *msgid = NULL;
+	g_autofree gchar *subject = NULL;
+	g_autofree gchar *body = NULL;
+	g_autofree gchar *body_html = NULL;
+	g_autofree gchar *e_org = g_markup_escape_text(smd_notify_org(config), -1);
+	g_autofree gchar *e_sender = g_markup_escape_text(notice->sender, -1);
+	g_autofree gchar *e_address = g_markup_escape_text(notice->address, -1);
+	g_autofree gchar *e_link = g_markup_escape_text(link, -1);
+	GMimeFormatOptions *options;
+	GByteArray *array;
+
+	if (notice->kind == SMD_NOTICE_INVITATION) {
+		/* TRANSLATORS: subject of the e-mail to a recipient; %s is the organisation */
+		subject = g_strdup_printf(_("A secure message from %s is waiting for you"),
+					  smd_notify_org(config));
+		/* TRANSLATORS: the invitation e-mail; %1$s organisation, %2$s sender,
+		 * %3$s date and time, %4$s the link */
+		body = g_strdup_printf(
+		    _("%1$s has a message for you from %2$s, sent on %3$s.\n\n"
+		      "Your mail server could not receive it over an encrypted connection, so "
+		      "we keep it safe on our website. Open it here:\n\n%4$s\n\n"
+		      "You will need your mobile phone: we send you a pin code by SMS. You can "
+		      "read the message there and download it to your own mail program.\n\n"
+		      "If you did not expect this message, you can ignore this e-mail.\n"),
+		    smd_notify_org(config), notice->sender, when, link);
+		body_html = g_strdup_printf(
+		    _("<p>%1$s has a message for you from %2$s, sent on %3$s.</p>"
+		      "<p>Your mail server could not receive it over an encrypted connection, so "
+		      "we keep it safe on our website. Open it here:</p>"
+		      "<p><a href=\"%4$s\">%4$s</a></p>"
+		      "<p>You will need your mobile phone: we send you a pin code by SMS. You can "
+		      "read the message there and download it to your own mail program.</p>"
+		      "<p>If you did not expect this message, you can ignore this e-mail.</p>"),
+		    e_org, e_sender, when, e_link);
+	} else {
+		/* TRANSLATORS: subject of the e-mail to a sender; %s is the recipient */
+		subject = g_strdup_printf(_("Mobile number needed to deliver your message to %s"),
+					  notice->address);
+		/* TRANSLATORS: the registration request; %1$s recipient, %2$s date,
+		 * %3$s the link, %4$s organisation */
+		body = g_strdup_printf(
+		    _("Your message to %1$s of %2$s could not be delivered over an encrypted "
+		      "connection, so it is kept safe on the website of %4$s.\n\n"
+		      "The recipient can read it there after entering a pin code that we send to "
+		      "their mobile phone. We do not have their mobile number yet. Please enter "
+		      "it here:\n\n%3$s\n\n"
+		      "We remember the number for later messages to this recipient.\n"),
+		    notice->address, when, link, smd_notify_org(config));
+		body_html = g_strdup_printf(
+		    _("<p>Your message to %1$s of %2$s could not be delivered over an encrypted "
+		      "connection, so it is kept safe on the website of %4$s.</p>"
+		      "<p>The recipient can read it there after entering a pin code that we send "
+		      "to their mobile phone. We do not have their mobile number yet. Please "
+		      "enter it here:</p><p><a href=\"%3$s\">%3$s</a></p>"
+		      "<p>We remember the number for later messages to this recipient.</p>"),
+		    e_address, when, e_link, e_org);
+	}
+	{
+		g_autofree gchar *page =
+		    g_strdup_printf("<!DOCTYPE html><html><head><meta "
+				    "charset=\"utf-8\"></head><body>%s</body></html>",
+				    body_html);
+		text = smd_notify_part("plain", body);
+		html = smd_notify_part("html", page);
+	}
+	g_mime_multipart_add(alt, GMIME_OBJECT(text));
+	g_mime_multipart_add(alt, GMIME_OBJECT(html));
+	g_mime_message_set_mime_part(msg, GMIME_OBJECT(alt));
+
+	/* GMime encodes names and subjects (RFC 2047) and folds: no header
+	 * can be injected through a display name or an address */
+	g_mime_message_add_mailbox(msg, GMIME_ADDRESS_TYPE_FROM, smd_notify_org(config), from);
+	g_mime_message_add_mailbox(msg, GMIME_ADDRESS_TYPE_TO, NULL, notice->to);
+	g_mime_message_set_subject(msg, subject, "utf-8");
+	g_mime_message_set_date(msg, now);
+	msgid = g_strdup_printf("%s.portal@%s", random, config->smtp_hostname);
+	g_mime_message_set_message_id(msg, msgid);
+	/* RFC 3834: sent by a program, not to be answered by one */
+	g_mime_object_set_header(GMIME_OBJECT(msg), "Auto-Submitted", "auto-generated", NULL);
+
+	options = g_mime_format_options_new();
+	g_mime_format_options_set_newline_format(options, GMIME_NEWLINE_FORMAT_DOS);
+	if (g_mime_object_write_to_stream(GMIME_OBJECT(msg), options, out) < 0) {
+		g_mime_format_options_free(options);
+		g_set_error(error, SMD_ERROR, SMD_ERROR_INTERNAL, _("Cannot build the e-mail"));
+		return NULL;
+	}
+	g_mime_format_options_free(options);
+	array = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
+	return g_bytes_new(array->data, array->len);
+}
