@@ -525,6 +525,10 @@ smd_config_parse_sms(SmdConfigParser *p, SmdConfig *c, GError **error)
 	g_autofree gchar *headers = smd_config_string(p, "sms", "headers");
 	const gchar *needs[4] = {NULL};
 
+	if ((c->portal_listen != NULL) != (c->portal_public_url != NULL))
+		return smd_config_fail(p, "portal",
+				       c->portal_listen == NULL ? "listen" : "public-url", error,
+				       _("listen and public-url go together"));
 	c->sms_provider = smd_config_string(p, "sms", "provider");
 	if (c->sms_provider == NULL)
 		c->sms_provider = g_strdup("file");

@@ -199,7 +199,8 @@ smd_engine_held_cb(SmdQueue *queue, SmdJob *job, gpointer user_data)
 	SmdEngine *self = user_data;
 	SmdHeldUpdate *update;
 
-	if (job->notification)
+	/* without a portal the message simply stays held in the vault */
+	if (job->notification || self->config->portal_public_url == NULL)
 		return;
 	update = g_new0(SmdHeldUpdate, 1);
 	update->message_id = job->message_id;

@@ -14,6 +14,7 @@
 
 #include "smd-config.h"
 #include "smd-engine.h"
+#include "smd-portal.h"
 #include "smd-smtp-server.h"
 
 static gboolean
@@ -49,6 +50,7 @@ main(int argc, char **argv)
 	g_autoptr(SmdConfig) config = NULL;
 	g_autoptr(SmdEngine) engine = NULL;
 	g_autoptr(SmdSmtpServer) smtp = NULL;
+	g_autoptr(SmdPortal) portal = NULL;
 	g_autoptr(GMainLoop) loop = NULL;
 
 	setlocale(LC_ALL, "");
@@ -94,12 +96,22 @@ main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 
+	if (smd_engine_get_config(engine)->portal_listen != NULL) {
+		portal = smd_portal_new(engine, &error);
+		if (portal == NULL) {
+			g_printerr("%s\n", error->message);
+			return EXIT_FAILURE;
+		}
+	}
+
 	loop = g_main_loop_new(NULL, FALSE);
 	g_unix_signal_add(SIGTERM, smd_main_quit_cb, loop);
 	g_unix_signal_add(SIGINT, smd_main_quit_cb, loop);
 	g_message("secumailerd %s ready", PACKAGE_VERSION);
 	g_main_loop_run(loop);
 
+	if (portal != NULL)
+		smd_portal_stop(portal);
 	smd_smtp_server_stop(smtp);
 	smd_engine_stop(engine);
 	g_mime_shutdown();

@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   # build
   meson ninja-build pkg-config gcc gettext clang-format
-  libglib2.0-dev libgmime-3.0-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev
+  libglib2.0-dev libgmime-3.0-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libsoup-3.0-dev
   # run: TLS for GIO
   glib-networking
   # tests: real peers and tools

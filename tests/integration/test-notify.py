@@ -52,7 +52,7 @@ def write_phone(gw, address, number):
 def test_registration_request():
     with TestMX() as plain, TestMX(starttls=True) as org, \
             Gateway({"plain.test": plain, "org.test": org},
-                    extra={"portal": {"public-url": "http://127.0.0.1:8080"},
+                    extra={"portal": {"listen": f"127.0.0.1:{smdtest.free_port()}", "public-url": "http://127.0.0.1:8080"},
                            "organisation": {"name": "Clinic", "notify-from": "secure@org.test"}}) as gw:
         msg = make_message("doctor@org.test", "pat@plain.test", f"Lab {SECRET}", f"Body {SECRET}\n")
         gw.send("doctor@org.test", "pat@plain.test", msg)
@@ -84,7 +84,8 @@ def test_registration_request():
 def test_invitation():
     with TestMX() as plain, TestMX(starttls=True) as org, \
             Gateway({"plain.test": plain, "org.test": org},
-                    extra={"portal": {"public-url": "http://127.0.0.1:8080/"}}) as gw:
+                    extra={"portal": {"listen": f"127.0.0.1:{smdtest.free_port()}",
+                                      "public-url": "http://127.0.0.1:8080/"}}) as gw:
         wait_for(lambda: os.path.exists(gw.db_path))
         write_phone(gw, "pat@plain.test", "+31612345678")
         msg = make_message("doctor@org.test", "Pat@plain.test", f"Lab {SECRET}", f"Body {SECRET}\n")

@@ -1,0 +1,177 @@
+/*
+ * SecuMailer — what the portal shows of a message.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "smd-portal"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "smd-gmime.h"
+#include "smd-mime-view.h"
+
+/* bound what one message can make us decode and render */
+#define SMD_VIEW_MAX_TEXT (2 * 1024 * 1024)
+#define SMD_VIEW_MAX_ATTACHMENTS 200
+
+static void
+smd_attachment_free(SmdAttachment *a)
+{
+	g_free(a->name);
+	g_free(a->content_type);
+	g_free(a);
+}
+
+void
+smd_mime_view_free(SmdMimeView *view)
+{
+	g_free(view->from);
+	g_free(view->to);
+	g_free(view->cc);
+	g_free(view->date);
+	g_free(view->subject);
+	g_free(view->text);
+	g_clear_pointer(&view->attachments, g_ptr_array_unref);
+	g_free(view);
+}
+
+static gsize
+smd_mime_decoded_size(GMimePart *part)
+{
+	GMimeDataWrapper *content = g_mime_part_get_content(part);
+	g_autoptr(GMimeStream) null = g_mime_stream_null_new();
+	if (content == NULL)
+		return 0;
+	g_mime_data_wrapper_write_to_stream(content, null);
+	return (gsize)g_mime_stream_length(null);
+}
+
+static gchar *
+smd_mime_part_text(GMimePart *part)
+{
+	GMimeDataWrapper *content = g_mime_part_get_content(part);
+	g_autoptr(GMimeStream) mem = g_mime_stream_mem_new();
+	g_autoptr(GMimeStream) filtered = NULL;
+	const gchar *charset =
+	    g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
+	GByteArray *bytes;
+
+	if (content == NULL)
+		return NULL;
+	filtered = g_mime_stream_filter_new(mem);
+	/* any declared charset to UTF-8; unknown ones are read as Latin-1 */
+	if (charset != NULL && g_ascii_strcasecmp(charset, "utf-8") != 0 &&
+	    g_ascii_strcasecmp(charset, "us-ascii") != 0) {
+		GMimeFilter *conv = g_mime_filter_charset_new(charset, "utf-8");
+		if (conv != NULL) {
+			g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), conv);
+			g_object_unref(conv);
+		}
+	}
+	g_mime_data_wrapper_write_to_stream(content, filtered);
+	g_mime_stream_flush(filtered);
+	bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	if (bytes->len > SMD_VIEW_MAX_TEXT)
+		g_byte_array_set_size(bytes, SMD_VIEW_MAX_TEXT);
+	return g_utf8_make_valid((const gchar *)bytes->data, bytes->len);
+}
+
+static void
+smd_mime_view_walk(GMimeObject *parent, GMimeObject *part, gpointer user_data)
+{
+	SmdMimeView *view = user_data;
+	GMimeContentType *type = g_mime_object_get_content_type(part);
+	GMimePart *leaf;
+	const gchar *name;
+
+	if (!GMIME_IS_PART(part))
+		return;
+	leaf = GMIME_PART(part);
+	name = g_mime_part_get_filename(leaf);
+	if (name == NULL && !g_mime_part_is_attachment(leaf)) {
+		if (view->text == NULL && g_mime_content_type_is_type(type, "text", "plain")) {
+			view->text = smd_mime_part_text(leaf);
+			return;
+		}
+		if (g_mime_content_type_is_type(type, "text", "html")) {
+			view->has_html = TRUE;
+			return;
+		}
+		/* inline images of an HTML body and the like */
+		if (g_mime_object_get_content_id(part) != NULL)
+			return;
+	}
+	if (view->attachments->len < SMD_VIEW_MAX_ATTACHMENTS) {
+		SmdAttachment *a = g_new0(SmdAttachment, 1);
+		/* only the last path component, no control characters */
+		g_autofree gchar *base = g_path_get_basename(name != NULL ? name : "attachment");
+		a->name = g_strdelimit(g_utf8_make_valid(base, -1), "\r\n\t\\/", '_');
+		a->content_type = g_mime_content_type_get_mime_type(type);
+		a->size = smd_mime_decoded_size(leaf);
+		g_ptr_array_add(view->attachments, a);
+	}
+}
+
+static gchar *
+smd_mime_addresses(GMimeMessage *msg, GMimeAddressType type)
+{
+	InternetAddressList *list = g_mime_message_get_addresses(msg, type);
+	if (list == NULL || internet_address_list_length(list) == 0)
+		return NULL;
+	return internet_address_list_to_string(list, NULL, FALSE);
+}
+
+SmdMimeView *
+smd_mime_view_new(GBytes *message)
+{
+	SmdMimeView *view = g_new0(SmdMimeView, 1);
+	gsize len = 0;
+	const guint8 *data = g_bytes_get_data(message, &len);
+	g_autoptr(GMimeStream) stream = g_mime_stream_mem_new_with_buffer((const char *)data, len);
+	g_autoptr(GMimeParser) parser = g_mime_parser_new_with_stream(stream);
+	g_autoptr(GMimeMessage) msg = g_mime_parser_construct_message(parser, NULL);
+	GDateTime *date;
+
+	view->attachments = g_ptr_array_new_with_free_func((GDestroyNotify)smd_attachment_free);
+	if (msg == NULL)
+		return view; /* shows nothing, downloads as it is */
+	view->from = smd_mime_addresses(msg, GMIME_ADDRESS_TYPE_FROM);
+	view->to = smd_mime_addresses(msg, GMIME_ADDRESS_TYPE_TO);
+	view->cc = smd_mime_addresses(msg, GMIME_ADDRESS_TYPE_CC);
+	view->subject = g_strdup(g_mime_message_get_subject(msg));
+	date = g_mime_message_get_date(msg);
+	if (date != NULL)
+		view->date = g_date_time_format(date, "%x %H:%M");
+	g_mime_message_foreach(msg, smd_mime_view_walk, view);
+	/* a message that is only a text part */
+	if (view->text == NULL && GMIME_IS_PART(g_mime_message_get_mime_part(msg)) &&
+	    view->attachments->len == 0 && !view->has_html)
+		view->text = smd_mime_part_text(GMIME_PART(g_mime_message_get_mime_part(msg)));
+	return view;
+}
+
+GBytes *
+smd_mime_strip_own_received(GBytes *message, const gchar *hostname)
+{
+	gsize len = 0;
+	const gchar *data = g_bytes_get_data(message, &len);
+	g_autofree gchar *by = g_strdup_printf("\tby %s (SecuMailer) ", hostname);
+	gsize end;
+
+	if (len < 10 || strncmp(data, "Received: ", 10) != 0)
+		return g_bytes_ref(message);
+	/* our header: its first continuation line names us */
+	end = 0;
+	while (end + 1 < len) {
+		const gchar *nl = memchr(data + end, '\n', len - end);
+		if (nl == NULL)
+			return g_bytes_ref(message);
+		end = (gsize)(nl - data) + 1;
+		if (end < len && data[end] != ' ' && data[end] != '\t')
+			break;
+	}
+	if (g_strstr_len(data, (gssize)end, by) == NULL)
+		return g_bytes_ref(message);
+	return g_bytes_new_from_bytes(message, end, len - end);
+}

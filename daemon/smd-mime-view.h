@@ -1,0 +1,38 @@
+/*
+ * SecuMailer — what the portal shows of a message, read with GMime:
+ * headers decoded (RFC 2047), the text body, attachments by name and
+ * size. A malformed message still shows what can be shown.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+	gchar *name; /* decoded (RFC 2231), never a path */
+	gchar *content_type;
+	gsize size; /* decoded bytes */
+} SmdAttachment;
+
+typedef struct {
+	gchar *from;
+	gchar *to;
+	gchar *cc;
+	gchar *date;
+	gchar *subject;
+	gchar *text; /* the text/plain body, UTF-8; NULL if none */
+	gboolean has_html;
+	GPtrArray *attachments; /* of SmdAttachment */
+} SmdMimeView;
+
+SmdMimeView *smd_mime_view_new(GBytes *message);
+void smd_mime_view_free(SmdMimeView *view);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdMimeView, smd_mime_view_free)
+
+/* @message without the Received: header this gateway put on top (the
+ * bytes as the sender's server sent them). */
+GBytes *smd_mime_strip_own_received(GBytes *message, const gchar *hostname);
+
+G_END_DECLS

@@ -1,0 +1,268 @@
+/*
+ * SecuMailer — the portal's pages (HTML, every string translatable and
+ * every value escaped).
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "smd-portal"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "smd-phone.h"
+#include "smd-portal-private.h"
+
+SmdPage *
+smd_page_new(guint status, const gchar *title)
+{
+	SmdPage *page = g_new0(SmdPage, 1);
+	page->status = status;
+	page->title = g_strdup(title);
+	page->body = g_string_new(NULL);
+	return page;
+}
+
+void
+smd_page_free(SmdPage *page)
+{
+	g_free(page->title);
+	g_string_free(page->body, TRUE);
+	g_free(page);
+}
+
+/* Appends @format with every %s argument escaped for HTML. */
+G_GNUC_PRINTF(2, 3)
+static void
+smd_page_add(SmdPage *page, const gchar *format, ...)
+{
+	va_list args;
+	g_autofree gchar *text = NULL;
+	va_start(args, format);
+	text = g_markup_vprintf_escaped(format, args);
+	va_end(args);
+	g_string_append(page->body, text);
+}
+
+gchar *
+smd_page_render(const SmdPage *page, const gchar *org_name)
+{
+	g_autofree gchar *title = g_markup_escape_text(page->title, -1);
+	g_autofree gchar *org = g_markup_escape_text(org_name, -1);
+	return g_strdup_printf("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+			       "<meta name=\"viewport\" content=\"width=device-width, "
+			       "initial-scale=1\"><title>%s — %s</title>"
+			       "<link rel=\"stylesheet\" href=\"/static/portal.css\"></head>"
+			       "<body><header><p>%s</p></header><main><h1>%s</h1>%s</main>"
+			       "</body></html>\n",
+			       title, org, org, title, page->body->str);
+}
+
+SmdPage *
+smd_page_not_found(void)
+{
+	/* the same page for an unknown and for a mistyped link */
+	SmdPage *page = smd_page_new(404, _("This link does not work"));
+	smd_page_add(page, "<p>%s</p>",
+		     _("This link is not valid. Check that you opened the whole link from the "
+		       "e-mail. If it still does not work, ask the sender to send the message "
+		       "again."));
+	return page;
+}
+
+SmdPage *
+smd_page_expired(void)
+{
+	SmdPage *page = smd_page_new(410, _("This message is no longer available"));
+	smd_page_add(page, "<p>%s</p>",
+		     _("The message behind this link has expired or was withdrawn and has been "
+		       "deleted. Ask the sender to send it again if you still need it."));
+	return page;
+}
+
+SmdPage *
+smd_page_locked(void)
+{
+	SmdPage *page = smd_page_new(403, _("This link is locked"));
+	smd_page_add(page, "<p>%s</p>",
+		     _("A wrong pin code was entered too many times, so this link has been "
+		       "locked to protect the message. Contact the sender to have it unlocked."));
+	return page;
+}
+
+SmdPage *
+smd_page_forbidden(void)
+{
+	SmdPage *page = smd_page_new(403, _("The form has expired"));
+	smd_page_add(page, "<p>%s</p>",
+		     _("This form could not be accepted. Go back, reload the page and try "
+		       "again."));
+	return page;
+}
+
+static void
+smd_page_form_start(SmdPage *page, const gchar *action, const gchar *csrf)
+{
+	smd_page_add(page,
+		     "<form method=\"post\" action=\"%s\"><input type=\"hidden\" name=\"csrf\" "
+		     "value=\"%s\">",
+		     action, csrf);
+}
+
+SmdPage *
+smd_page_registration(const SmdLink *link, const gchar *action, const gchar *csrf,
+		      const gchar *phone, const gchar *error)
+{
+	SmdPage *page =
+	    smd_page_new(error != NULL ? 400 : 200, _("Mobile number of the recipient"));
+
+	smd_page_add(page, "<p>%s <strong>%s</strong>.</p>",
+		     _("Messages are waiting on this portal for"), link->address);
+	if (link->waiting != NULL && link->waiting->len > 0) {
+		smd_page_add(page, "<p>%s</p><ul>", _("Waiting messages:"));
+		for (guint i = 0; i < link->waiting->len; i++) {
+			g_auto(GStrv) f = g_strsplit(g_ptr_array_index(link->waiting, i), "\t", 2);
+			g_autoptr(GDateTime) dt =
+			    g_date_time_new_from_unix_local(g_ascii_strtoll(f[1], NULL, 10));
+			g_autofree gchar *when = g_date_time_format(dt, "%x %H:%M");
+			/* TRANSLATORS: "from <sender>, <date>" in the list of waiting messages */
+			smd_page_add(page, "<li>%s %s, %s</li>", _("from"), f[0], when);
+		}
+		g_string_append(page->body, "</ul>");
+	}
+	smd_page_add(page, "<p>%s</p>",
+		     _("The recipient reads them after entering a pin code that we send by SMS. "
+		       "Enter their mobile number; we remember it for later messages."));
+	smd_page_form_start(page, action, csrf);
+	smd_page_add(page, "<label for=\"phone\">%s</label>", _("Mobile number"));
+	if (error != NULL)
+		smd_page_add(page, "<p class=\"error\" id=\"phone-error\" role=\"alert\">%s</p>",
+			     error);
+	smd_page_add(page,
+		     error != NULL
+			 ? "<input type=\"tel\" id=\"phone\" name=\"phone\" "
+			   "autocomplete=\"off\" inputmode=\"tel\" required value=\"%s\" "
+			   "aria-invalid=\"true\" aria-describedby=\"phone-error\">"
+			 : "<input type=\"tel\" id=\"phone\" name=\"phone\" "
+			   "autocomplete=\"off\" inputmode=\"tel\" required value=\"%s\">",
+		     phone != NULL ? phone : "");
+	/* TRANSLATORS: button label, keep it in line with DESIGN.md */
+	smd_page_add(page, "<p><button type=\"submit\">%s</button></p></form>", _("Submit"));
+	return page;
+}
+
+SmdPage *
+smd_page_stored(const gchar *address, const gchar *masked)
+{
+	/* TRANSLATORS: title shown after a number was saved */
+	SmdPage *page = smd_page_new(200, _("Stored"));
+	smd_page_add(page, "<p>%s <strong>%s</strong>: %s</p>", _("The mobile number of"), address,
+		     masked);
+	smd_page_add(page, "<p>%s</p>",
+		     _("The recipient now gets an e-mail with a link to read the message."));
+	return page;
+}
+
+SmdPage *
+smd_page_recipient(const SmdLink *link, const gchar *token, const gchar *csrf)
+{
+	SmdPage *page = smd_page_new(200, _("A secure message is waiting for you"));
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local(link->received_at);
+	g_autofree gchar *when = g_date_time_format(dt, "%x %H:%M");
+	g_autofree gchar *action = g_strdup_printf("/m/%s/pin", token);
+	g_autofree gchar *masked = link->number != NULL ? smd_phone_mask(link->number) : NULL;
+
+	smd_page_add(page, "<p>%s <strong>%s</strong>, %s.</p>", _("A message from"),
+		     link->sender != NULL ? link->sender : "", when);
+	smd_page_add(page, "<p>%s %s.</p>",
+		     _("To open it, we send a pin code by SMS to your mobile number"),
+		     masked != NULL ? masked : "");
+	smd_page_form_start(page, action, csrf);
+	/* TRANSLATORS: button label, keep it in line with DESIGN.md */
+	smd_page_add(page, "<button type=\"submit\">%s</button></form>", _("Request pin code"));
+	return page;
+}
+
+SmdPage *
+smd_page_pin(const gchar *token, const gchar *csrf, const gchar *masked, const gchar *notice,
+	     const gchar *error)
+{
+	SmdPage *page = smd_page_new(error != NULL ? 400 : 200, _("Enter your pin code"));
+	g_autofree gchar *action = g_strdup_printf("/m/%s/login", token);
+	g_autofree gchar *again = g_strdup_printf("/m/%s/pin", token);
+
+	if (notice != NULL)
+		smd_page_add(page, "<p class=\"notice\">%s</p>", notice);
+	else
+		smd_page_add(page, "<p>%s %s.</p>", _("We sent a pin code by SMS to"), masked);
+	smd_page_form_start(page, action, csrf);
+	smd_page_add(page, "<label for=\"pin\">%s</label>", _("Pin code"));
+	if (error != NULL)
+		smd_page_add(page, "<p class=\"error\" id=\"pin-error\" role=\"alert\">%s</p>",
+			     error);
+	g_string_append(page->body,
+			error != NULL
+			    ? "<input type=\"text\" id=\"pin\" name=\"pin\" inputmode=\"numeric\" "
+			      "autocomplete=\"one-time-code\" pattern=\"[0-9]{6}\" maxlength=\"6\" "
+			      "required aria-invalid=\"true\" aria-describedby=\"pin-error\">"
+			    : "<input type=\"text\" id=\"pin\" name=\"pin\" inputmode=\"numeric\" "
+			      "autocomplete=\"one-time-code\" pattern=\"[0-9]{6}\" maxlength=\"6\" "
+			      "required>");
+	smd_page_add(page, "<p><button type=\"submit\">%s</button></p></form>", _("Submit"));
+	smd_page_form_start(page, again, csrf);
+	smd_page_add(page, "<button type=\"submit\">%s</button></form>", _("Send a new pin code"));
+	return page;
+}
+
+SmdPage *
+smd_page_sms_failed(const gchar *token, const gchar *csrf)
+{
+	SmdPage *page = smd_page_new(503, _("The pin code could not be sent"));
+	g_autofree gchar *action = g_strdup_printf("/m/%s/pin", token);
+	smd_page_add(page, "<p>%s</p>",
+		     _("We could not send the SMS just now. Please try again in a few minutes."));
+	smd_page_form_start(page, action, csrf);
+	smd_page_add(page, "<button type=\"submit\">%s</button></form>", _("Request pin code"));
+	return page;
+}
+
+SmdPage *
+smd_page_message(const SmdMimeView *view, const gchar *token)
+{
+	SmdPage *page = smd_page_new(200, view->subject != NULL && view->subject[0] != '\0'
+					      ? view->subject
+					      : _("(no subject)"));
+	const struct {
+		const gchar *label;
+		const gchar *value;
+	} fields[] = {{_("From"), view->from},
+		      {_("To"), view->to},
+		      {_("Cc"), view->cc},
+		      {_("Date"), view->date}};
+
+	g_string_append(page->body, "<dl class=\"headers\">");
+	for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
+		if (fields[i].value != NULL)
+			smd_page_add(page, "<dt>%s</dt><dd>%s</dd>", fields[i].label,
+				     fields[i].value);
+	}
+	g_string_append(page->body, "</dl>");
+	/* TRANSLATORS: button label, keep it in line with DESIGN.md */
+	smd_page_add(page, "<p><a class=\"button\" href=\"/m/%s/download\" download>%s</a></p>",
+		     token, _("Download"));
+	if (view->attachments->len > 0) {
+		smd_page_add(page, "<h2>%s</h2><ul class=\"attachments\">", _("Attachments"));
+		for (guint i = 0; i < view->attachments->len; i++) {
+			SmdAttachment *a = g_ptr_array_index(view->attachments, i);
+			g_autofree gchar *size = g_format_size(a->size);
+			smd_page_add(page, "<li>%s (%s)</li>", a->name, size);
+		}
+		g_string_append(page->body, "</ul>");
+	}
+	if (view->text != NULL)
+		smd_page_add(page, "<pre class=\"body\">%s</pre>", view->text);
+	else if (view->has_html)
+		smd_page_add(page, "<p class=\"notice\">%s</p>",
+			     _("This message has a formatted (HTML) version only. Download it to "
+			       "read it in your mail program."));
+	return page;
+}

@@ -1,0 +1,746 @@
+/*
+ * SecuMailer — the portal: server, routing, cookies, sessions, and the
+ * handlers that tie pages to the store.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "smd-portal"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <libsoup/soup.h>
+#include <string.h>
+
+#include "smd-common.h"
+#include "smd-error.h"
+#include "smd-event.h"
+#include "smd-phone.h"
+#include "smd-portal-private.h"
+#include "smd-sms-provider.h"
+#include "smd-store-messages.h"
+#include "smd-token.h"
+
+#define SMD_SESSION_IDLE (15 * 60)
+#define SMD_MAX_REQUEST_BODY (16 * 1024)
+
+typedef struct {
+	gint64 link_id;
+	gint64 recipient_id;
+	gint64 message_id;
+	gchar *queue_id;
+	gint64 last_used;
+} SmdPortalSession;
+
+struct _SmdPortal {
+	GObject parent_instance;
+	/* owned */
+	SmdEngine *engine;
+	SoupServer *server;
+	SmdSmsProvider *sms;
+	GHashTable *sessions; /* session id → SmdPortalSession */
+	/* borrowed */
+	const SmdConfig *config;
+	SmdStore *store;
+	SmdVault *vault;
+	gboolean secure; /* public-url is https: Secure, __Host- cookies, HSTS */
+};
+
+G_DEFINE_TYPE(SmdPortal, smd_portal, G_TYPE_OBJECT)
+
+static void
+smd_portal_session_free(SmdPortalSession *s)
+{
+	g_free(s->queue_id);
+	g_free(s);
+}
+
+/* ------------------------------------------------------------ requests */
+
+typedef struct {
+	SmdPortal *portal;
+	SoupServerMessage *msg;
+	gchar *token;
+	gchar *action; /* "", "pin", "login", "view", "download" */
+	gboolean post;
+	gboolean registration; /* /r/ rather than /m/ */
+	GHashTable *form;
+	gchar *client;
+	gchar *csrf; /* the cookie's value (a new one if there was none) */
+	gboolean new_csrf;
+	SmdLink *link;
+} SmdPortalRequest;
+
+static void
+smd_portal_request_free(SmdPortalRequest *r)
+{
+	g_object_unref(r->portal);
+	g_object_unref(r->msg);
+	g_free(r->token);
+	g_free(r->action);
+	g_clear_pointer(&r->form, g_hash_table_unref);
+	g_free(r->client);
+	g_free(r->csrf);
+	g_clear_pointer(&r->link, smd_link_free);
+	g_free(r);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdPortalRequest, smd_portal_request_free)
+
+static const gchar *
+smd_portal_cookie_name(SmdPortal *self, const gchar *base)
+{
+	/* __Host- needs Secure; a plain-http development setup cannot have it */
+	if (g_strcmp0(base, "session") == 0)
+		return self->secure ? "__Host-smd_session" : "smd_session";
+	return self->secure ? "__Host-smd_csrf" : "smd_csrf";
+}
+
+static gchar *
+smd_portal_get_cookie(SoupServerMessage *msg, const gchar *name)
+{
+	const gchar *header =
+	    soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Cookie");
+	g_autoptr(GHashTable) cookies = NULL;
+	if (header == NULL)
+		return NULL;
+	cookies = soup_header_parse_semi_param_list(header);
+	return g_strdup(g_hash_table_lookup(cookies, name));
+}
+
+static void
+smd_portal_set_cookie(SmdPortal *self, SoupServerMessage *msg, const gchar *name,
+		      const gchar *value, gint max_age)
+{
+	g_autofree gchar *header =
+	    g_strdup_printf("%s=%s; Path=/; HttpOnly; SameSite=Strict%s%s", name, value,
+			    self->secure ? "; Secure" : "", max_age >= 0 ? "; Max-Age=" : "");
+	g_autofree gchar *full =
+	    max_age >= 0 ? g_strdup_printf("%s%d", header, max_age) : g_strdup(header);
+	soup_message_headers_append(soup_server_message_get_response_headers(msg), "Set-Cookie",
+				    full);
+}
+
+/* Headers every response carries (DESIGN.md, security model). */
+static void
+smd_portal_security_headers(SmdPortal *self, SoupServerMessage *msg)
+{
+	SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+	soup_message_headers_replace(h, "Content-Security-Policy",
+				     "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+				     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+	soup_message_headers_replace(h, "X-Content-Type-Options", "nosniff");
+	soup_message_headers_replace(h, "Referrer-Policy", "no-referrer");
+	soup_message_headers_replace(h, "X-Frame-Options", "DENY");
+	soup_message_headers_replace(h, "Cache-Control", "no-store");
+	soup_message_headers_replace(h, "Cross-Origin-Opener-Policy", "same-origin");
+	if (self->secure)
+		soup_message_headers_replace(h, "Strict-Transport-Security",
+					     "max-age=31536000; includeSubDomains");
+}
+
+static void
+smd_portal_send_page(SmdPortalRequest *r, SmdPage *page)
+{
+	const gchar *org = r->portal->config->org_name != NULL ? r->portal->config->org_name
+							       : r->portal->config->smtp_hostname;
+	g_autofree gchar *html = smd_page_render(page, org);
+
+	smd_portal_security_headers(r->portal, r->msg);
+	if (r->new_csrf)
+		smd_portal_set_cookie(r->portal, r->msg, smd_portal_cookie_name(r->portal, "csrf"),
+				      r->csrf, -1);
+	soup_server_message_set_status(r->msg, page->status, NULL);
+	soup_server_message_set_response(r->msg, "text/html; charset=utf-8", SOUP_MEMORY_COPY, html,
+					 strlen(html));
+}
+
+/* Finishes a paused request with @page (taking it) and frees @r. */
+static void
+smd_portal_finish(SmdPortalRequest *r, SmdPage *page)
+{
+	g_autoptr(SmdPage) p = page;
+	smd_portal_send_page(r, p);
+	soup_server_message_unpause(r->msg);
+	smd_portal_request_free(r);
+}
+
+static gboolean
+smd_portal_csrf_ok(SmdPortalRequest *r)
+{
+	const gchar *sent = r->form != NULL ? g_hash_table_lookup(r->form, "csrf") : NULL;
+	/* double submit: the form field must equal the SameSite=Strict cookie */
+	return !r->new_csrf && sent != NULL && smd_secure_equal(sent, r->csrf);
+}
+
+static void
+smd_portal_log(SmdPortal *self, SmdEventLevel level, const gchar *kind, const gchar *queue_id,
+	       const gchar *recipient, const gchar *detail, const gchar *text)
+{
+	SmdEvent *ev = smd_event_new(level, kind, queue_id, recipient, detail, text);
+	GPtrArray *events = g_ptr_array_new_with_free_func((GDestroyNotify)smd_event_free);
+	SmdPortalMark *mark = g_new0(SmdPortalMark, 1);
+	smd_event_log(ev);
+	g_ptr_array_add(events, ev);
+	mark->events = events;
+	smd_store_run_async(self->store, smd_portal_store_mark, mark,
+			    (GDestroyNotify)smd_portal_mark_free, NULL, NULL);
+}
+
+static void
+smd_portal_mark(SmdPortal *self, gint64 recipient_id, const gchar *state, const gchar *kind,
+		const gchar *queue_id, const gchar *client, const gchar *text)
+{
+	SmdPortalMark *mark = g_new0(SmdPortalMark, 1);
+	SmdEvent *ev = smd_event_new(SMD_EVENT_INFO, kind, queue_id, NULL, client, text);
+	smd_event_log(ev);
+	mark->recipient_id = recipient_id;
+	mark->state = state;
+	mark->events = g_ptr_array_new_with_free_func((GDestroyNotify)smd_event_free);
+	g_ptr_array_add(mark->events, ev);
+	smd_store_run_async(self->store, smd_portal_store_mark, mark,
+			    (GDestroyNotify)smd_portal_mark_free, NULL, NULL);
+}
+
+/* ---------------------------------------------------------- sessions */
+
+static SmdPortalSession *
+smd_portal_session_get(SmdPortalRequest *r)
+{
+	g_autofree gchar *id =
+	    smd_portal_get_cookie(r->msg, smd_portal_cookie_name(r->portal, "session"));
+	SmdPortalSession *s;
+	gint64 now = smd_now();
+
+	if (id == NULL || r->link == NULL)
+		return NULL;
+	s = g_hash_table_lookup(r->portal->sessions, id);
+	if (s == NULL)
+		return NULL;
+	if (now - s->last_used > SMD_SESSION_IDLE) {
+		g_hash_table_remove(r->portal->sessions, id);
+		return NULL;
+	}
+	/* a session opens one link, never another */
+	if (s->link_id != r->link->id)
+		return NULL;
+	s->last_used = now;
+	return s;
+}
+
+static void
+smd_portal_session_start(SmdPortalRequest *r)
+{
+	SmdPortalSession *s = g_new0(SmdPortalSession, 1);
+	gchar *id = smd_token_new(); /* 192 bits */
+	s->link_id = r->link->id;
+	s->recipient_id = r->link->recipient_id;
+	s->message_id = r->link->message_id;
+	s->queue_id = g_strdup(r->link->queue_id);
+	s->last_used = smd_now();
+	g_hash_table_insert(r->portal->sessions, id, s);
+	smd_portal_set_cookie(r->portal, r->msg, smd_portal_cookie_name(r->portal, "session"), id,
+			      SMD_SESSION_IDLE);
+}
+
+/* ------------------------------------------------------ registration */
+
+static void
+smd_portal_registered_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdPortalRequest *r = user_data;
+	SmdRegistration *reg = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *masked = NULL;
+
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
+		smd_portal_finish(r, g_error_matches(error, SMD_ERROR, SMD_ERROR_NOT_FOUND)
+					 ? smd_page_expired()
+					 : smd_page_sms_failed(r->token, r->csrf));
+		return;
+	}
+	for (guint i = 0; i < reg->events->len; i++)
+		smd_event_log(g_ptr_array_index(reg->events, i));
+	smd_engine_send_notices(r->portal->engine, reg->notices);
+	masked = smd_phone_mask(reg->number);
+	smd_portal_finish(r, smd_page_stored(reg->address, masked));
+}
+
+static void
+smd_portal_registration(SmdPortalRequest *r)
+{
+	g_autofree gchar *action = g_strdup_printf("/r/%s", r->token);
+	const gchar *phone;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *number = NULL;
+	SmdRegistration *reg;
+
+	if (g_strcmp0(r->action, "") != 0) {
+		smd_portal_finish(r, smd_page_not_found());
+		return;
+	}
+	if (!r->post) {
+		if (r->link->number != NULL) {
+			g_autofree gchar *masked = smd_phone_mask(r->link->number);
+			smd_portal_finish(r, smd_page_stored(r->link->address, masked));
+			return;
+		}
+		smd_portal_finish(r, smd_page_registration(r->link, action, r->csrf, NULL, NULL));
+		return;
+	}
+	if (!smd_portal_csrf_ok(r)) {
+		smd_portal_finish(r, smd_page_forbidden());
+		return;
+	}
+	phone = g_hash_table_lookup(r->form, "phone");
+	number = smd_phone_normalise(phone != NULL ? phone : "", "NL", &error);
+	if (number == NULL) {
+		smd_portal_finish(
+		    r, smd_page_registration(r->link, action, r->csrf, phone, error->message));
+		return;
+	}
+	reg = g_new0(SmdRegistration, 1);
+	reg->token_hash = smd_token_hash(r->token);
+	reg->number = g_steal_pointer(&number);
+	reg->client_address = g_strdup(r->client);
+	smd_store_run_async(r->portal->store, smd_portal_store_register, reg,
+			    (GDestroyNotify)smd_registration_free, smd_portal_registered_cb, r);
+}
+
+/* --------------------------------------------------------- recipient */
+
+typedef struct {
+	SmdPortalRequest *r;
+	gchar *pin;
+} SmdPinSend;
+
+static void
+smd_portal_sms_sent_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdPortalRequest *r = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *masked = r->link->number != NULL ? smd_phone_mask(r->link->number) : NULL;
+
+	if (!smd_sms_provider_send_finish(SMD_SMS_PROVIDER(source), result, &error)) {
+		smd_portal_log(r->portal, SMD_EVENT_ERROR, "sms-failed", r->link->queue_id,
+			       r->link->address, error->message, _("The SMS could not be sent"));
+		smd_portal_finish(r, smd_page_sms_failed(r->token, r->csrf));
+		return;
+	}
+	smd_portal_finish(r, smd_page_pin(r->token, r->csrf, masked, NULL, NULL));
+}
+
+static void
+smd_portal_pin_stored_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdPinSend *send = user_data;
+	SmdPortalRequest *r = send->r;
+	SmdPinRequest *req = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *pin = g_steal_pointer(&send->pin);
+	g_autofree gchar *text = NULL;
+
+	g_free(send);
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
+		if (g_error_matches(error, SMD_ERROR, SMD_ERROR_TEMPORARY)) {
+			smd_portal_finish(r,
+					  smd_page_pin(r->token, r->csrf, NULL,
+						       _("A pin code was sent a moment ago. Wait a "
+							 "minute before you ask for a new one."),
+						       NULL));
+			return;
+		}
+		smd_portal_finish(r, smd_page_locked());
+		return;
+	}
+	for (guint i = 0; i < req->events->len; i++)
+		smd_event_log(g_ptr_array_index(req->events, i));
+	/* TRANSLATORS: the SMS; %1$s is the pin, %2$s the organisation */
+	text = g_strdup_printf(_("Your pin code is %1$s. It is valid for 10 minutes. — %2$s"), pin,
+			       r->portal->config->org_name != NULL ? r->portal->config->org_name
+								   : "SecuMailer");
+	smd_sms_provider_send_async(r->portal->sms, req->number, text, NULL, smd_portal_sms_sent_cb,
+				    r);
+	memset(pin, 0, strlen(pin));
+}
+
+static gchar *
+smd_portal_pin_mac(SmdPortal *self, gint64 link_id, const gchar *pin)
+{
+	g_autofree gchar *input = g_strdup_printf("%" G_GINT64_FORMAT ":%s", link_id, pin);
+	return smd_vault_mac(self->vault, "pin", input);
+}
+
+static void
+smd_portal_request_pin(SmdPortalRequest *r)
+{
+	SmdPinRequest *req = g_new0(SmdPinRequest, 1);
+	SmdPinSend *send = g_new0(SmdPinSend, 1);
+
+	send->r = r;
+	send->pin = smd_pin_new();
+	req->link_id = r->link->id;
+	req->pin_mac = smd_portal_pin_mac(r->portal, r->link->id, send->pin);
+	req->client_address = g_strdup(r->client);
+	smd_store_run_async(r->portal->store, smd_portal_store_pin_request, req,
+			    (GDestroyNotify)smd_pin_request_free, smd_portal_pin_stored_cb, send);
+}
+
+static void
+smd_portal_pin_checked_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdPortalRequest *r = user_data;
+	SmdPinCheck *check = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *location = NULL;
+
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
+		smd_portal_finish(r, smd_page_locked());
+		return;
+	}
+	for (guint i = 0; i < check->events->len; i++)
+		smd_event_log(g_ptr_array_index(check->events, i));
+	if (check->verdict == SMD_PIN_LOCKED) {
+		smd_portal_finish(r, smd_page_locked());
+		return;
+	}
+	if (check->verdict == SMD_PIN_WRONG) {
+		smd_portal_finish(
+		    r, smd_page_pin(r->token, r->csrf, NULL, _("Enter the pin code from the SMS."),
+				    _("That pin code is not right, or it has expired. "
+				      "Try again, or ask for a new one.")));
+		return;
+	}
+	/* a fresh session id after login: nothing from before carries over */
+	smd_portal_session_start(r);
+	location = g_strdup_printf("/m/%s/view", r->token);
+	smd_portal_security_headers(r->portal, r->msg);
+	soup_server_message_set_redirect(r->msg, SOUP_STATUS_SEE_OTHER, location);
+	soup_server_message_unpause(r->msg);
+	smd_portal_request_free(r);
+}
+
+static void
+smd_portal_login(SmdPortalRequest *r)
+{
+	const gchar *pin = g_hash_table_lookup(r->form, "pin");
+	SmdPinCheck *check = g_new0(SmdPinCheck, 1);
+	g_autofree gchar *trimmed = g_strstrip(g_strdup(pin != NULL ? pin : ""));
+
+	check->link_id = r->link->id;
+	/* a malformed pin counts as a wrong one */
+	check->pin_mac = smd_portal_pin_mac(r->portal, r->link->id,
+					    smd_pin_is_well_formed(trimmed) ? trimmed : "x");
+	check->client_address = g_strdup(r->client);
+	smd_store_run_async(r->portal->store, smd_portal_store_pin_check, check,
+			    (GDestroyNotify)smd_pin_check_free, smd_portal_pin_checked_cb, r);
+}
+
+typedef struct {
+	SmdPortalRequest *r;
+	gboolean download;
+	gint64 recipient_id;
+} SmdPortalShow;
+
+static void
+smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdPortalShow *show = user_data;
+	SmdPortalRequest *r = show->r;
+	SmdBodyLoad *load = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) message = NULL;
+	gboolean download = show->download;
+	gint64 recipient_id = show->recipient_id;
+
+	g_free(show);
+	if (smd_store_run_finish(SMD_STORE(source), result, &error))
+		message = smd_vault_open(r->portal->vault, load->queue_id, load->wrapped_key,
+					 load->envelope, &error);
+	if (message == NULL) {
+		smd_portal_finish(r, smd_page_expired());
+		return;
+	}
+	if (download) {
+		g_autoptr(GBytes) original =
+		    smd_mime_strip_own_received(message, r->portal->config->smtp_hostname);
+		SoupMessageHeaders *h = soup_server_message_get_response_headers(r->msg);
+		smd_portal_security_headers(r->portal, r->msg);
+		soup_message_headers_replace(h, "Content-Disposition",
+					     "attachment; filename=\"message.eml\"");
+		soup_server_message_set_status(r->msg, SOUP_STATUS_OK, NULL);
+		soup_server_message_set_response(r->msg, "message/rfc822", SOUP_MEMORY_COPY,
+						 g_bytes_get_data(original, NULL),
+						 g_bytes_get_size(original));
+		smd_portal_mark(r->portal, recipient_id, SMD_STATE_DOWNLOADED, "downloaded",
+				load->queue_id, r->client, _("Message downloaded on the portal"));
+		soup_server_message_unpause(r->msg);
+		smd_portal_request_free(r);
+		return;
+	}
+	{
+		g_autoptr(SmdMimeView) view = smd_mime_view_new(message);
+		smd_portal_mark(r->portal, recipient_id, SMD_STATE_OPENED, "opened", load->queue_id,
+				r->client, _("Message opened on the portal"));
+		smd_portal_finish(r, smd_page_message(view, r->token));
+	}
+}
+
+static void
+smd_portal_show(SmdPortalRequest *r, gboolean download)
+{
+	SmdPortalSession *s = smd_portal_session_get(r);
+	SmdBodyLoad *load;
+	SmdPortalShow *show;
+
+	if (s == NULL) {
+		/* no (or an expired) session: start over with a pin */
+		g_autofree gchar *location = g_strdup_printf("/m/%s", r->token);
+		smd_portal_security_headers(r->portal, r->msg);
+		soup_server_message_set_redirect(r->msg, SOUP_STATUS_SEE_OTHER, location);
+		soup_server_message_unpause(r->msg);
+		smd_portal_request_free(r);
+		return;
+	}
+	load = g_new0(SmdBodyLoad, 1);
+	load->message_id = s->message_id;
+	show = g_new0(SmdPortalShow, 1);
+	show->r = r;
+	show->download = download;
+	show->recipient_id = s->recipient_id;
+	smd_store_run_async(r->portal->store, smd_store_load_body, load,
+			    (GDestroyNotify)smd_body_load_free, smd_portal_body_cb, show);
+}
+
+static void
+smd_portal_recipient(SmdPortalRequest *r)
+{
+	if (r->link->locked) {
+		smd_portal_finish(r, smd_page_locked());
+		return;
+	}
+	if (!r->link->body_present) {
+		smd_portal_finish(r, smd_page_expired());
+		return;
+	}
+	if (r->post && !smd_portal_csrf_ok(r)) {
+		smd_portal_finish(r, smd_page_forbidden());
+		return;
+	}
+	if (!r->post && g_strcmp0(r->action, "") == 0) {
+		/* a GET only shows a page: mail scanners burn nothing */
+		smd_portal_finish(r, smd_page_recipient(r->link, r->token, r->csrf));
+		return;
+	}
+	if (r->post && g_strcmp0(r->action, "pin") == 0) {
+		smd_portal_request_pin(r);
+		return;
+	}
+	if (r->post && g_strcmp0(r->action, "login") == 0) {
+		smd_portal_login(r);
+		return;
+	}
+	if (!r->post && g_strcmp0(r->action, "view") == 0) {
+		smd_portal_show(r, FALSE);
+		return;
+	}
+	if (!r->post && g_strcmp0(r->action, "download") == 0) {
+		smd_portal_show(r, TRUE);
+		return;
+	}
+	smd_portal_finish(r, smd_page_not_found());
+}
+
+static void
+smd_portal_lookup_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdPortalRequest *r = user_data;
+	SmdLinkLookup *lookup = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+	gboolean registration;
+
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
+		g_warning("portal lookup failed: %s", error->message);
+		smd_portal_finish(r, smd_page_not_found());
+		return;
+	}
+	r->link = g_steal_pointer(&lookup->link);
+	registration = r->registration;
+	if (r->link == NULL ||
+	    g_strcmp0(r->link->kind, registration ? "registration" : "recipient") != 0) {
+		smd_portal_finish(r, smd_page_not_found());
+		return;
+	}
+	if (r->link->expires_at <= smd_now()) {
+		smd_portal_finish(r, smd_page_expired());
+		return;
+	}
+	if (registration)
+		smd_portal_registration(r);
+	else
+		smd_portal_recipient(r);
+}
+
+/* ------------------------------------------------------------ server */
+
+static void
+smd_portal_send_static(SmdPortal *self, SoupServerMessage *msg, const gchar *path)
+{
+	g_autofree gchar *resource = g_strdup_printf("/org/secumailer/portal/%s", path);
+	g_autoptr(GBytes) bytes = g_resources_lookup_data(resource, 0, NULL);
+
+	smd_portal_security_headers(self, msg);
+	if (bytes == NULL || strchr(path, '/') != NULL) {
+		soup_server_message_set_status(msg, SOUP_STATUS_NOT_FOUND, NULL);
+		return;
+	}
+	soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Cache-Control",
+				     "public, max-age=3600");
+	soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+	soup_server_message_set_response(msg, "text/css; charset=utf-8", SOUP_MEMORY_COPY,
+					 g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
+}
+
+static void
+smd_portal_handler(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
+		   gpointer user_data)
+{
+	SmdPortal *self = user_data;
+	const gchar *method = soup_server_message_get_method(msg);
+	g_auto(GStrv) parts = NULL;
+	g_autoptr(SmdPortalRequest) r = NULL;
+	SmdLinkLookup *lookup;
+
+	if (g_str_has_prefix(path, "/static/") && g_strcmp0(method, "GET") == 0) {
+		smd_portal_send_static(self, msg, path + strlen("/static/"));
+		return;
+	}
+	r = g_new0(SmdPortalRequest, 1);
+	r->portal = g_object_ref(self);
+	r->msg = g_object_ref(msg);
+	r->post = g_strcmp0(method, "POST") == 0;
+	r->client = g_strdup(soup_server_message_get_remote_host(msg));
+	r->csrf = smd_portal_get_cookie(msg, smd_portal_cookie_name(self, "csrf"));
+	if (r->csrf == NULL || !smd_token_is_well_formed(r->csrf)) {
+		g_free(r->csrf);
+		r->csrf = smd_token_new();
+		r->new_csrf = TRUE;
+	}
+	if (!r->post && g_strcmp0(method, "GET") != 0 && g_strcmp0(method, "HEAD") != 0) {
+		smd_portal_security_headers(self, msg);
+		soup_server_message_set_status(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
+		return;
+	}
+	if (r->post) {
+		g_autoptr(GBytes) body =
+		    soup_message_body_flatten(soup_server_message_get_request_body(msg));
+		g_autofree gchar *text =
+		    g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body));
+		r->form = soup_form_decode(text);
+	}
+
+	/* /r/TOKEN, /m/TOKEN, /m/TOKEN/ACTION */
+	parts = g_strsplit(path, "/", 5);
+	if (g_strv_length(parts) < 3 || parts[0][0] != '\0' ||
+	    (g_strcmp0(parts[1], "r") != 0 && g_strcmp0(parts[1], "m") != 0) ||
+	    !smd_token_is_well_formed(parts[2]) || g_strv_length(parts) > 4) {
+		g_autoptr(SmdPage) page = smd_page_not_found();
+		smd_portal_send_page(r, page);
+		return;
+	}
+	r->token = g_strdup(parts[2]);
+	r->registration = g_strcmp0(parts[1], "r") == 0;
+	r->action = g_strdup(parts[3] != NULL ? parts[3] : "");
+
+	soup_server_message_pause(msg);
+	lookup = g_new0(SmdLinkLookup, 1);
+	lookup->token_hash = smd_token_hash(r->token);
+	smd_store_run_async(self->store, smd_portal_store_lookup, lookup,
+			    (GDestroyNotify)smd_link_lookup_free, smd_portal_lookup_cb,
+			    g_steal_pointer(&r));
+}
+
+/* Before the body is read: refuse what no form of ours could be. */
+static void
+smd_portal_early_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
+			 GHashTable *query, gpointer user_data)
+{
+	SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
+	goffset length = soup_message_headers_get_content_length(h);
+	if (length > SMD_MAX_REQUEST_BODY ||
+	    soup_message_headers_get_encoding(h) == SOUP_ENCODING_CHUNKED) {
+		smd_portal_security_headers(SMD_PORTAL(user_data), msg);
+		soup_server_message_set_status(msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, NULL);
+	}
+}
+
+SmdPortal *
+smd_portal_new(SmdEngine *engine, GError **error)
+{
+	g_autoptr(SmdPortal) self = g_object_new(SMD_TYPE_PORTAL, NULL);
+	const SmdConfig *config = smd_engine_get_config(engine);
+	g_autofree gchar *host = NULL;
+	guint16 port = 0;
+	g_autoptr(GInetAddress) addr = NULL;
+	g_autoptr(GSocketAddress) sockaddr = NULL;
+	g_autoptr(GError) error_local = NULL;
+
+	self->engine = g_object_ref(engine);
+	self->config = config;
+	self->store = smd_engine_get_store(engine);
+	self->vault = smd_engine_get_vault(engine);
+	self->secure = g_str_has_prefix(config->portal_public_url, "https:");
+	if (!self->secure)
+		g_message("portal: public-url is plain http: cookies without Secure and "
+			  "__Host- (development only)");
+	self->sms = smd_sms_provider_new_from_config(config, error);
+	if (self->sms == NULL)
+		return NULL;
+
+	self->server = soup_server_new("server-header", "SecuMailer", NULL);
+	soup_server_add_early_handler(self->server, NULL, smd_portal_early_handler, self, NULL);
+	soup_server_add_handler(self->server, NULL, smd_portal_handler, self, NULL);
+	if (!smd_parse_host_port(config->portal_listen, 443, &host, &port) ||
+	    (addr = g_inet_address_new_from_string(host)) == NULL) {
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG, _("[portal] listen: bad address"));
+		return NULL;
+	}
+	sockaddr = g_inet_socket_address_new(addr, port);
+	if (!soup_server_listen(self->server, sockaddr, 0, &error_local)) {
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG,
+			    _("Cannot listen for the portal on %s: %s"), config->portal_listen,
+			    error_local->message);
+		return NULL;
+	}
+	return g_steal_pointer(&self);
+}
+
+void
+smd_portal_stop(SmdPortal *self)
+{
+	if (self->server != NULL)
+		soup_server_disconnect(self->server);
+}
+
+static void
+smd_portal_finalize(GObject *object)
+{
+	SmdPortal *self = SMD_PORTAL(object);
+	smd_portal_stop(self);
+	g_clear_object(&self->server);
+	g_clear_object(&self->sms);
+	g_clear_object(&self->engine);
+	g_hash_table_unref(self->sessions);
+	G_OBJECT_CLASS(smd_portal_parent_class)->finalize(object);
+}
+
+static void
+smd_portal_class_init(SmdPortalClass *klass)
+{
+	G_OBJECT_CLASS(klass)->finalize = smd_portal_finalize;
+}
+
+static void
+smd_portal_init(SmdPortal *self)
+{
+	self->sessions = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					       (GDestroyNotify)smd_portal_session_free);
+}

@@ -1,0 +1,232 @@
+#!/usr/bin/python3
+"""The portal end to end over HTTP against the real daemon: a held message
+→ registration request to the sender → the number is stored → invitation to
+the recipient → pin by SMS (file provider) → wrong pin refused, right pin
+shows the message → Download returns the original bytes. Plus the rules:
+CSRF, security headers, scanner-safe GET, rate limits, lock-out, and
+unknown links that all look alike."""
+
+import email
+import email.message
+import email.policy
+import hashlib
+import http.client
+import json
+import os
+import re
+import sys
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import smdtest  # noqa: E402
+from smdtest import Gateway, TestMX, ok, wait_for  # noqa: E402
+
+SECRET = "portal-secret-8d2e"
+
+
+class Browser:
+    """Just enough of a browser: cookies, forms, no redirects followed."""
+
+    def __init__(self, port):
+        self.port = port
+        self.cookies = {}
+
+    def request(self, method, path, form=None):
+        con = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
+        headers = {}
+        body = None
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if form is not None:
+            body = urllib.parse.urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        con.request(method, path, body=body, headers=headers)
+        resp = con.getresponse()
+        data = resp.read()
+        for name, value in resp.getheaders():
+            if name.lower() == "set-cookie":
+                k, v = value.split(";", 1)[0].split("=", 1)
+                self.cookies[k] = v
+        con.close()
+        return resp, data
+
+    def csrf(self):
+        return self.cookies.get("smd_csrf", "")
+
+
+def set_cookie_headers(resp):
+    return [v for k, v in resp.getheaders() if k.lower() == "set-cookie"]
+
+
+def message_with_attachment():
+    m = email.message.EmailMessage(policy=email.policy.SMTP)
+    m["From"] = "Dr. Jansen <doctor@org.test>"
+    m["To"] = "pat@plain.test"
+    m["Subject"] = f"Lab results {SECRET}"
+    m["Date"] = email.utils.formatdate()
+    m["Message-ID"] = "<lab-1@org.test>"
+    m.set_content(f"Dear patient,\n\nYour results are attached. {SECRET}\n")
+    m.add_attachment(b"%PDF-1.4 fake\n" * 40, maintype="application", subtype="pdf",
+                     filename="results.pdf")
+    return m.as_bytes()
+
+
+def sms_lines(gw):
+    path = os.path.join(gw.state_dir, "sms.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def link_from(raw, kind):
+    text = raw.decode("utf-8", "replace").replace("=\r\n", "")
+    found = re.findall(r"http://127\.0\.0\.1:\d+/" + kind + r"/([A-Za-z0-9_-]{32})", text)
+    return found[0] if found else None
+
+
+def test_portal_flow():
+    pport = smdtest.free_port()
+    with TestMX() as plain, TestMX(starttls=True) as org, \
+            Gateway({"plain.test": plain, "org.test": org},
+                    extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                      "public-url": f"http://127.0.0.1:{pport}"},
+                           "organisation": {"name": "Example Clinic",
+                                            "notify-from": "secure@org.test"}}) as gw:
+        original = message_with_attachment()
+        gw.send("doctor@org.test", "pat@plain.test", original)
+        ok(wait_for(lambda: org.messages(), 20), "registration request reaches the sender")
+        rtoken = link_from(org.messages()[0][0], "r")
+        ok(rtoken is not None, "it carries a registration link")
+
+        b = Browser(pport)
+        resp, page = b.request("GET", f"/r/{rtoken}")
+        ok(resp.status == 200 and b"Submit" in page and b"pat@plain.test" in page,
+           "registration page shows the recipient and Submit", page[:300])
+        h = {k.lower(): v for k, v in resp.getheaders()}
+        ok("frame-ancestors 'none'" in h.get("content-security-policy", "")
+           and "script-src" not in h.get("content-security-policy", ""),
+           "CSP blocks framing (and scripts by default-src 'none')", h.get("content-security-policy"))
+        ok(h.get("x-content-type-options") == "nosniff" and h.get("referrer-policy") == "no-referrer"
+           and h.get("cache-control") == "no-store", "nosniff, no-referrer, no-store")
+        cookie = set_cookie_headers(resp)
+        ok(any("smd_csrf=" in c and "HttpOnly" in c and "SameSite=Strict" in c for c in cookie),
+           "CSRF cookie is HttpOnly and SameSite=Strict", cookie)
+
+        resp, _ = b.request("POST", f"/r/{rtoken}", {"phone": "06 12345678"})
+        ok(resp.status == 403, "POST without CSRF token: 403", resp.status)
+        resp, page = b.request("POST", f"/r/{rtoken}", {"csrf": b.csrf(), "phone": "06 1234"})
+        ok(resp.status == 400 and b'class="error"' in page and b"Submit" in page
+           and b'aria-invalid="true"' in page,
+           "invalid number: a clear message and the form again", page[-400:])
+        resp, page = b.request("POST", f"/r/{rtoken}", {"csrf": b.csrf(), "phone": "06 12345678"})
+        ok(resp.status == 200 and b"Stored" in page and "+31 6••••••78".encode() in page
+           and b"12345678" not in page, "Stored, with the number masked", page[-400:])
+        ok(gw.query("SELECT number FROM phones")[0]["number"] == "+31612345678",
+           "stored in E.164")
+        ev = gw.events("phone-registered")
+        ok(len(ev) == 1 and "by=<doctor@org.test>" in ev[0]["detail"] and "client=127.0.0.1" in ev[0]["detail"],
+           "the registration and who made it are logged", repr(ev))
+        resp, page = b.request("GET", f"/r/{rtoken}")
+        ok(b"Stored" in page, "re-opening the link shows the stored state")
+
+        ok(wait_for(lambda: plain.messages(), 20), "the invitation reaches the recipient")
+        mtoken = link_from(plain.messages()[0][0], "m")
+        ok(mtoken is not None, "it carries a recipient link")
+
+        r = Browser(pport)
+        resp, page = r.request("GET", f"/m/{mtoken}")
+        ok(resp.status == 200 and b"Request pin code" in page and b"doctor@org.test" in page,
+           "recipient page: sender and Request pin code", page[-400:])
+        r.request("GET", f"/m/{mtoken}")
+        ok(sms_lines(gw) == [], "GETs (mail scanners) send no SMS")
+
+        resp, page = r.request("POST", f"/m/{mtoken}/pin", {"csrf": "forged"})
+        ok(resp.status == 403 and sms_lines(gw) == [], "forged CSRF: 403, no SMS")
+        resp, page = r.request("POST", f"/m/{mtoken}/pin", {"csrf": r.csrf()})
+        ok(resp.status == 200 and b"Pin code" in page, "pin requested: the pin form", page[-300:])
+        sms = sms_lines(gw)
+        ok(len(sms) == 1 and sms[0]["to"] == "+31612345678", "one SMS to the number", repr(sms))
+        pin = re.search(r"\b(\d{6})\b", sms[0]["text"]).group(1)
+        resp, page = r.request("POST", f"/m/{mtoken}/pin", {"csrf": r.csrf()})
+        ok(len(sms_lines(gw)) == 1 and b"moment ago" in page, "a second request within 60 s sends nothing")
+
+        wrong = "000000" if pin != "000000" else "111111"
+        resp, page = r.request("POST", f"/m/{mtoken}/login", {"csrf": r.csrf(), "pin": wrong})
+        ok(resp.status == 400 and b"not right" in page, "wrong pin: refused with the form again")
+        resp, page = r.request("GET", f"/m/{mtoken}/view")
+        ok(resp.status == 303, "no session: the message is not shown", resp.status)
+        resp, page = r.request("POST", f"/m/{mtoken}/login", {"csrf": r.csrf(), "pin": pin})
+        ok(resp.status == 303 and resp.getheader("Location", "").endswith(f"/m/{mtoken}/view"),
+           "right pin: on to the message", resp.status)
+        ok(any("smd_session=" in c and "HttpOnly" in c and "SameSite=Strict" in c
+               for c in set_cookie_headers(resp)), "session cookie HttpOnly, SameSite=Strict")
+        resp, page = r.request("POST", f"/m/{mtoken}/login", {"csrf": r.csrf(), "pin": pin})
+        ok(resp.status == 400, "a pin works once")
+
+        resp, page = r.request("GET", f"/m/{mtoken}/view")
+        text = page.decode()
+        ok(resp.status == 200 and f"Lab results {SECRET}" in text and "Dr. Jansen" in text
+           and "results.pdf" in text and "Your results are attached" in text and "Download" in text,
+           "the message: subject, sender, text and attachment", text[-600:])
+        resp, data = r.request("GET", f"/m/{mtoken}/download")
+        ok(resp.status == 200 and resp.getheader("Content-Type") == "message/rfc822"
+           and "attachment" in resp.getheader("Content-Disposition", ""), "Download: an .eml attachment")
+        ok(hashlib.sha256(data).hexdigest() == hashlib.sha256(original).hexdigest(),
+           "Download returns the original bytes", (len(data), len(original)))
+        ok(wait_for(lambda: gw.recipient_states(raw=True) == [("pat@plain.test", "downloaded")], 10),
+           "recipient state: downloaded", repr(gw.recipient_states(raw=True)))
+        kinds = [e["kind"] for e in gw.events()]
+        ok(all(k in kinds for k in ("pin-requested", "pin-failed", "opened", "downloaded")),
+           "portal actions are events", repr(kinds))
+
+        other = Browser(pport)
+        resp, _ = other.request("GET", f"/m/{mtoken}/view")
+        ok(resp.status == 303, "another browser has no session")
+
+
+def test_unknown_links_and_lockout():
+    pport = smdtest.free_port()
+    with TestMX() as plain, TestMX(starttls=True) as org, \
+            Gateway({"plain.test": plain, "org.test": org},
+                    extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                      "public-url": f"http://127.0.0.1:{pport}"}}) as gw:
+        b = Browser(pport)
+        bodies = set()
+        for path in ("/m/" + "A" * 32, "/r/" + "B" * 32, "/m/short", "/m/" + "A" * 32 + "/view", "/x"):
+            resp, page = b.request("GET", path)
+            ok(resp.status == 404, f"{path}: 404", resp.status)
+            bodies.add(page)
+        ok(len(bodies) == 1, "unknown and malformed links get the very same page")
+
+        # a registered number, then an invitation
+        import sqlite3
+        con = sqlite3.connect(gw.db_path, timeout=10)
+        with con:
+            con.execute("INSERT INTO phones (address, number, registered_by, registered_at) "
+                        "VALUES ('pat@plain.test', '+31612345678', 't', 0)")
+        con.close()
+        gw.send("doctor@org.test", "pat@plain.test",
+                smdtest.make_message("doctor@org.test", "pat@plain.test", "x", "y\n"))
+        ok(wait_for(lambda: plain.messages(), 20), "invitation sent")
+        mtoken = link_from(plain.messages()[0][0], "m")
+        r = Browser(pport)
+        r.request("GET", f"/m/{mtoken}")
+        r.request("POST", f"/m/{mtoken}/pin", {"csrf": r.csrf()})
+        statuses = []
+        for i in range(10):
+            resp, page = r.request("POST", f"/m/{mtoken}/login", {"csrf": r.csrf(), "pin": "%06d" % i})
+            statuses.append(resp.status)
+        sms = sms_lines(gw)
+        resp, page = r.request("POST", f"/m/{mtoken}/login",
+                               {"csrf": r.csrf(), "pin": re.search(r"\d{6}", sms[0]["text"]).group(0)})
+        ok(resp.status == 403 and b"locked" in page, "after 10 failures the link is locked, "
+           "even for the right pin", (statuses, resp.status))
+        resp, page = r.request("GET", f"/m/{mtoken}")
+        ok(resp.status == 403 and b"locked" in page, "the locked link says so")
+        ok(gw.events("link-locked"), "lock-out is an event")
+
+
+if __name__ == "__main__":
+    smdtest.main([test_portal_flow, test_unknown_links_and_lockout])
