@@ -110,7 +110,7 @@ def test_lifetime_expiry_bounces():
 def test_silent_server_does_not_block_others():
     with FakeMX("silent") as silent, TestMX(starttls=True) as mx, \
             Gateway({"silent.test": silent.address, "tls.test": mx},
-                    {"delivery": {"command-timeout": "6s", "retry-schedule": "30s"}}) as gw:
+                    {"delivery": {"command-timeout": "12s", "retry-schedule": "60s"}}) as gw:
         gw.send("a@sender.test", "b@silent.test",
                 make_message("a@sender.test", "b@silent.test", "silent", "x\n"))
         time.sleep(0.3)
@@ -118,9 +118,10 @@ def test_silent_server_does_not_block_others():
         gw.send("a@sender.test", "c@tls.test", make_message("a@sender.test", "c@tls.test"))
         ok(wait_for(lambda: ("c@tls.test", "delivered") in gw.recipient_states(), 10),
            "a silent server does not hold up delivery to another", repr(gw.recipient_states()))
-        ok(time.monotonic() - t0 < 3, "other delivery was prompt (well before command-timeout)",
+        # generous for sanitizer builds on a loaded machine, well below 12 s
+        ok(time.monotonic() - t0 < 8, "other delivery was prompt (well before command-timeout)",
            f"{time.monotonic() - t0:.1f}s")
-        ok(wait_for(lambda: ("b@silent.test", "deferred") in gw.recipient_states(), 12),
+        ok(wait_for(lambda: ("b@silent.test", "deferred") in gw.recipient_states(), 25),
            "silent server: deferred after command-timeout", repr(gw.recipient_states()))
 
 
