@@ -30,6 +30,8 @@ struct _SmdEngine {
 	SmdStore *store;
 	SmdVault *vault;
 	SmdQueue *queue;
+	guint expiry_id;
+	gboolean expiring;
 };
 
 G_DEFINE_TYPE(SmdEngine, smd_engine, G_TYPE_OBJECT)
@@ -285,15 +287,60 @@ smd_engine_new(SmdConfig *config, GError **error)
 	return g_steal_pointer(&self);
 }
 
+static void
+smd_engine_expired_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(SmdEngine) self = user_data;
+	SmdExpiry *expiry = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+
+	self->expiring = FALSE;
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
+		g_warning("cannot expire held messages: %s", error->message);
+		return;
+	}
+	for (guint i = 0; i < expiry->events->len; i++)
+		smd_event_log(g_ptr_array_index(expiry->events, i));
+}
+
+/* Retention: held mail is destroyed (body and key) once it is older than
+ * [store] retention; its links then show the "expired" page. */
+static gboolean
+smd_engine_expiry_tick_cb(gpointer user_data)
+{
+	SmdEngine *self = user_data;
+	SmdExpiry *expiry;
+
+	if (self->expiring)
+		return G_SOURCE_CONTINUE;
+	self->expiring = TRUE;
+	expiry = g_new0(SmdExpiry, 1);
+	expiry->retention = self->config->retention;
+	smd_store_run_async(self->store, smd_portal_store_expire, expiry,
+			    (GDestroyNotify)smd_expiry_free, smd_engine_expired_cb,
+			    g_object_ref(self));
+	return G_SOURCE_CONTINUE;
+}
+
 gboolean
 smd_engine_start(SmdEngine *self, GError **error)
 {
-	return smd_queue_load(self->queue, error);
+	if (!smd_queue_load(self->queue, error))
+		return FALSE;
+	/* often enough to keep close to the retention, rarely enough to be free */
+	self->expiry_id = g_timeout_add_seconds(CLAMP(self->config->retention / 10, 1, 300),
+						smd_engine_expiry_tick_cb, self);
+	smd_engine_expiry_tick_cb(self);
+	return TRUE;
 }
 
 void
 smd_engine_stop(SmdEngine *self)
 {
+	if (self->expiry_id != 0) {
+		g_source_remove(self->expiry_id);
+		self->expiry_id = 0;
+	}
 	if (self->queue != NULL)
 		smd_queue_stop(self->queue);
 	if (self->store != NULL)

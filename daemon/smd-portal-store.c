@@ -15,6 +15,7 @@
 #include "smd-phone.h"
 #include "smd-portal-store.h"
 #include "smd-queue-types.h"
+#include "smd-store-messages.h"
 #include "smd-store.h"
 #include "smd-token.h"
 
@@ -592,4 +593,48 @@ smd_portal_store_mark(sqlite3 *db, gpointer data, GError **error)
 			return smd_store_fail(db, "mark recipient", error);
 	}
 	return m->events == NULL || smd_portal_insert_events(db, m->events, error);
+}
+
+void
+smd_expiry_free(SmdExpiry *expiry)
+{
+	g_clear_pointer(&expiry->events, g_ptr_array_unref);
+	g_free(expiry);
+}
+
+gboolean
+smd_portal_store_expire(sqlite3 *db, gpointer data, GError **error)
+{
+	SmdExpiry *e = data;
+	gint64 cutoff = smd_now() - (gint64)e->retention;
+	g_autoptr(sqlite3_stmt) find = smd_store_prepare(
+	    db,
+	    "SELECT r.id, r.address, m.id, m.queue_id FROM recipients r JOIN messages m ON m.id = "
+	    "r.message_id WHERE r.state IN ('held', 'awaiting-registration', 'invited', "
+	    "'pin-sent', 'opened', 'downloaded') AND m.received_at < ?1 LIMIT 500",
+	    error);
+	g_autoptr(GArray) messages = g_array_new(FALSE, FALSE, sizeof(gint64));
+
+	if (find == NULL)
+		return FALSE;
+	e->events = smd_events_new();
+	sqlite3_bind_int64(find, 1, cutoff);
+	while (sqlite3_step(find) == SQLITE_ROW) {
+		gint64 message_id = sqlite3_column_int64(find, 2);
+		if (!smd_portal_set_state(db, sqlite3_column_int64(find, 0), "expired", error))
+			return FALSE;
+		g_array_append_val(messages, message_id);
+		g_ptr_array_add(e->events,
+				smd_event_new(SMD_EVENT_INFO, "expired",
+					      (const gchar *)sqlite3_column_text(find, 3),
+					      (const gchar *)sqlite3_column_text(find, 1), NULL,
+					      _("Held message expired and was destroyed")));
+	}
+	for (guint i = 0; i < messages->len; i++) {
+		gboolean destroyed = FALSE;
+		if (!smd_store_destroy_body_if_done(db, g_array_index(messages, gint64, i),
+						    &destroyed, error))
+			return FALSE;
+	}
+	return smd_portal_insert_events(db, e->events, error);
 }

@@ -153,4 +153,14 @@ void smd_portal_mark_free(SmdPortalMark *mark);
 /* Moves a recipient forward (opened, downloaded) and records events. */
 gboolean smd_portal_store_mark(sqlite3 *db, gpointer data, GError **error);
 
+typedef struct {
+	guint retention;   /* in: seconds a held message is kept */
+	GPtrArray *events; /* out */
+} SmdExpiry;
+
+void smd_expiry_free(SmdExpiry *expiry);
+/* Expires held recipients older than the retention and destroys the
+ * bodies nobody needs any more. */
+gboolean smd_portal_store_expire(sqlite3 *db, gpointer data, GError **error);
+
 G_END_DECLS

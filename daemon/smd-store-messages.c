@@ -161,7 +161,7 @@ smd_outcome_update_free(SmdOutcomeUpdate *update)
 
 /* Once nobody is left to deliver to or to show it to, the body and its
  * key are destroyed; the metadata stays for the log. */
-static gboolean
+gboolean
 smd_store_destroy_body_if_done(sqlite3 *db, gint64 message_id, gboolean *destroyed, GError **error)
 {
 	g_autoptr(sqlite3_stmt) check = smd_store_prepare(

@@ -65,4 +65,9 @@ typedef struct {
 void smd_active_load_free(SmdActiveLoad *load);
 gboolean smd_store_load_active(sqlite3 *db, gpointer data, GError **error);
 
+/* Deletes the body and key of @message_id once no recipient needs it
+ * (every one delivered, bounced, expired or revoked). */
+gboolean smd_store_destroy_body_if_done(sqlite3 *db, gint64 message_id, gboolean *destroyed,
+					GError **error);
+
 G_END_DECLS

@@ -228,5 +228,39 @@ def test_unknown_links_and_lockout():
         ok(gw.events("link-locked"), "lock-out is an event")
 
 
+def test_retention():
+    pport = smdtest.free_port()
+    with TestMX() as plain, TestMX(starttls=True) as org, \
+            Gateway({"plain.test": plain, "org.test": org},
+                    extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                      "public-url": f"http://127.0.0.1:{pport}"},
+                           "store": {"retention": "3s"}}) as gw:
+        import sqlite3
+        wait_for(lambda: os.path.exists(gw.db_path))
+        con = sqlite3.connect(gw.db_path, timeout=10)
+        with con:
+            con.execute("INSERT INTO phones (address, number, registered_by, registered_at) "
+                        "VALUES ('pat@plain.test', '+31612345678', 't', 0)")
+        con.close()
+        gw.send("doctor@org.test", "pat@plain.test",
+                smdtest.make_message("doctor@org.test", "pat@plain.test", "x", "y\n"))
+        ok(wait_for(lambda: plain.messages(), 20), "invitation sent")
+        mtoken = link_from(plain.messages()[0][0], "m")
+        b = Browser(pport)
+        resp, _ = b.request("GET", f"/m/{mtoken}")
+        ok(resp.status == 200, "the link works before the retention ends")
+        ok(wait_for(lambda: gw.recipient_states(raw=True) == [("pat@plain.test", "expired")], 15),
+           "after the retention the recipient is expired", repr(gw.recipient_states(raw=True)))
+        rows = gw.query("SELECT b.message_id FROM bodies b JOIN messages m ON m.id = b.message_id "
+                        "WHERE m.notification = 0")
+        ok(rows == [], "the body is destroyed", repr(rows))
+        ok(gw.query("SELECT wrapped_key FROM messages WHERE notification = 0")[0]["wrapped_key"] is None,
+           "and its key")
+        resp, page = b.request("GET", f"/m/{mtoken}")
+        ok(resp.status == 410 and b"no longer available" in page, "the link says it expired",
+           resp.status)
+        ok(gw.events("expired"), "expiry is an event")
+
+
 if __name__ == "__main__":
-    smdtest.main([test_portal_flow, test_unknown_links_and_lockout])
+    smdtest.main([test_portal_flow, test_unknown_links_and_lockout, test_retention])
