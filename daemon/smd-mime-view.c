@@ -18,6 +18,7 @@
 static void
 smd_attachment_free(SmdAttachment *a)
 {
+	g_clear_object(&a->part);
 	g_free(a->name);
 	g_free(a->content_type);
 	g_free(a);
@@ -32,6 +33,7 @@ smd_mime_view_free(SmdMimeView *view)
 	g_free(view->date);
 	g_free(view->subject);
 	g_free(view->text);
+	g_free(view->html);
 	g_clear_pointer(&view->attachments, g_ptr_array_unref);
 	g_free(view);
 }
@@ -95,6 +97,8 @@ smd_mime_view_walk(GMimeObject *parent, GMimeObject *part, gpointer user_data)
 			return;
 		}
 		if (g_mime_content_type_is_type(type, "text", "html")) {
+			if (view->html == NULL)
+				view->html = smd_mime_part_text(leaf);
 			view->has_html = TRUE;
 			return;
 		}
@@ -109,6 +113,7 @@ smd_mime_view_walk(GMimeObject *parent, GMimeObject *part, gpointer user_data)
 		a->name = g_strdelimit(g_utf8_make_valid(base, -1), "\r\n\t\\/", '_');
 		a->content_type = g_mime_content_type_get_mime_type(type);
 		a->size = smd_mime_decoded_size(leaf);
+		a->part = g_object_ref(leaf);
 		g_ptr_array_add(view->attachments, a);
 	}
 }
@@ -149,6 +154,25 @@ smd_mime_view_new(GBytes *message)
 	    view->attachments->len == 0 && !view->has_html)
 		view->text = smd_mime_part_text(GMIME_PART(g_mime_message_get_mime_part(msg)));
 	return view;
+}
+
+GBytes *
+smd_mime_view_attachment_content(const SmdMimeView *view, guint index)
+{
+	SmdAttachment *a;
+	GMimeDataWrapper *content;
+	g_autoptr(GMimeStream) mem = g_mime_stream_mem_new();
+	GByteArray *bytes;
+
+	if (index >= view->attachments->len)
+		return NULL;
+	a = g_ptr_array_index(view->attachments, index);
+	content = g_mime_part_get_content(GMIME_PART(a->part));
+	if (content == NULL)
+		return g_bytes_new(NULL, 0);
+	g_mime_data_wrapper_write_to_stream(content, mem);
+	bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	return g_bytes_new(bytes->data, bytes->len);
 }
 
 GBytes *

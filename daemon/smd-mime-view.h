@@ -13,7 +13,8 @@ G_BEGIN_DECLS
 typedef struct {
 	gchar *name; /* decoded (RFC 2231), never a path */
 	gchar *content_type;
-	gsize size; /* decoded bytes */
+	gsize size;    /* decoded bytes */
+	gpointer part; /* GMimePart, owned */
 } SmdAttachment;
 
 typedef struct {
@@ -24,12 +25,16 @@ typedef struct {
 	gchar *subject;
 	gchar *text; /* the text/plain body, UTF-8; NULL if none */
 	gboolean has_html;
+	gchar *html;		/* the text/html body, UTF-8; NULL if none */
 	GPtrArray *attachments; /* of SmdAttachment */
 } SmdMimeView;
 
 SmdMimeView *smd_mime_view_new(GBytes *message);
 void smd_mime_view_free(SmdMimeView *view);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdMimeView, smd_mime_view_free)
+
+/* The decoded content of attachment @index, or NULL. */
+GBytes *smd_mime_view_attachment_content(const SmdMimeView *view, guint index);
 
 /* @message without the Received: header this gateway put on top (the
  * bytes as the sender's server sent them). */

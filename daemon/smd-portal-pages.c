@@ -254,15 +254,21 @@ smd_page_message(const SmdMimeView *view, const gchar *token)
 		for (guint i = 0; i < view->attachments->len; i++) {
 			SmdAttachment *a = g_ptr_array_index(view->attachments, i);
 			g_autofree gchar *size = g_format_size(a->size);
-			smd_page_add(page, "<li>%s (%s)</li>", a->name, size);
+			g_autofree gchar *href = g_strdup_printf("/m/%s/attachment/%u", token, i);
+			smd_page_add(page, "<li><a href=\"%s\" download>%s</a> (%s)</li>", href,
+				     a->name, size);
 		}
 		g_string_append(page->body, "</ul>");
 	}
+	if (view->html != NULL) {
+		/* no allow-scripts, no allow-same-origin: an opaque, inert document */
+		g_autofree gchar *src = g_strdup_printf("/m/%s/html", token);
+		smd_page_add(page,
+			     "<iframe class=\"html\" sandbox=\"\" src=\"%s\" title=\"%s\" "
+			     "referrerpolicy=\"no-referrer\"></iframe>",
+			     src, _("The message"));
+	}
 	if (view->text != NULL)
 		smd_page_add(page, "<pre class=\"body\">%s</pre>", view->text);
-	else if (view->has_html)
-		smd_page_add(page, "<p class=\"notice\">%s</p>",
-			     _("This message has a formatted (HTML) version only. Download it to "
-			       "read it in your mail program."));
 	return page;
 }

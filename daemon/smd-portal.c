@@ -63,6 +63,7 @@ typedef struct {
 	gchar *action; /* "", "pin", "login", "view", "download" */
 	gboolean post;
 	gboolean registration; /* /r/ rather than /m/ */
+	gint index;	       /* /m/TOKEN/attachment/INDEX, else -1 */
 	GHashTable *form;
 	gchar *client;
 	gchar *csrf; /* the cookie's value (a new one if there was none) */
@@ -124,9 +125,11 @@ static void
 smd_portal_security_headers(SmdPortal *self, SoupServerMessage *msg)
 {
 	SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
-	soup_message_headers_replace(h, "Content-Security-Policy",
-				     "default-src 'none'; style-src 'self'; img-src 'self' data:; "
-				     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+	soup_message_headers_replace(
+	    h, "Content-Security-Policy",
+	    "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+	    "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+	    "base-uri 'none'");
 	soup_message_headers_replace(h, "X-Content-Type-Options", "nosniff");
 	soup_message_headers_replace(h, "Referrer-Policy", "no-referrer");
 	soup_message_headers_replace(h, "X-Frame-Options", "DENY");
@@ -434,11 +437,53 @@ smd_portal_login(SmdPortalRequest *r)
 			    (GDestroyNotify)smd_pin_check_free, smd_portal_pin_checked_cb, r);
 }
 
+typedef enum {
+	SMD_SHOW_PAGE,	     /* the message page */
+	SMD_SHOW_DOWNLOAD,   /* the original .eml */
+	SMD_SHOW_HTML,	     /* the HTML body, for the sandboxed frame */
+	SMD_SHOW_ATTACHMENT, /* one attachment */
+} SmdShowMode;
+
 typedef struct {
 	SmdPortalRequest *r;
-	gboolean download;
+	SmdShowMode mode;
+	guint index;
 	gint64 recipient_id;
 } SmdPortalShow;
+
+/* Untrusted HTML mail: scripts, plugins, forms and every remote load are
+ * blocked by the sandbox and the CSP even if the frame is opened alone. */
+static void
+smd_portal_send_html_body(SmdPortalRequest *r, const gchar *html)
+{
+	SoupMessageHeaders *h = soup_server_message_get_response_headers(r->msg);
+	smd_portal_security_headers(r->portal, r->msg);
+	soup_message_headers_replace(h, "Content-Security-Policy",
+				     "sandbox; default-src 'none'; img-src data:; style-src "
+				     "'unsafe-inline'; font-src data:; form-action 'none'; "
+				     "base-uri 'none'; frame-ancestors 'self'");
+	soup_message_headers_replace(h, "X-Frame-Options", "SAMEORIGIN");
+	soup_server_message_set_status(r->msg, SOUP_STATUS_OK, NULL);
+	soup_server_message_set_response(r->msg, "text/html; charset=utf-8", SOUP_MEMORY_COPY, html,
+					 strlen(html));
+}
+
+static void
+smd_portal_send_attachment(SmdPortalRequest *r, const SmdAttachment *a, GBytes *content)
+{
+	SoupMessageHeaders *h = soup_server_message_get_response_headers(r->msg);
+	g_autofree gchar *escaped = g_uri_escape_string(a->name, NULL, FALSE);
+	/* RFC 6266: the name only as an encoded parameter: nothing can be
+	 * injected through it; never rendered by the browser */
+	g_autofree gchar *disposition =
+	    g_strdup_printf("attachment; filename=\"attachment\"; filename*=UTF-8''%s", escaped);
+	smd_portal_security_headers(r->portal, r->msg);
+	soup_message_headers_replace(h, "Content-Disposition", disposition);
+	soup_server_message_set_status(r->msg, SOUP_STATUS_OK, NULL);
+	soup_server_message_set_response(r->msg, "application/octet-stream", SOUP_MEMORY_COPY,
+					 g_bytes_get_data(content, NULL),
+					 g_bytes_get_size(content));
+}
 
 static void
 smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
@@ -448,7 +493,8 @@ smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	SmdBodyLoad *load = smd_store_run_get_data(result);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GBytes) message = NULL;
-	gboolean download = show->download;
+	SmdShowMode mode = show->mode;
+	guint index = show->index;
 	gint64 recipient_id = show->recipient_id;
 
 	g_free(show);
@@ -459,7 +505,27 @@ smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		smd_portal_finish(r, smd_page_expired());
 		return;
 	}
-	if (download) {
+	if (mode == SMD_SHOW_HTML || mode == SMD_SHOW_ATTACHMENT) {
+		g_autoptr(SmdMimeView) view = smd_mime_view_new(message);
+		g_autoptr(GBytes) content = NULL;
+		if (mode == SMD_SHOW_HTML && view->html != NULL) {
+			smd_portal_send_html_body(r, view->html);
+		} else if (mode == SMD_SHOW_ATTACHMENT &&
+			   (content = smd_mime_view_attachment_content(view, index)) != NULL) {
+			smd_portal_send_attachment(r, g_ptr_array_index(view->attachments, index),
+						   content);
+			smd_portal_mark(r->portal, 0, SMD_STATE_OPENED, "attachment-downloaded",
+					load->queue_id, r->client,
+					_("Attachment downloaded on the portal"));
+		} else {
+			smd_portal_finish(r, smd_page_not_found());
+			return;
+		}
+		soup_server_message_unpause(r->msg);
+		smd_portal_request_free(r);
+		return;
+	}
+	if (mode == SMD_SHOW_DOWNLOAD) {
 		g_autoptr(GBytes) original =
 		    smd_mime_strip_own_received(message, r->portal->config->smtp_hostname);
 		SoupMessageHeaders *h = soup_server_message_get_response_headers(r->msg);
@@ -485,7 +551,7 @@ smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-smd_portal_show(SmdPortalRequest *r, gboolean download)
+smd_portal_show(SmdPortalRequest *r, SmdShowMode mode, guint index)
 {
 	SmdPortalSession *s = smd_portal_session_get(r);
 	SmdBodyLoad *load;
@@ -504,7 +570,8 @@ smd_portal_show(SmdPortalRequest *r, gboolean download)
 	load->message_id = s->message_id;
 	show = g_new0(SmdPortalShow, 1);
 	show->r = r;
-	show->download = download;
+	show->mode = mode;
+	show->index = index;
 	show->recipient_id = s->recipient_id;
 	smd_store_run_async(r->portal->store, smd_store_load_body, load,
 			    (GDestroyNotify)smd_body_load_free, smd_portal_body_cb, show);
@@ -539,11 +606,19 @@ smd_portal_recipient(SmdPortalRequest *r)
 		return;
 	}
 	if (!r->post && g_strcmp0(r->action, "view") == 0) {
-		smd_portal_show(r, FALSE);
+		smd_portal_show(r, SMD_SHOW_PAGE, 0);
 		return;
 	}
 	if (!r->post && g_strcmp0(r->action, "download") == 0) {
-		smd_portal_show(r, TRUE);
+		smd_portal_show(r, SMD_SHOW_DOWNLOAD, 0);
+		return;
+	}
+	if (!r->post && g_strcmp0(r->action, "html") == 0) {
+		smd_portal_show(r, SMD_SHOW_HTML, 0);
+		return;
+	}
+	if (!r->post && g_strcmp0(r->action, "attachment") == 0 && r->index >= 0) {
+		smd_portal_show(r, SMD_SHOW_ATTACHMENT, (guint)r->index);
 		return;
 	}
 	smd_portal_finish(r, smd_page_not_found());
@@ -641,13 +716,20 @@ smd_portal_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
 	parts = g_strsplit(path, "/", 5);
 	if (g_strv_length(parts) < 3 || parts[0][0] != '\0' ||
 	    (g_strcmp0(parts[1], "r") != 0 && g_strcmp0(parts[1], "m") != 0) ||
-	    !smd_token_is_well_formed(parts[2]) || g_strv_length(parts) > 4) {
+	    !smd_token_is_well_formed(parts[2]) ||
+	    (g_strv_length(parts) > 4 && g_strcmp0(parts[3], "attachment") != 0)) {
 		g_autoptr(SmdPage) page = smd_page_not_found();
 		smd_portal_send_page(r, page);
 		return;
 	}
 	r->token = g_strdup(parts[2]);
 	r->registration = g_strcmp0(parts[1], "r") == 0;
+	r->index = -1;
+	if (parts[3] != NULL && parts[4] != NULL) {
+		guint64 n = 0;
+		if (g_ascii_string_to_unsigned(parts[4], 10, 0, 10000, &n, NULL))
+			r->index = (gint)n;
+	}
 	r->action = g_strdup(parts[3] != NULL ? parts[3] : "");
 
 	soup_server_message_pause(msg);

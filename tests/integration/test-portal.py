@@ -23,6 +23,7 @@ import smdtest  # noqa: E402
 from smdtest import Gateway, TestMX, ok, wait_for  # noqa: E402
 
 SECRET = "portal-secret-8d2e"
+PDF = b"%PDF-1.4 fake\n" * 40
 
 
 class Browser:
@@ -67,8 +68,10 @@ def message_with_attachment():
     m["Date"] = email.utils.formatdate()
     m["Message-ID"] = "<lab-1@org.test>"
     m.set_content(f"Dear patient,\n\nYour results are attached. {SECRET}\n")
-    m.add_attachment(b"%PDF-1.4 fake\n" * 40, maintype="application", subtype="pdf",
-                     filename="results.pdf")
+    m.add_alternative("<p>Dear patient,</p><script>alert(1)</script>"
+                      "<img src=\"https://tracker.example/p.gif\"><p>HTML part</p>", subtype="html")
+    m.add_attachment(PDF, maintype="application", subtype="pdf",
+                     filename="résultat \"lab\".pdf")
     return m.as_bytes()
 
 
@@ -168,8 +171,25 @@ def test_portal_flow():
         resp, page = r.request("GET", f"/m/{mtoken}/view")
         text = page.decode()
         ok(resp.status == 200 and f"Lab results {SECRET}" in text and "Dr. Jansen" in text
-           and "results.pdf" in text and "Your results are attached" in text and "Download" in text,
+           and "résultat &quot;lab&quot;.pdf" in text and "Your results are attached" in text
+           and "Download" in text,
            "the message: subject, sender, text and attachment", text[-600:])
+        ok(f'<iframe class="html" sandbox="" src="/m/{mtoken}/html"' in text,
+           "the HTML body only in a sandboxed iframe (no allow-scripts)")
+        ok("<script>" not in text and "tracker.example" not in text,
+           "nothing of the HTML body in the page itself")
+        resp, html = r.request("GET", f"/m/{mtoken}/html")
+        csp = resp.getheader("Content-Security-Policy", "")
+        ok(resp.status == 200 and b"HTML part" in html and csp.startswith("sandbox")
+           and "default-src 'none'" in csp and "img-src data:" in csp,
+           "the frame's own CSP: sandbox, no scripts, no remote loads", csp)
+        resp, data = r.request("GET", f"/m/{mtoken}/attachment/0")
+        disp = resp.getheader("Content-Disposition", "")
+        ok(resp.status == 200 and data == PDF and resp.getheader("Content-Type") == "application/octet-stream"
+           and "filename*=UTF-8''r%C3%A9sultat%20%22lab%22.pdf" in disp,
+           "attachment downloads with its name encoded", disp)
+        resp, _ = r.request("GET", f"/m/{mtoken}/attachment/7")
+        ok(resp.status == 404, "no such attachment: 404")
         resp, data = r.request("GET", f"/m/{mtoken}/download")
         ok(resp.status == 200 and resp.getheader("Content-Type") == "message/rfc822"
            and "attachment" in resp.getheader("Content-Disposition", ""), "Download: an .eml attachment")
