@@ -16,6 +16,7 @@
 #include "smd-event.h"
 #include "smd-phone.h"
 #include "smd-portal-private.h"
+#include "smd-resources.h"
 #include "smd-sms-provider.h"
 #include "smd-store-messages.h"
 #include "smd-token.h"
@@ -660,7 +661,10 @@ static void
 smd_portal_send_static(SmdPortal *self, SoupServerMessage *msg, const gchar *path)
 {
 	g_autofree gchar *resource = g_strdup_printf("/org/secumailer/portal/%s", path);
-	g_autoptr(GBytes) bytes = g_resources_lookup_data(resource, 0, NULL);
+	/* looked up in our own bundle: a static library would drop its
+	 * self-registering constructor */
+	g_autoptr(GBytes) bytes = g_resource_lookup_data(smd_get_resource(), resource,
+							 G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
 
 	smd_portal_security_headers(self, msg);
 	if (bytes == NULL || strchr(path, '/') != NULL) {

@@ -9,8 +9,8 @@ PACKAGES=(
   libglib2.0-dev libgmime-3.0-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libsoup-3.0-dev
   # run: TLS for GIO
   glib-networking
-  # tests: real peers and tools
-  openssl swaks postfix sqlite3 python3 libclang-rt-14-dev
+  # tests: real peers and tools, a real browser
+  openssl swaks postfix sqlite3 python3 libclang-rt-14-dev chromium fonts-dejavu-core
 )
 
 missing=()
@@ -28,4 +28,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   # postfix asks questions on install; it is only used for its tools and
   # is never started by our scripts
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Node.js drives the browser tests; the machine image brings it, a bare
+# Debian gets it from Debian
+if ! command -v npm >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm
 fi

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
+# playwright-core only: it drives Debian's chromium, never downloads one
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 run_suite() {
   local dir="$1"; shift
