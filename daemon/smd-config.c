@@ -12,6 +12,7 @@
 
 #include "smd-config.h"
 #include "smd-error.h"
+#include "smd-phone.h"
 #include "smd-smtp-parser.h"
 
 /* Every key we know, so a typo is an error rather than silently ignored. */
@@ -25,12 +26,13 @@ static const struct {
     {"delivery",
      {"routes", "tls-policy", "ca-file", "retry-schedule", "max-queue-lifetime", "max-connections",
       "connect-timeout", "command-timeout", NULL}},
-    {"portal", {"listen", "public-url", NULL}},
+    {"portal",
+     {"listen", "public-url", "default-country", "show-subject", "registration-networks", NULL}},
     {"sms",
      {"provider", "path", "url", "method", "headers", "body", "content-type", "username",
       "password", "token", "from", "account", "timeout", NULL}},
     {"store", {"directory", "retention", NULL}},
-    {"organisation", {"name", "notify-from", NULL}},
+    {"organisation", {"name", "notify-from", "colour", "logo", NULL}},
 };
 
 typedef struct {
@@ -519,12 +521,64 @@ smd_config_url_allowed(const gchar *url)
 }
 
 static gboolean
+smd_config_parse_portal_extra(SmdConfigParser *p, SmdConfig *c, GError **error)
+{
+	g_autofree gchar *show = smd_config_string(p, "portal", "show-subject");
+	g_autofree gchar *networks = smd_config_string(p, "portal", "registration-networks");
+
+	c->portal_default_country = smd_config_string(p, "portal", "default-country");
+	if (c->portal_default_country == NULL)
+		c->portal_default_country = g_strdup("NL");
+	if (!smd_phone_country_known(c->portal_default_country))
+		return smd_config_fail(p, "portal", "default-country", error,
+				       _("“%s” is not a country code we know (such as NL, BE, DE)"),
+				       c->portal_default_country);
+	if (show != NULL && g_strcmp0(show, "true") != 0 && g_strcmp0(show, "false") != 0)
+		return smd_config_fail(p, "portal", "show-subject", error,
+				       _("“%s” is neither true nor false"), show);
+	c->portal_show_subject = g_strcmp0(show, "true") == 0;
+	if (networks != NULL) {
+		g_auto(GStrv) items = g_strsplit(networks, ";", -1);
+		for (guint i = 0; items[i] != NULL; i++) {
+			GInetAddressMask *mask;
+			g_strstrip(items[i]);
+			if (items[i][0] == '\0')
+				continue;
+			mask = g_inet_address_mask_new_from_string(items[i], NULL);
+			if (mask == NULL)
+				return smd_config_fail(
+				    p, "portal", "registration-networks", error,
+				    _("“%s” is not a network such as 192.0.2.0/24"), items[i]);
+			g_ptr_array_add(c->registration_networks, mask);
+		}
+	}
+	c->org_colour = smd_config_string(p, "organisation", "colour");
+	if (c->org_colour != NULL) {
+		gboolean valid = strlen(c->org_colour) == 7 && c->org_colour[0] == '#';
+		for (guint i = 1; valid && i < 7; i++)
+			valid = g_ascii_isxdigit(c->org_colour[i]);
+		if (!valid)
+			return smd_config_fail(p, "organisation", "colour", error,
+					       _("“%s” is not a colour such as #1c5d99"),
+					       c->org_colour);
+	}
+	c->org_logo = smd_config_string(p, "organisation", "logo");
+	if (c->org_logo != NULL && !g_str_has_suffix(c->org_logo, ".png") &&
+	    !g_str_has_suffix(c->org_logo, ".jpg") && !g_str_has_suffix(c->org_logo, ".svg"))
+		return smd_config_fail(p, "organisation", "logo", error,
+				       _("“%s” is not a .png, .jpg or .svg file"), c->org_logo);
+	return smd_config_file_exists(p, "organisation", "logo", c->org_logo, error);
+}
+
+static gboolean
 smd_config_parse_sms(SmdConfigParser *p, SmdConfig *c, GError **error)
 {
 	const gchar *known[] = {"file", "http", "twilio", "messagebird", NULL};
 	g_autofree gchar *headers = smd_config_string(p, "sms", "headers");
 	const gchar *needs[4] = {NULL};
 
+	if (!smd_config_parse_portal_extra(p, c, error))
+		return FALSE;
 	if ((c->portal_listen != NULL) != (c->portal_public_url != NULL))
 		return smd_config_fail(p, "portal",
 				       c->portal_listen == NULL ? "listen" : "public-url", error,
@@ -646,6 +700,7 @@ smd_config_load_from_data(const gchar *path, const gchar *data, gsize len, GErro
 	c->path = g_strdup(path);
 	c->smtp_listen = g_ptr_array_new_with_free_func(g_object_unref);
 	c->relay_networks = g_ptr_array_new_with_free_func(g_object_unref);
+	c->registration_networks = g_ptr_array_new_with_free_func(g_object_unref);
 	c->routes =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)smd_route_free);
 	c->retry_schedule = g_array_new(FALSE, FALSE, sizeof(guint));
@@ -693,6 +748,10 @@ smd_config_free(SmdConfig *c)
 	g_clear_pointer(&c->retry_schedule, g_array_unref);
 	g_free(c->portal_listen);
 	g_free(c->portal_public_url);
+	g_free(c->portal_default_country);
+	g_clear_pointer(&c->registration_networks, g_ptr_array_unref);
+	g_free(c->org_colour);
+	g_free(c->org_logo);
 	g_free(c->sms_provider);
 	g_free(c->sms_path);
 	g_free(c->sms_url);

@@ -46,6 +46,9 @@ typedef struct {
 	/* [portal] */
 	gchar *portal_listen;
 	gchar *portal_public_url;
+	gchar *portal_default_country; /* ISO 3166, for national numbers */
+	gboolean portal_show_subject;
+	GPtrArray *registration_networks; /* of GInetAddressMask; empty: anyone */
 
 	/* [sms] */
 	gchar *sms_provider; /* file, http, twilio, messagebird */
@@ -69,6 +72,8 @@ typedef struct {
 	/* [organisation] */
 	gchar *org_name;
 	gchar *org_notify_from;
+	gchar *org_colour; /* "#1c5d99" */
+	gchar *org_logo;   /* a PNG, JPEG or SVG file */
 } SmdConfig;
 
 SmdConfig *smd_config_load(const gchar *path, GError **error);

@@ -15,6 +15,7 @@
 #include "smd-engine.h"
 #include "smd-error.h"
 #include "smd-event.h"
+#include "smd-mime-view.h"
 #include "smd-notify.h"
 #include "smd-portal-store.h"
 #include "smd-queue.h"
@@ -178,13 +179,21 @@ smd_engine_send_notices(SmdEngine *self, GPtrArray *notices)
 	}
 }
 
+typedef struct {
+	SmdEngine *engine;
+	gchar *subject;
+} SmdHeldContext;
+
 static void
 smd_engine_held_recorded_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	g_autoptr(SmdEngine) self = user_data;
+	SmdHeldContext *ctx = user_data;
+	g_autoptr(SmdEngine) self = ctx->engine;
+	g_autofree gchar *subject = ctx->subject;
 	SmdHeldUpdate *update = smd_store_run_get_data(result);
 	g_autoptr(GError) error = NULL;
 
+	g_free(ctx);
 	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
 		/* the recipients stay held; staff can resend from the admin app */
 		g_warning("%s: cannot prepare the portal: %s", update->queue_id, error->message);
@@ -192,14 +201,20 @@ smd_engine_held_recorded_cb(GObject *source, GAsyncResult *result, gpointer user
 	}
 	for (guint i = 0; i < update->events->len; i++)
 		smd_event_log(g_ptr_array_index(update->events, i));
+	for (guint i = 0; subject != NULL && i < update->notices->len; i++) {
+		SmdNotice *notice = g_ptr_array_index(update->notices, i);
+		if (notice->kind == SMD_NOTICE_INVITATION)
+			notice->subject = g_strdup(subject);
+	}
 	smd_engine_send_notices(self, update->notices);
 }
 
 static void
-smd_engine_held_cb(SmdQueue *queue, SmdJob *job, gpointer user_data)
+smd_engine_held_cb(SmdQueue *queue, SmdJob *job, GBytes *message, gpointer user_data)
 {
 	SmdEngine *self = user_data;
 	SmdHeldUpdate *update;
+	SmdHeldContext *ctx;
 
 	/* without a portal the message simply stays held in the vault */
 	if (job->notification || self->config->portal_public_url == NULL)
@@ -216,9 +231,14 @@ smd_engine_held_cb(SmdQueue *queue, SmdJob *job, gpointer user_data)
 		g_ptr_array_add(update->recipients,
 				smd_recipient_new(r->id, r->address, r->attempts));
 	}
+	ctx = g_new0(SmdHeldContext, 1);
+	ctx->engine = g_object_ref(self);
+	if (self->config->portal_show_subject && message != NULL) {
+		g_autoptr(SmdMimeView) view = smd_mime_view_new(message);
+		ctx->subject = g_steal_pointer(&view->subject);
+	}
 	smd_store_run_async(self->store, smd_portal_store_held, update,
-			    (GDestroyNotify)smd_held_update_free, smd_engine_held_recorded_cb,
-			    g_object_ref(self));
+			    (GDestroyNotify)smd_held_update_free, smd_engine_held_recorded_cb, ctx);
 }
 
 SmdStore *

@@ -80,8 +80,14 @@ smd_notify_build(const SmdConfig *config, const SmdNotice *notice, GError **erro
 
 	if (notice->kind == SMD_NOTICE_INVITATION) {
 		/* TRANSLATORS: subject of the e-mail to a recipient; %s is the organisation */
-		subject = g_strdup_printf(_("A secure message from %s is waiting for you"),
-					  smd_notify_org(config));
+		if (notice->subject != NULL)
+			/* TRANSLATORS: subject with [portal] show-subject; %1$s organisation,
+			 * %2$s the subject of the message */
+			subject = g_strdup_printf(_("Secure message from %1$s: %2$s"),
+						  smd_notify_org(config), notice->subject);
+		else
+			subject = g_strdup_printf(_("A secure message from %s is waiting for you"),
+						  smd_notify_org(config));
 		/* TRANSLATORS: the invitation e-mail; %1$s organisation, %2$s sender,
 		 * %3$s date and time, %4$s the link */
 		body = g_strdup_printf(

@@ -44,17 +44,22 @@ smd_page_add(SmdPage *page, const gchar *format, ...)
 }
 
 gchar *
-smd_page_render(const SmdPage *page, const gchar *org_name)
+smd_page_render(const SmdPage *page, const gchar *org_name, gboolean theme, gboolean logo)
 {
 	g_autofree gchar *title = g_markup_escape_text(page->title, -1);
 	g_autofree gchar *org = g_markup_escape_text(org_name, -1);
+	g_autofree gchar *brand =
+	    logo ? g_strdup_printf("<img src=\"/static/logo\" alt=\"%s\" class=\"logo\">", org)
+		 : g_strdup(org);
 	return g_strdup_printf("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 			       "<meta name=\"viewport\" content=\"width=device-width, "
 			       "initial-scale=1\"><title>%s — %s</title>"
-			       "<link rel=\"stylesheet\" href=\"/static/portal.css\"></head>"
+			       "<link rel=\"stylesheet\" href=\"/static/portal.css\">%s</head>"
 			       "<body><header><p>%s</p></header><main><h1>%s</h1>%s</main>"
 			       "</body></html>\n",
-			       title, org, org, title, page->body->str);
+			       title, org,
+			       theme ? "<link rel=\"stylesheet\" href=\"/static/theme.css\">" : "",
+			       brand, title, page->body->str);
 }
 
 SmdPage *
@@ -76,6 +81,17 @@ smd_page_expired(void)
 	smd_page_add(page, "<p>%s</p>",
 		     _("The message behind this link has expired or was withdrawn and has been "
 		       "deleted. Ask the sender to send it again if you still need it."));
+	return page;
+}
+
+SmdPage *
+smd_page_registration_closed(void)
+{
+	SmdPage *page = smd_page_new(403, _("Registration is not possible from here"));
+	smd_page_add(page, "<p>%s</p>",
+		     _("Mobile numbers can only be registered from the organisation's own "
+		       "network. Open this link at work, or ask a colleague to enter the number "
+		       "in the SecuMailer admin app."));
 	return page;
 }
 

@@ -21,12 +21,13 @@ SmdPage *smd_page_new(guint status, const gchar *title);
 void smd_page_free(SmdPage *page);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdPage, smd_page_free)
 /* The whole document around the page. */
-gchar *smd_page_render(const SmdPage *page, const gchar *org_name);
+gchar *smd_page_render(const SmdPage *page, const gchar *org_name, gboolean theme, gboolean logo);
 
 SmdPage *smd_page_not_found(void);
 SmdPage *smd_page_expired(void);
 SmdPage *smd_page_locked(void);
 SmdPage *smd_page_forbidden(void);
+SmdPage *smd_page_registration_closed(void);
 SmdPage *smd_page_registration(const SmdLink *link, const gchar *action, const gchar *csrf,
 			       const gchar *phone, const gchar *error);
 SmdPage *smd_page_stored(const gchar *address, const gchar *masked);

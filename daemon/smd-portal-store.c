@@ -29,6 +29,7 @@ smd_notice_free(SmdNotice *notice)
 		memset(notice->token, 0, strlen(notice->token));
 	g_free(notice->token);
 	g_free(notice->queue_id);
+	g_free(notice->subject);
 	g_free(notice);
 }
 

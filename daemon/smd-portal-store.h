@@ -42,6 +42,7 @@ typedef struct {
 	gchar *token;	 /* for the link */
 	gchar *queue_id; /* the message it is about */
 	gint64 received_at;
+	gchar *subject; /* of the message, only with [portal] show-subject */
 } SmdNotice;
 
 void smd_notice_free(SmdNotice *notice);

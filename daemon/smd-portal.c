@@ -146,7 +146,8 @@ smd_portal_send_page(SmdPortalRequest *r, SmdPage *page)
 {
 	const gchar *org = r->portal->config->org_name != NULL ? r->portal->config->org_name
 							       : r->portal->config->smtp_hostname;
-	g_autofree gchar *html = smd_page_render(page, org);
+	g_autofree gchar *html = smd_page_render(page, org, r->portal->config->org_colour != NULL,
+						 r->portal->config->org_logo != NULL);
 
 	smd_portal_security_headers(r->portal, r->msg);
 	if (r->new_csrf)
@@ -268,6 +269,22 @@ smd_portal_registered_cb(GObject *source, GAsyncResult *result, gpointer user_da
 	smd_portal_finish(r, smd_page_stored(reg->address, masked));
 }
 
+/* [portal] registration-networks: numbers only from the organisation */
+static gboolean
+smd_portal_may_register(SmdPortalRequest *r)
+{
+	GPtrArray *networks = r->portal->config->registration_networks;
+	g_autoptr(GInetAddress) addr = NULL;
+	if (networks->len == 0)
+		return TRUE;
+	addr = g_inet_address_new_from_string(r->client);
+	for (guint i = 0; addr != NULL && i < networks->len; i++) {
+		if (g_inet_address_mask_matches(g_ptr_array_index(networks, i), addr))
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static void
 smd_portal_registration(SmdPortalRequest *r)
 {
@@ -279,6 +296,10 @@ smd_portal_registration(SmdPortalRequest *r)
 
 	if (g_strcmp0(r->action, "") != 0) {
 		smd_portal_finish(r, smd_page_not_found());
+		return;
+	}
+	if (!smd_portal_may_register(r)) {
+		smd_portal_finish(r, smd_page_registration_closed());
 		return;
 	}
 	if (!r->post) {
@@ -295,7 +316,8 @@ smd_portal_registration(SmdPortalRequest *r)
 		return;
 	}
 	phone = g_hash_table_lookup(r->form, "phone");
-	number = smd_phone_normalise(phone != NULL ? phone : "", "NL", &error);
+	number = smd_phone_normalise(phone != NULL ? phone : "",
+				     r->portal->config->portal_default_country, &error);
 	if (number == NULL) {
 		smd_portal_finish(
 		    r, smd_page_registration(r->link, action, r->csrf, phone, error->message));
@@ -678,6 +700,44 @@ smd_portal_send_static(SmdPortal *self, SoupServerMessage *msg, const gchar *pat
 					 g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
 }
 
+/* The organisation's colour, as a stylesheet (inline styles are not
+ * allowed by our CSP). */
+static void
+smd_portal_send_theme(SmdPortal *self, SoupServerMessage *msg)
+{
+	g_autofree gchar *css = g_strdup_printf(
+	    ":root { --accent: %s; }\n",
+	    self->config->org_colour != NULL ? self->config->org_colour : "#1c5d99");
+	smd_portal_security_headers(self, msg);
+	soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+	soup_server_message_set_response(msg, "text/css; charset=utf-8", SOUP_MEMORY_COPY, css,
+					 strlen(css));
+}
+
+static void
+smd_portal_send_logo(SmdPortal *self, SoupServerMessage *msg)
+{
+	g_autofree gchar *data = NULL;
+	gsize len = 0;
+	const gchar *path = self->config->org_logo;
+	const gchar *type = g_str_has_suffix(path != NULL ? path : "", ".svg")	 ? "image/svg+xml"
+			    : g_str_has_suffix(path != NULL ? path : "", ".png") ? "image/png"
+										 : "image/jpeg";
+
+	smd_portal_security_headers(self, msg);
+	if (path == NULL || !g_file_get_contents(path, &data, &len, NULL)) {
+		soup_server_message_set_status(msg, SOUP_STATUS_NOT_FOUND, NULL);
+		return;
+	}
+	/* an SVG opened on its own must not run anything either */
+	soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+				     "Content-Security-Policy",
+				     "sandbox; default-src 'none'; "
+				     "style-src 'unsafe-inline'");
+	soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+	soup_server_message_set_response(msg, type, SOUP_MEMORY_COPY, data, len);
+}
+
 static void
 smd_portal_handler(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
 		   gpointer user_data)
@@ -689,7 +749,12 @@ smd_portal_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
 	SmdLinkLookup *lookup;
 
 	if (g_str_has_prefix(path, "/static/") && g_strcmp0(method, "GET") == 0) {
-		smd_portal_send_static(self, msg, path + strlen("/static/"));
+		if (g_strcmp0(path, "/static/theme.css") == 0)
+			smd_portal_send_theme(self, msg);
+		else if (g_strcmp0(path, "/static/logo") == 0)
+			smd_portal_send_logo(self, msg);
+		else
+			smd_portal_send_static(self, msg, path + strlen("/static/"));
 		return;
 	}
 	r = g_new0(SmdPortalRequest, 1);

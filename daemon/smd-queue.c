@@ -177,7 +177,7 @@ smd_queue_recorded_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	if (bounced != NULL)
 		g_signal_emit(self, signals[SIGNAL_BOUNCED], 0, bounced, run->message);
 	if (held != NULL)
-		g_signal_emit(self, signals[SIGNAL_HELD], 0, held);
+		g_signal_emit(self, signals[SIGNAL_HELD], 0, held, run->message);
 	if (retry != NULL && !self->stopped)
 		smd_queue_add(self, g_steal_pointer(&retry));
 	smd_queue_run_free(run);
@@ -351,8 +351,9 @@ static void
 smd_queue_class_init(SmdQueueClass *klass)
 {
 	G_OBJECT_CLASS(klass)->finalize = smd_queue_finalize;
-	signals[SIGNAL_HELD] = g_signal_new("held", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
-					    NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
+	signals[SIGNAL_HELD] =
+	    g_signal_new("held", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+			 G_TYPE_NONE, 2, G_TYPE_POINTER, G_TYPE_BYTES);
 	signals[SIGNAL_BOUNCED] =
 	    g_signal_new("bounced", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
 			 NULL, G_TYPE_NONE, 2, G_TYPE_POINTER, G_TYPE_BYTES);

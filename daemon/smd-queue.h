@@ -21,7 +21,8 @@ G_DECLARE_FINAL_TYPE(SmdQueue, smd_queue, SMD, QUEUE, GObject)
 /* Signal "bounced" (SmdJob *job, GBytes *message): emitted after a
  * job's outcomes are stored when some recipients bounced and the sender
  * is not the null path, so the engine can send a DSN.
- * Signal "held" (SmdJob *job): some recipients were held for the portal. */
+ * Signal "held" (SmdJob *job, GBytes *message): some recipients were held
+ * for the portal. */
 SmdQueue *smd_queue_new(const SmdConfig *config, SmdStore *store, SmdVault *vault);
 /* Loads every queued and deferred recipient from the store. */
 gboolean smd_queue_load(SmdQueue *self, GError **error);

@@ -11,6 +11,8 @@ import email.message
 import email.policy
 import hashlib
 import http.client
+import http.server
+import threading
 import json
 import os
 import re
@@ -282,5 +284,106 @@ def test_retention():
         ok(gw.events("expired"), "expiry is an event")
 
 
+class SmsApi(http.server.BaseHTTPRequestHandler):
+    """A stand-in SMS provider: records requests; answers 500 when told."""
+    requests = []
+    status = 200
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        SmsApi.requests.append((self.path, dict(self.headers), body))
+        self.send_response(SmsApi.status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_portal_options_and_http_sms():
+    api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SmsApi)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    pport = smdtest.free_port()
+    logo = os.path.join(smdtest.tmpdir("logo-"), "logo.svg")
+    with open(logo, "w") as f:
+        f.write('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>')
+    try:
+        with TestMX() as plain, TestMX(starttls=True) as org, \
+                Gateway({"plain.test": plain, "org.test": org},
+                        extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                          "public-url": f"http://127.0.0.1:{pport}",
+                                          "default-country": "BE", "show-subject": "true",
+                                          "registration-networks": "10.0.0.0/8"},
+                               "organisation": {"colour": "#aa3300", "logo": logo},
+                               "sms": {"provider": "http",
+                                       "url": f"http://127.0.0.1:{api.server_address[1]}/send",
+                                       "token": "t0ken", "path": None,
+                                       "body": '{"to": "{to}", "text": "{text}"}'}}) as gw:
+            import sqlite3
+            gw.send("doctor@org.test", "pat@plain.test",
+                    smdtest.make_message("doctor@org.test", "pat@plain.test", "Lab 42", "y\n"))
+            ok(wait_for(lambda: org.messages(), 20), "registration request")
+            rtoken = link_from(org.messages()[0][0], "r")
+            b = Browser(pport)
+            resp, page = b.request("GET", f"/r/{rtoken}")
+            ok(resp.status == 403 and b"not possible from here" in page,
+               "registration-networks: other clients cannot register", resp.status)
+            resp, page = b.request("POST", f"/r/{rtoken}", {"csrf": b.csrf(), "phone": "0470 12 34 56"})
+            ok(resp.status == 403 and gw.query("SELECT * FROM phones") == [],
+               "nor POST a number")
+
+            # staff (later: the admin app) registered the number
+            con = sqlite3.connect(gw.db_path, timeout=10)
+            with con:
+                con.execute("INSERT INTO phones (address, number, registered_by, registered_at) "
+                            "VALUES ('pat@plain.test', '+32470123456', 't', 0)")
+            con.close()
+            gw.send("doctor@org.test", "pat@plain.test",
+                    smdtest.make_message("doctor@org.test", "pat@plain.test", "Lab 43", "y\n"))
+            ok(wait_for(lambda: plain.messages(), 20), "invitation")
+            inv = email.message_from_bytes(plain.messages()[0][0], policy=email.policy.default)
+            ok("Lab 43" in inv["Subject"], "show-subject: the invitation names the subject",
+               inv["Subject"])
+            mtoken = link_from(plain.messages()[0][0], "m")
+            r = Browser(pport)
+            resp, page = r.request("GET", f"/m/{mtoken}")
+            ok(b'href="/static/theme.css"' in page and b'src="/static/logo"' in page,
+               "the page uses the organisation's colour and logo")
+            resp, css = r.request("GET", "/static/theme.css")
+            ok(b"#aa3300" in css, "theme.css carries the colour")
+            resp, svg = r.request("GET", "/static/logo")
+            ok(resp.status == 200 and resp.getheader("Content-Type") == "image/svg+xml"
+               and resp.getheader("Content-Security-Policy", "").startswith("sandbox"),
+               "the logo is served, sandboxed")
+
+            resp, page = r.request("POST", f"/m/{mtoken}/pin", {"csrf": r.csrf()})
+            ok(resp.status == 200 and len(SmsApi.requests) == 1, "pin sent through the HTTP provider")
+            path, headers, body = SmsApi.requests[0]
+            sent = json.loads(body)
+            ok(path == "/send" and headers.get("Authorization") == "Bearer t0ken"
+               and sent["to"] == "+32470123456", "provider got the number and the token", repr(sent))
+            pin = re.search(r"\b(\d{6})\b", sent["text"]).group(1)
+            resp, _ = r.request("POST", f"/m/{mtoken}/login", {"csrf": r.csrf(), "pin": pin})
+            ok(resp.status == 303, "the pin from the provider works")
+
+            # a failing provider: a clear page, an event, no crash
+            # (on a new link: the first one may send one SMS a minute)
+            SmsApi.status = 500
+            gw.send("doctor@org.test", "pat@plain.test",
+                    smdtest.make_message("doctor@org.test", "pat@plain.test", "Lab 44", "y\n"))
+            ok(wait_for(lambda: len(plain.messages()) >= 2, 20), "second invitation")
+            mtoken2 = link_from(plain.messages()[1][0], "m")
+            r2 = Browser(pport)
+            r2.request("GET", f"/m/{mtoken2}")
+            resp, page = r2.request("POST", f"/m/{mtoken2}/pin", {"csrf": r2.csrf()})
+            ok(resp.status == 503 and b"could not be sent" in page,
+               "provider error: try again later", resp.status)
+            ok(wait_for(lambda: gw.events("sms-failed"), 5), "an sms-failed event")
+    finally:
+        api.shutdown()
+
+
 if __name__ == "__main__":
-    smdtest.main([test_portal_flow, test_unknown_links_and_lockout, test_retention])
+    smdtest.main([test_portal_flow, test_unknown_links_and_lockout, test_retention,
+                  test_portal_options_and_http_sms])

@@ -119,6 +119,17 @@ test_errors_name_line_and_key(void)
 	expect_error("hostname", "garbage line", "t.conf:3: expected");
 	expect_error("hostname", "listen = 127.0.0.1:25",
 		     "t.conf:3: [smtp] listen: key appears twice");
+	expect_error("public-url", "public-url = http://127.0.0.1:8080\ndefault-country = XX",
+		     "t.conf:13: [portal] default-country:");
+	expect_error("public-url", "public-url = http://127.0.0.1:8080\nshow-subject = yes",
+		     "t.conf:13: [portal] show-subject:");
+	expect_error("public-url", "public-url = http://127.0.0.1:8080\nregistration-networks = x",
+		     "t.conf:13: [portal] registration-networks:");
+	expect_error("notify-from", "notify-from = a@b.example\ncolour = blue",
+		     "t.conf:24: [organisation] colour:");
+	expect_error("notify-from", "notify-from = a@b.example\nlogo = /etc/passwd",
+		     "t.conf:24: [organisation] logo:");
+	expect_error("listen = 127.0.0.1:8080", "", "[portal] listen: listen and public-url go together");
 	/* relay-networks is required: never an open relay by omission */
 	expect_error("relay-networks", "", "[smtp] relay-networks: this key is required");
 }
