@@ -129,7 +129,8 @@ test_errors_name_line_and_key(void)
 		     "t.conf:24: [organisation] colour:");
 	expect_error("notify-from", "notify-from = a@b.example\nlogo = /etc/passwd",
 		     "t.conf:24: [organisation] logo:");
-	expect_error("listen = 127.0.0.1:8080", "", "[portal] listen: listen and public-url go together");
+	expect_error("listen = 127.0.0.1:8080", "",
+		     "[portal] listen: listen and public-url go together");
 	/* relay-networks is required: never an open relay by omission */
 	expect_error("relay-networks", "", "[smtp] relay-networks: this key is required");
 }
