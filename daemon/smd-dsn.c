@@ -50,7 +50,11 @@ static GMimePart *
 smd_dsn_part(const gchar *type, const gchar *subtype, const gchar *text, gsize len)
 {
 	GMimePart *part = g_mime_part_new_with_type(type, subtype);
-	g_autoptr(GMimeStream) stream = g_mime_stream_mem_new_with_buffer(text, len);
+	/* (with_buffer() refuses an empty buffer) */
+	g_autoptr(GMimeStream) stream = g_mime_stream_mem_new();
+	if (len > 0)
+		g_mime_stream_write(stream, text, len);
+	g_mime_stream_reset(stream);
 	g_autoptr(GMimeDataWrapper) content =
 	    g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
 	g_mime_part_set_content(part, content);

@@ -34,6 +34,7 @@ smd_mime_view_free(SmdMimeView *view)
 	g_free(view->subject);
 	g_free(view->text);
 	g_free(view->html);
+	g_clear_pointer(&view->inline_parts, g_hash_table_unref);
 	g_clear_pointer(&view->attachments, g_ptr_array_unref);
 	g_free(view);
 }
@@ -71,6 +72,12 @@ smd_mime_part_text(GMimePart *part)
 			g_object_unref(conv);
 		}
 	}
+	{
+		/* shown in a browser: plain LF line ends */
+		GMimeFilter *unix_lines = g_mime_filter_dos2unix_new(FALSE);
+		g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), unix_lines);
+		g_object_unref(unix_lines);
+	}
 	g_mime_data_wrapper_write_to_stream(content, filtered);
 	g_mime_stream_flush(filtered);
 	bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
@@ -87,6 +94,24 @@ smd_mime_view_walk(GMimeObject *parent, GMimeObject *part, gpointer user_data)
 	GMimePart *leaf;
 	const gchar *name;
 
+	if (GMIME_IS_MESSAGE_PART(part)) {
+		/* a forwarded message: offered as its own .eml */
+		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(part));
+		if (inner != NULL && view->attachments->len < SMD_VIEW_MAX_ATTACHMENTS) {
+			SmdAttachment *a = g_new0(SmdAttachment, 1);
+			const gchar *subject = g_mime_message_get_subject(inner);
+			g_autofree gchar *base = g_strdup_printf(
+			    "%s.eml", subject != NULL && subject[0] != '\0' ? subject : "message");
+			g_autoptr(GMimeStream) null = g_mime_stream_null_new();
+			a->name = g_strdelimit(g_utf8_make_valid(base, -1), "\r\n\t\\/", '_');
+			a->content_type = g_strdup("message/rfc822");
+			a->part = g_object_ref(part);
+			g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, null);
+			a->size = (gsize)g_mime_stream_length(null);
+			g_ptr_array_add(view->attachments, a);
+		}
+		return;
+	}
 	if (!GMIME_IS_PART(part))
 		return;
 	leaf = GMIME_PART(part);
@@ -103,8 +128,13 @@ smd_mime_view_walk(GMimeObject *parent, GMimeObject *part, gpointer user_data)
 			return;
 		}
 		/* inline images of an HTML body and the like */
-		if (g_mime_object_get_content_id(part) != NULL)
+		if (g_mime_object_get_content_id(part) != NULL) {
+			if (g_hash_table_size(view->inline_parts) < SMD_VIEW_MAX_ATTACHMENTS)
+				g_hash_table_insert(view->inline_parts,
+						    g_strdup(g_mime_object_get_content_id(part)),
+						    g_object_ref(leaf));
 			return;
+		}
 	}
 	if (view->attachments->len < SMD_VIEW_MAX_ATTACHMENTS) {
 		SmdAttachment *a = g_new0(SmdAttachment, 1);
@@ -133,12 +163,19 @@ smd_mime_view_new(GBytes *message)
 	SmdMimeView *view = g_new0(SmdMimeView, 1);
 	gsize len = 0;
 	const guint8 *data = g_bytes_get_data(message, &len);
-	g_autoptr(GMimeStream) stream = g_mime_stream_mem_new_with_buffer((const char *)data, len);
-	g_autoptr(GMimeParser) parser = g_mime_parser_new_with_stream(stream);
-	g_autoptr(GMimeMessage) msg = g_mime_parser_construct_message(parser, NULL);
+	g_autoptr(GMimeStream) stream = g_mime_stream_mem_new();
+	g_autoptr(GMimeParser) parser = NULL;
+	g_autoptr(GMimeMessage) msg = NULL;
 	GDateTime *date;
 
 	view->attachments = g_ptr_array_new_with_free_func((GDestroyNotify)smd_attachment_free);
+	view->inline_parts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
+	/* (with_buffer() refuses an empty message) */
+	if (len > 0)
+		g_mime_stream_write(stream, (const char *)data, len);
+	g_mime_stream_reset(stream);
+	parser = g_mime_parser_new_with_stream(stream);
+	msg = g_mime_parser_construct_message(parser, NULL);
 	if (msg == NULL)
 		return view; /* shows nothing, downloads as it is */
 	view->from = smd_mime_addresses(msg, GMIME_ADDRESS_TYPE_FROM);
@@ -156,6 +193,64 @@ smd_mime_view_new(GBytes *message)
 	return view;
 }
 
+static GBytes *
+smd_mime_decode(GMimePart *part)
+{
+	GMimeDataWrapper *content = g_mime_part_get_content(part);
+	g_autoptr(GMimeStream) mem = g_mime_stream_mem_new();
+	GByteArray *bytes;
+	if (content == NULL)
+		return g_bytes_new(NULL, 0);
+	g_mime_data_wrapper_write_to_stream(content, mem);
+	bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	return g_bytes_new(bytes->data, bytes->len);
+}
+
+/* only images, and not too big, become data: URIs */
+#define SMD_VIEW_MAX_INLINE_IMAGE (5 * 1024 * 1024)
+
+gchar *
+smd_mime_view_html_with_inline_images(const SmdMimeView *view)
+{
+	GString *out;
+	const gchar *p;
+
+	if (view->html == NULL)
+		return NULL;
+	out = g_string_new(NULL);
+	for (p = view->html; *p != '\0';) {
+		const gchar *cid = strstr(p, "cid:");
+		gsize n = 0;
+		g_autofree gchar *id = NULL;
+		GMimePart *part;
+		if (cid == NULL) {
+			g_string_append(out, p);
+			break;
+		}
+		g_string_append_len(out, p, cid - p);
+		cid += 4;
+		while (cid[n] != '\0' && strchr("\"' >)", cid[n]) == NULL)
+			n++;
+		id = g_uri_unescape_segment(cid, cid + n, NULL);
+		part = id != NULL ? g_hash_table_lookup(view->inline_parts, id) : NULL;
+		if (part != NULL) {
+			GMimeContentType *type = g_mime_object_get_content_type(GMIME_OBJECT(part));
+			g_autoptr(GBytes) data = smd_mime_decode(part);
+			if (g_strcmp0(g_mime_content_type_get_media_type(type), "image") == 0 &&
+			    g_bytes_get_size(data) <= SMD_VIEW_MAX_INLINE_IMAGE) {
+				g_autofree gchar *mime = g_mime_content_type_get_mime_type(type);
+				g_autofree gchar *b64 = g_base64_encode(
+				    g_bytes_get_data(data, NULL), g_bytes_get_size(data));
+				/* the type is GMime's parse, but keep it to one token */
+				g_string_append_printf(out, "data:%s;base64,%s",
+						       g_strdelimit(mime, "\"'<> ;", '_'), b64);
+			}
+		}
+		p = cid + n;
+	}
+	return g_string_free(out, FALSE);
+}
+
 GBytes *
 smd_mime_view_attachment_content(const SmdMimeView *view, guint index)
 {
@@ -167,6 +262,12 @@ smd_mime_view_attachment_content(const SmdMimeView *view, guint index)
 	if (index >= view->attachments->len)
 		return NULL;
 	a = g_ptr_array_index(view->attachments, index);
+	if (GMIME_IS_MESSAGE_PART(a->part)) {
+		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(a->part));
+		g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, mem);
+		bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+		return g_bytes_new(bytes->data, bytes->len);
+	}
 	content = g_mime_part_get_content(GMIME_PART(a->part));
 	if (content == NULL)
 		return g_bytes_new(NULL, 0);

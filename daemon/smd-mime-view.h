@@ -14,7 +14,7 @@ typedef struct {
 	gchar *name; /* decoded (RFC 2231), never a path */
 	gchar *content_type;
 	gsize size;    /* decoded bytes */
-	gpointer part; /* GMimePart, owned */
+	gpointer part; /* GMimePart or GMimeMessagePart, owned */
 } SmdAttachment;
 
 typedef struct {
@@ -25,13 +25,18 @@ typedef struct {
 	gchar *subject;
 	gchar *text; /* the text/plain body, UTF-8; NULL if none */
 	gboolean has_html;
-	gchar *html;		/* the text/html body, UTF-8; NULL if none */
-	GPtrArray *attachments; /* of SmdAttachment */
+	gchar *html;		  /* the text/html body, UTF-8; NULL if none */
+	GHashTable *inline_parts; /* Content-ID → GMimePart, for cid: images */
+	GPtrArray *attachments;	  /* of SmdAttachment */
 } SmdMimeView;
 
 SmdMimeView *smd_mime_view_new(GBytes *message);
 void smd_mime_view_free(SmdMimeView *view);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdMimeView, smd_mime_view_free)
+
+/* The HTML body with every cid: reference to an inline image of the
+ * message turned into a data: URI (the frame loads nothing else). */
+gchar *smd_mime_view_html_with_inline_images(const SmdMimeView *view);
 
 /* The decoded content of attachment @index, or NULL. */
 GBytes *smd_mime_view_attachment_content(const SmdMimeView *view, guint index);

@@ -532,7 +532,8 @@ smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		g_autoptr(SmdMimeView) view = smd_mime_view_new(message);
 		g_autoptr(GBytes) content = NULL;
 		if (mode == SMD_SHOW_HTML && view->html != NULL) {
-			smd_portal_send_html_body(r, view->html);
+			g_autofree gchar *html = smd_mime_view_html_with_inline_images(view);
+			smd_portal_send_html_body(r, html);
 		} else if (mode == SMD_SHOW_ATTACHMENT &&
 			   (content = smd_mime_view_attachment_content(view, index)) != NULL) {
 			smd_portal_send_attachment(r, g_ptr_array_index(view->attachments, index),

@@ -1,0 +1,136 @@
+/*
+ * SecuMailer — unit tests: what the portal shows of a message.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "smd-gmime.h"
+#include "smd-mime-view.h"
+
+static SmdMimeView *
+view_of(const gchar *text)
+{
+	g_autoptr(GBytes) bytes = g_bytes_new(text, strlen(text));
+	return smd_mime_view_new(bytes);
+}
+
+static void
+test_headers_and_charsets(void)
+{
+	g_autoptr(SmdMimeView) v = view_of("From: =?iso-8859-1?q?Jos=E9?= <jose@example.org>\r\n"
+					   "To: a@example.org, b@example.org\r\n"
+					   "Cc: c@example.org\r\n"
+					   "Subject: =?utf-8?b?UsOpc3VsdGF0cw==?=\r\n"
+					   "Date: Sun, 29 Nov 2026 10:00:00 +0100\r\n"
+					   "Content-Type: text/plain; charset=iso-8859-1\r\n"
+					   "Content-Transfer-Encoding: quoted-printable\r\n"
+					   "\r\n"
+					   "Caf=E9\r\n");
+	g_assert_cmpstr(v->subject, ==, "Résultats");
+	g_assert_nonnull(strstr(v->from, "José"));
+	g_assert_nonnull(strstr(v->to, "b@example.org"));
+	g_assert_nonnull(strstr(v->cc, "c@example.org"));
+	g_assert_nonnull(v->date);
+	g_assert_cmpstr(v->text, ==, "Café\n");
+	g_assert_cmpuint(v->attachments->len, ==, 0);
+}
+
+static void
+test_related_inline_image(void)
+{
+	g_autoptr(SmdMimeView) v =
+	    view_of("Subject: x\r\nContent-Type: multipart/related; boundary=B\r\n\r\n"
+		    "--B\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+		    "<p>Hi</p><img src=\"cid:logo@x\"><img src=\"cid:missing@x\">\r\n"
+		    "--B\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\n"
+		    "Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--B--\r\n");
+	g_autofree gchar *html = smd_mime_view_html_with_inline_images(v);
+	g_assert_true(v->has_html);
+	g_assert_nonnull(strstr(html, "src=\"data:image/png;base64,iVBORw0KGgo=\""));
+	/* an unknown cid loads nothing */
+	g_assert_null(strstr(html, "cid:"));
+	g_assert_cmpuint(v->attachments->len, ==, 0);
+}
+
+static void
+test_attachments(void)
+{
+	g_autoptr(SmdMimeView) v =
+	    view_of("Subject: x\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+		    "--B\r\nContent-Type: text/plain\r\n\r\nbody\r\n"
+		    "--B\r\nContent-Type: application/pdf\r\n"
+		    "Content-Disposition: attachment; filename*=UTF-8''r%C3%A9sultat.pdf\r\n"
+		    "Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n"
+		    "--B\r\nContent-Type: application/octet-stream\r\n"
+		    "Content-Disposition: attachment; filename=\"../../etc/passwd\"\r\n\r\nx\r\n"
+		    "--B\r\nContent-Type: message/rfc822\r\n\r\n"
+		    "Subject: Inner\r\n\r\ninner body\r\n--B--\r\n");
+	SmdAttachment *a;
+	g_autoptr(GBytes) content = NULL;
+
+	g_assert_cmpstr(v->text, ==, "body"); /* the CRLF before a boundary is the boundary's */
+	g_assert_cmpuint(v->attachments->len, ==, 3);
+	a = g_ptr_array_index(v->attachments, 0);
+	g_assert_cmpstr(a->name, ==, "résultat.pdf");
+	g_assert_cmpuint(a->size, ==, 5);
+	content = smd_mime_view_attachment_content(v, 0);
+	g_assert_cmpmem(g_bytes_get_data(content, NULL), g_bytes_get_size(content), "hello", 5);
+	a = g_ptr_array_index(v->attachments, 1);
+	g_assert_cmpstr(a->name, ==, "passwd"); /* never a path */
+	a = g_ptr_array_index(v->attachments, 2);
+	g_assert_cmpstr(a->name, ==, "Inner.eml");
+	g_clear_pointer(&content, g_bytes_unref);
+	content = smd_mime_view_attachment_content(v, 2);
+	g_assert_nonnull(
+	    g_strstr_len(g_bytes_get_data(content, NULL), g_bytes_get_size(content), "inner body"));
+	g_assert_null(smd_mime_view_attachment_content(v, 3));
+}
+
+static void
+test_malformed(void)
+{
+	const gchar *inputs[] = {"", "\r\n\r\n", "garbage without headers",
+				 "Content-Type: multipart/mixed; boundary=\r\n\r\n--\r\n",
+				 "Subject: =?utf-8?b?////?=\r\n\r\n\xff\xfe body"};
+	for (guint i = 0; i < G_N_ELEMENTS(inputs); i++) {
+		g_autoptr(SmdMimeView) v = view_of(inputs[i]);
+		g_assert_nonnull(v);
+		g_assert_true(v->text == NULL || g_utf8_validate(v->text, -1, NULL));
+	}
+}
+
+static void
+test_strip_own_received(void)
+{
+	const gchar *ours = "Received: from client ([127.0.0.1])\r\n"
+			    "\tby gw.example (SecuMailer) with ESMTPS id q1\r\n"
+			    "\t(version=TLSv1.3 cipher=X);\r\n"
+			    "\tSun, 29 Nov 2026 10:00:00 +0000\r\n"
+			    "Subject: hi\r\n\r\nbody\r\n";
+	const gchar *theirs =
+	    "Received: from a by b.example; Sun, 29 Nov 2026\r\nSubject: hi\r\n\r\n";
+	g_autoptr(GBytes) a = g_bytes_new_static(ours, strlen(ours));
+	g_autoptr(GBytes) b = g_bytes_new_static(theirs, strlen(theirs));
+	g_autoptr(GBytes) sa = smd_mime_strip_own_received(a, "gw.example");
+	g_autoptr(GBytes) sb = smd_mime_strip_own_received(b, "gw.example");
+	g_autoptr(GBytes) sc = smd_mime_strip_own_received(a, "other.example");
+	g_assert_cmpmem(g_bytes_get_data(sa, NULL), g_bytes_get_size(sa),
+			"Subject: hi\r\n\r\nbody\r\n", 21);
+	g_assert_true(g_bytes_equal(sb, b)); /* someone else's header stays */
+	g_assert_true(g_bytes_equal(sc, a));
+}
+
+int
+main(int argc, char **argv)
+{
+	g_mime_init();
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/secumailer/mime/headers-and-charsets", test_headers_and_charsets);
+	g_test_add_func("/secumailer/mime/related-inline-image", test_related_inline_image);
+	g_test_add_func("/secumailer/mime/attachments", test_attachments);
+	g_test_add_func("/secumailer/mime/malformed", test_malformed);
+	g_test_add_func("/secumailer/mime/strip-own-received", test_strip_own_received);
+	return g_test_run();
+}
