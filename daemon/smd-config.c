@@ -27,7 +27,8 @@ static const struct {
      {"routes", "tls-policy", "ca-file", "retry-schedule", "max-queue-lifetime", "max-connections",
       "connect-timeout", "command-timeout", NULL}},
     {"portal",
-     {"listen", "public-url", "default-country", "show-subject", "registration-networks", NULL}},
+     {"listen", "public-url", "default-country", "show-subject", "registration-networks",
+      "tls-certificate", "tls-key", NULL}},
     {"sms",
      {"provider", "path", "url", "method", "headers", "body", "content-type", "username",
       "password", "token", "from", "account", "timeout", NULL}},
@@ -526,6 +527,16 @@ smd_config_parse_portal_extra(SmdConfigParser *p, SmdConfig *c, GError **error)
 	g_autofree gchar *show = smd_config_string(p, "portal", "show-subject");
 	g_autofree gchar *networks = smd_config_string(p, "portal", "registration-networks");
 
+	c->portal_tls_certificate = smd_config_string(p, "portal", "tls-certificate");
+	c->portal_tls_key = smd_config_string(p, "portal", "tls-key");
+	if (!smd_config_file_exists(p, "portal", "tls-certificate", c->portal_tls_certificate,
+				    error) ||
+	    !smd_config_file_exists(p, "portal", "tls-key", c->portal_tls_key, error))
+		return FALSE;
+	if ((c->portal_tls_certificate == NULL) != (c->portal_tls_key == NULL))
+		return smd_config_fail(p, "portal",
+				       c->portal_tls_key == NULL ? "tls-certificate" : "tls-key",
+				       error, _("tls-certificate and tls-key go together"));
 	c->portal_default_country = smd_config_string(p, "portal", "default-country");
 	if (c->portal_default_country == NULL)
 		c->portal_default_country = g_strdup("NL");
@@ -749,6 +760,8 @@ smd_config_free(SmdConfig *c)
 	g_free(c->portal_listen);
 	g_free(c->portal_public_url);
 	g_free(c->portal_default_country);
+	g_free(c->portal_tls_certificate);
+	g_free(c->portal_tls_key);
 	g_clear_pointer(&c->registration_networks, g_ptr_array_unref);
 	g_free(c->org_colour);
 	g_free(c->org_logo);

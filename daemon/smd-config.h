@@ -47,6 +47,8 @@ typedef struct {
 	gchar *portal_listen;
 	gchar *portal_public_url;
 	gchar *portal_default_country; /* ISO 3166, for national numbers */
+	gchar *portal_tls_certificate; /* direct HTTPS, without a proxy */
+	gchar *portal_tls_key;
 	gboolean portal_show_subject;
 	GPtrArray *registration_networks; /* of GInetAddressMask; empty: anyone */
 

@@ -847,7 +847,16 @@ smd_portal_new(SmdEngine *engine, GError **error)
 	if (self->sms == NULL)
 		return NULL;
 
-	self->server = soup_server_new("server-header", "SecuMailer", NULL);
+	if (config->portal_tls_certificate != NULL) {
+		g_autoptr(GTlsCertificate) cert = g_tls_certificate_new_from_files(
+		    config->portal_tls_certificate, config->portal_tls_key, error);
+		if (cert == NULL)
+			return NULL;
+		self->server =
+		    soup_server_new("server-header", "SecuMailer", "tls-certificate", cert, NULL);
+	} else {
+		self->server = soup_server_new("server-header", "SecuMailer", NULL);
+	}
 	soup_server_add_early_handler(self->server, NULL, smd_portal_early_handler, self, NULL);
 	soup_server_add_handler(self->server, NULL, smd_portal_handler, self, NULL);
 	if (!smd_parse_host_port(config->portal_listen, 443, &host, &port) ||
@@ -856,7 +865,10 @@ smd_portal_new(SmdEngine *engine, GError **error)
 		return NULL;
 	}
 	sockaddr = g_inet_socket_address_new(addr, port);
-	if (!soup_server_listen(self->server, sockaddr, 0, &error_local)) {
+	if (!soup_server_listen(self->server, sockaddr,
+				config->portal_tls_certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS
+								       : 0,
+				&error_local)) {
 		g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG,
 			    _("Cannot listen for the portal on %s: %s"), config->portal_listen,
 			    error_local->message);

@@ -384,6 +384,31 @@ def test_portal_options_and_http_sms():
         api.shutdown()
 
 
+def test_portal_https():
+    import ssl
+    pport = smdtest.free_port()
+    with TestMX() as plain, Gateway({"plain.test": plain}) as gw0:
+        cert, key = gw0.cert, gw0.key
+    with TestMX() as plain, \
+            Gateway({"plain.test": plain},
+                    extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                      "public-url": f"https://127.0.0.1:{pport}",
+                                      "tls-certificate": cert, "tls-key": key}}) as gw:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        con = http.client.HTTPSConnection("127.0.0.1", pport, timeout=20, context=ctx)
+        con.request("GET", "/m/" + "A" * 32)
+        resp = con.getresponse()
+        resp.read()
+        cookies = [v for k, v in resp.getheaders() if k.lower() == "set-cookie"]
+        ok(resp.status == 404, "portal answers over HTTPS")
+        ok("max-age" in resp.getheader("Strict-Transport-Security", ""), "HSTS over TLS")
+        ok(any(c.startswith("__Host-smd_csrf=") and "Secure" in c for c in cookies),
+           "cookies are __Host- and Secure", cookies)
+        con.close()
+
+
 if __name__ == "__main__":
     smdtest.main([test_portal_flow, test_unknown_links_and_lockout, test_retention,
-                  test_portal_options_and_http_sms])
+                  test_portal_options_and_http_sms, test_portal_https])
