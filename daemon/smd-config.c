@@ -320,6 +320,27 @@ smd_route_free(SmdRoute *route)
 	g_free(route);
 }
 
+/* A ';'-separated CIDR list into @out (of GInetAddressMask). */
+static gboolean
+smd_config_networks(SmdConfigParser *p, const gchar *group, const gchar *key, const gchar *value,
+		    GPtrArray *out, GError **error)
+{
+	g_auto(GStrv) items = g_strsplit(value, ";", -1);
+	for (guint i = 0; items[i] != NULL; i++) {
+		GInetAddressMask *mask;
+		g_strstrip(items[i]);
+		if (items[i][0] == '\0')
+			continue;
+		mask = g_inet_address_mask_new_from_string(items[i], NULL);
+		if (mask == NULL)
+			return smd_config_fail(p, group, key, error,
+					       _("“%s” is not a network such as 192.0.2.0/24"),
+					       items[i]);
+		g_ptr_array_add(out, mask);
+	}
+	return TRUE;
+}
+
 static gboolean
 smd_config_parse_smtp(SmdConfigParser *p, SmdConfig *c, GError **error)
 {
@@ -356,22 +377,9 @@ smd_config_parse_smtp(SmdConfigParser *p, SmdConfig *c, GError **error)
 				       c->smtp_hostname);
 
 	/* never an open relay: without this key nobody may send */
-	if (!smd_config_required(p, "smtp", "relay-networks", &networks, error))
+	if (!smd_config_required(p, "smtp", "relay-networks", &networks, error) ||
+	    !smd_config_networks(p, "smtp", "relay-networks", networks, c->relay_networks, error))
 		return FALSE;
-	g_strfreev(items);
-	items = g_strsplit(networks, ";", -1);
-	for (guint i = 0; items[i] != NULL; i++) {
-		GInetAddressMask *mask;
-		g_strstrip(items[i]);
-		if (items[i][0] == '\0')
-			continue;
-		mask = g_inet_address_mask_new_from_string(items[i], NULL);
-		if (mask == NULL)
-			return smd_config_fail(p, "smtp", "relay-networks", error,
-					       _("“%s” is not a network such as 192.0.2.0/24"),
-					       items[i]);
-		g_ptr_array_add(c->relay_networks, mask);
-	}
 
 	size = smd_config_string(p, "smtp", "max-message-size");
 	c->max_message_size = 25 * 1024 * 1024;
@@ -548,21 +556,9 @@ smd_config_parse_portal_extra(SmdConfigParser *p, SmdConfig *c, GError **error)
 		return smd_config_fail(p, "portal", "show-subject", error,
 				       _("“%s” is neither true nor false"), show);
 	c->portal_show_subject = g_strcmp0(show, "true") == 0;
-	if (networks != NULL) {
-		g_auto(GStrv) items = g_strsplit(networks, ";", -1);
-		for (guint i = 0; items[i] != NULL; i++) {
-			GInetAddressMask *mask;
-			g_strstrip(items[i]);
-			if (items[i][0] == '\0')
-				continue;
-			mask = g_inet_address_mask_new_from_string(items[i], NULL);
-			if (mask == NULL)
-				return smd_config_fail(
-				    p, "portal", "registration-networks", error,
-				    _("“%s” is not a network such as 192.0.2.0/24"), items[i]);
-			g_ptr_array_add(c->registration_networks, mask);
-		}
-	}
+	if (networks != NULL && !smd_config_networks(p, "portal", "registration-networks", networks,
+						     c->registration_networks, error))
+		return FALSE;
 	c->org_colour = smd_config_string(p, "organisation", "colour");
 	if (c->org_colour != NULL) {
 		gboolean valid = strlen(c->org_colour) == 7 && c->org_colour[0] == '#';

@@ -46,21 +46,6 @@ smd_dsn_header_section(GBytes *original)
 	return g_bytes_new(data, end != NULL ? (gsize)(end - data) + 2 : len);
 }
 
-static GMimePart *
-smd_dsn_part(const gchar *type, const gchar *subtype, const gchar *text, gsize len)
-{
-	GMimePart *part = g_mime_part_new_with_type(type, subtype);
-	/* (with_buffer() refuses an empty buffer) */
-	g_autoptr(GMimeStream) stream = g_mime_stream_mem_new();
-	if (len > 0)
-		g_mime_stream_write(stream, text, len);
-	g_mime_stream_reset(stream);
-	g_autoptr(GMimeDataWrapper) content =
-	    g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
-	g_mime_part_set_content(part, content);
-	return part;
-}
-
 GBytes *
 smd_dsn_build(const SmdConfig *config, const SmdJob *job, GBytes *original, GError **error)
 {
@@ -74,9 +59,6 @@ smd_dsn_build(const SmdConfig *config, const SmdJob *job, GBytes *original, GErr
 	g_autofree gchar *arrival_str = smd_rfc5322_date(arrival);
 	g_autofree gchar *daemon_addr = g_strdup_printf("MAILER-DAEMON@%s", config->smtp_hostname);
 	g_autoptr(GBytes) header_section = smd_dsn_header_section(original);
-	g_autoptr(GMimeStream) out = g_mime_stream_mem_new();
-	g_autoptr(GByteArray) array = NULL;
-	GMimeFormatOptions *options;
 	GString *text = g_string_new(NULL);
 	GString *fields = g_string_new(NULL);
 	g_autofree gchar *text_str = NULL;
@@ -117,13 +99,14 @@ smd_dsn_build(const SmdConfig *config, const SmdJob *job, GBytes *original, GErr
 	text_str = g_string_free(text, FALSE);
 	fields_str = g_string_free(fields, FALSE);
 
-	human = smd_dsn_part("text", "plain", text_str, strlen(text_str));
+	human = smd_gmime_text_part("text", "plain", text_str, strlen(text_str));
 	g_mime_object_set_content_type_parameter(GMIME_OBJECT(human), "charset", "utf-8");
-	status = smd_dsn_part("message", "delivery-status", fields_str, strlen(fields_str));
+	status = smd_gmime_text_part("message", "delivery-status", fields_str, strlen(fields_str));
 	/* RFC 2046 §5.2: message parts are never base64 or QP encoded */
 	g_mime_part_set_content_encoding(status, GMIME_CONTENT_ENCODING_8BIT);
-	headers = smd_dsn_part("text", "rfc822-headers", g_bytes_get_data(header_section, NULL),
-			       g_bytes_get_size(header_section));
+	headers =
+	    smd_gmime_text_part("text", "rfc822-headers", g_bytes_get_data(header_section, NULL),
+				g_bytes_get_size(header_section));
 	g_mime_object_set_content_type_parameter(GMIME_OBJECT(report), "report-type",
 						 "delivery-status");
 	g_mime_multipart_add(report, GMIME_OBJECT(human));
@@ -142,15 +125,5 @@ smd_dsn_build(const SmdConfig *config, const SmdJob *job, GBytes *original, GErr
 	/* RFC 3834: a report, never to be answered automatically */
 	g_mime_object_set_header(GMIME_OBJECT(msg), "Auto-Submitted", "auto-replied", NULL);
 
-	options = g_mime_format_options_new();
-	g_mime_format_options_set_newline_format(options, GMIME_NEWLINE_FORMAT_DOS);
-	if (g_mime_object_write_to_stream(GMIME_OBJECT(msg), options, out) < 0) {
-		g_mime_format_options_free(options);
-		g_set_error(error, SMD_ERROR, SMD_ERROR_INTERNAL,
-			    _("Cannot build the delivery report"));
-		return NULL;
-	}
-	g_mime_format_options_free(options);
-	array = g_byte_array_ref(g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out)));
-	return g_bytes_new(array->data, array->len);
+	return smd_gmime_message_to_bytes(msg, error);
 }

@@ -88,3 +88,13 @@ smd_event_insert(sqlite3 *db, const SmdEvent *event, GError **error)
 		return smd_store_fail(db, "insert event", error);
 	return TRUE;
 }
+
+gboolean
+smd_event_insert_all(sqlite3 *db, GPtrArray *events, GError **error)
+{
+	for (guint i = 0; events != NULL && i < events->len; i++) {
+		if (!smd_event_insert(db, g_ptr_array_index(events, i), error))
+			return FALSE;
+	}
+	return TRUE;
+}

@@ -39,4 +39,7 @@ void smd_event_log(const SmdEvent *event);
 /* Inside a store operation. */
 gboolean smd_event_insert(sqlite3 *db, const SmdEvent *event, GError **error);
 
+/* Inside a store operation: every SmdEvent of @events (may be NULL). */
+gboolean smd_event_insert_all(sqlite3 *db, GPtrArray *events, GError **error);
+
 G_END_DECLS

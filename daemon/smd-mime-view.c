@@ -163,17 +163,13 @@ smd_mime_view_new(GBytes *message)
 	SmdMimeView *view = g_new0(SmdMimeView, 1);
 	gsize len = 0;
 	const guint8 *data = g_bytes_get_data(message, &len);
-	g_autoptr(GMimeStream) stream = g_mime_stream_mem_new();
+	g_autoptr(GMimeStream) stream = smd_gmime_stream_new((const gchar *)data, len);
 	g_autoptr(GMimeParser) parser = NULL;
 	g_autoptr(GMimeMessage) msg = NULL;
 	GDateTime *date;
 
 	view->attachments = g_ptr_array_new_with_free_func((GDestroyNotify)smd_attachment_free);
 	view->inline_parts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
-	/* (with_buffer() refuses an empty message) */
-	if (len > 0)
-		g_mime_stream_write(stream, (const char *)data, len);
-	g_mime_stream_reset(stream);
 	parser = g_mime_parser_new_with_stream(stream);
 	msg = g_mime_parser_construct_message(parser, NULL);
 	if (msg == NULL)

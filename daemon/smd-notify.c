@@ -42,11 +42,7 @@ smd_notify_org(const SmdConfig *config)
 static GMimePart *
 smd_notify_part(const gchar *subtype, const gchar *text)
 {
-	GMimePart *part = g_mime_part_new_with_type("text", subtype);
-	g_autoptr(GMimeStream) stream = g_mime_stream_mem_new_with_buffer(text, strlen(text));
-	g_autoptr(GMimeDataWrapper) content =
-	    g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
-	g_mime_part_set_content(part, content);
+	GMimePart *part = smd_gmime_text_part("text", subtype, text, strlen(text));
 	g_mime_object_set_content_type_parameter(GMIME_OBJECT(part), "charset", "utf-8");
 	/* quoted-printable keeps long lines and non-ASCII safe in transit */
 	g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
@@ -60,7 +56,6 @@ smd_notify_build(const SmdConfig *config, const SmdNotice *notice, GError **erro
 	g_autoptr(GMimeMultipart) alt = g_mime_multipart_new_with_subtype("alternative");
 	g_autoptr(GMimePart) text = NULL;
 	g_autoptr(GMimePart) html = NULL;
-	g_autoptr(GMimeStream) out = g_mime_stream_mem_new();
 	g_autoptr(GDateTime) now = g_date_time_new_now_local();
 	g_autoptr(GDateTime) received = g_date_time_new_from_unix_local(notice->received_at);
 	g_autofree gchar *when = g_date_time_format(received, "%x %H:%M");
@@ -75,8 +70,6 @@ smd_notify_build(const SmdConfig *config, const SmdNotice *notice, GError **erro
 	g_autofree gchar *e_sender = g_markup_escape_text(notice->sender, -1);
 	g_autofree gchar *e_address = g_markup_escape_text(notice->address, -1);
 	g_autofree gchar *e_link = g_markup_escape_text(link, -1);
-	GMimeFormatOptions *options;
-	GByteArray *array;
 
 	if (notice->kind == SMD_NOTICE_INVITATION) {
 		/* TRANSLATORS: subject of the e-mail to a recipient; %s is the organisation */
@@ -153,14 +146,5 @@ smd_notify_build(const SmdConfig *config, const SmdNotice *notice, GError **erro
 	/* RFC 3834: sent by a program, not to be answered by one */
 	g_mime_object_set_header(GMIME_OBJECT(msg), "Auto-Submitted", "auto-generated", NULL);
 
-	options = g_mime_format_options_new();
-	g_mime_format_options_set_newline_format(options, GMIME_NEWLINE_FORMAT_DOS);
-	if (g_mime_object_write_to_stream(GMIME_OBJECT(msg), options, out) < 0) {
-		g_mime_format_options_free(options);
-		g_set_error(error, SMD_ERROR, SMD_ERROR_INTERNAL, _("Cannot build the e-mail"));
-		return NULL;
-	}
-	g_mime_format_options_free(options);
-	array = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
-	return g_bytes_new(array->data, array->len);
+	return smd_gmime_message_to_bytes(msg, error);
 }

@@ -55,16 +55,6 @@ smd_events_new(void)
 }
 
 static gboolean
-smd_portal_insert_events(sqlite3 *db, GPtrArray *events, GError **error)
-{
-	for (guint i = 0; i < events->len; i++) {
-		if (!smd_event_insert(db, g_ptr_array_index(events, i), error))
-			return FALSE;
-	}
-	return TRUE;
-}
-
-static gboolean
 smd_portal_set_state(sqlite3 *db, gint64 recipient_id, const gchar *state, GError **error)
 {
 	g_autoptr(sqlite3_stmt) stmt = smd_store_prepare(
@@ -207,7 +197,7 @@ smd_portal_store_held(sqlite3 *db, gpointer data, GError **error)
 					      r->address, NULL,
 					      _("Sender asked for the recipient's mobile number")));
 	}
-	return smd_portal_insert_events(db, u->events, error);
+	return smd_event_insert_all(db, u->events, error);
 }
 
 void
@@ -379,7 +369,7 @@ smd_portal_store_register(sqlite3 *db, gpointer data, GError **error)
 			MAX(expires_at, now + 86400), reg->notices, reg->events, error))
 			return FALSE;
 	}
-	return smd_portal_insert_events(db, reg->events, error);
+	return smd_event_insert_all(db, reg->events, error);
 }
 
 void
@@ -478,7 +468,7 @@ smd_portal_store_pin_request(sqlite3 *db, gpointer data, GError **error)
 		return FALSE;
 	g_ptr_array_add(req->events, smd_event_new(SMD_EVENT_INFO, "pin-requested", queue_id, NULL,
 						   req->client_address, _("Pin code requested")));
-	return smd_portal_insert_events(db, req->events, error);
+	return smd_event_insert_all(db, req->events, error);
 }
 
 void
@@ -564,7 +554,7 @@ smd_portal_store_pin_check(sqlite3 *db, gpointer data, GError **error)
 				      c->verdict == SMD_PIN_LOCKED
 					  ? _("Link locked after too many wrong pin codes")
 					  : _("Wrong pin code entered")));
-	return smd_portal_insert_events(db, c->events, error);
+	return smd_event_insert_all(db, c->events, error);
 }
 
 void
@@ -593,7 +583,7 @@ smd_portal_store_mark(sqlite3 *db, gpointer data, GError **error)
 		if (sqlite3_step(stmt) != SQLITE_DONE)
 			return smd_store_fail(db, "mark recipient", error);
 	}
-	return m->events == NULL || smd_portal_insert_events(db, m->events, error);
+	return m->events == NULL || smd_event_insert_all(db, m->events, error);
 }
 
 void
@@ -637,5 +627,5 @@ smd_portal_store_expire(sqlite3 *db, gpointer data, GError **error)
 						    &destroyed, error))
 			return FALSE;
 	}
-	return smd_portal_insert_events(db, e->events, error);
+	return smd_event_insert_all(db, e->events, error);
 }

@@ -30,16 +30,6 @@ smd_new_message_free(SmdNewMessage *msg)
 	g_free(msg);
 }
 
-static gboolean
-smd_store_insert_events(sqlite3 *db, GPtrArray *events, GError **error)
-{
-	for (guint i = 0; events != NULL && i < events->len; i++) {
-		if (!smd_event_insert(db, g_ptr_array_index(events, i), error))
-			return FALSE;
-	}
-	return TRUE;
-}
-
 gboolean
 smd_store_insert_message(sqlite3 *db, gpointer data, GError **error)
 {
@@ -113,7 +103,7 @@ smd_store_insert_message(sqlite3 *db, gpointer data, GError **error)
 		g_ptr_array_add(job->recipients,
 				smd_recipient_new(sqlite3_last_insert_rowid(db), address, 0));
 	}
-	return smd_store_insert_events(db, msg->events, error);
+	return smd_event_insert_all(db, msg->events, error);
 }
 
 void
@@ -230,7 +220,7 @@ smd_store_record_outcomes(sqlite3 *db, gpointer data, GError **error)
 		if (sqlite3_step(stmt) != SQLITE_DONE)
 			return smd_store_fail(db, "update recipient", error);
 	}
-	if (!smd_store_insert_events(db, update->events, error))
+	if (!smd_event_insert_all(db, update->events, error))
 		return FALSE;
 	return smd_store_destroy_body_if_done(db, update->job->message_id, &update->body_destroyed,
 					      error);
