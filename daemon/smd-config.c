@@ -28,7 +28,7 @@ static const struct {
       "connect-timeout", "command-timeout", NULL}},
     {"portal",
      {"listen", "public-url", "default-country", "show-subject", "registration-networks",
-      "tls-certificate", "tls-key", NULL}},
+      "tls-certificate", "tls-key", "trusted-proxies", NULL}},
     {"sms",
      {"provider", "path", "url", "method", "headers", "body", "content-type", "username",
       "password", "token", "from", "account", "timeout", NULL}},
@@ -534,6 +534,7 @@ smd_config_parse_portal_extra(SmdConfigParser *p, SmdConfig *c, GError **error)
 {
 	g_autofree gchar *show = smd_config_string(p, "portal", "show-subject");
 	g_autofree gchar *networks = smd_config_string(p, "portal", "registration-networks");
+	g_autofree gchar *proxies = smd_config_string(p, "portal", "trusted-proxies");
 
 	c->portal_tls_certificate = smd_config_string(p, "portal", "tls-certificate");
 	c->portal_tls_key = smd_config_string(p, "portal", "tls-key");
@@ -558,6 +559,9 @@ smd_config_parse_portal_extra(SmdConfigParser *p, SmdConfig *c, GError **error)
 	c->portal_show_subject = g_strcmp0(show, "true") == 0;
 	if (networks != NULL && !smd_config_networks(p, "portal", "registration-networks", networks,
 						     c->registration_networks, error))
+		return FALSE;
+	if (proxies != NULL && !smd_config_networks(p, "portal", "trusted-proxies", proxies,
+						    c->portal_trusted_proxies, error))
 		return FALSE;
 	c->org_colour = smd_config_string(p, "organisation", "colour");
 	if (c->org_colour != NULL) {
@@ -708,6 +712,7 @@ smd_config_load_from_data(const gchar *path, const gchar *data, gsize len, GErro
 	c->smtp_listen = g_ptr_array_new_with_free_func(g_object_unref);
 	c->relay_networks = g_ptr_array_new_with_free_func(g_object_unref);
 	c->registration_networks = g_ptr_array_new_with_free_func(g_object_unref);
+	c->portal_trusted_proxies = g_ptr_array_new_with_free_func(g_object_unref);
 	c->routes =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)smd_route_free);
 	c->retry_schedule = g_array_new(FALSE, FALSE, sizeof(guint));
@@ -759,6 +764,7 @@ smd_config_free(SmdConfig *c)
 	g_free(c->portal_tls_certificate);
 	g_free(c->portal_tls_key);
 	g_clear_pointer(&c->registration_networks, g_ptr_array_unref);
+	g_clear_pointer(&c->portal_trusted_proxies, g_ptr_array_unref);
 	g_free(c->org_colour);
 	g_free(c->org_logo);
 	g_free(c->sms_provider);

@@ -50,7 +50,8 @@ typedef struct {
 	gchar *portal_tls_certificate; /* direct HTTPS, without a proxy */
 	gchar *portal_tls_key;
 	gboolean portal_show_subject;
-	GPtrArray *registration_networks; /* of GInetAddressMask; empty: anyone */
+	GPtrArray *registration_networks;  /* of GInetAddressMask; empty: anyone */
+	GPtrArray *portal_trusted_proxies; /* of GInetAddressMask */
 
 	/* [sms] */
 	gchar *sms_provider; /* file, http, twilio, messagebird */

@@ -618,6 +618,8 @@ smd_portal_recipient(SmdPortalRequest *r)
 	}
 	if (!r->post && g_strcmp0(r->action, "") == 0) {
 		/* a GET only shows a page: mail scanners burn nothing */
+		smd_portal_log(r->portal, SMD_EVENT_INFO, "page-opened", r->link->queue_id,
+			       r->link->address, r->client, _("Portal page opened"));
 		smd_portal_finish(r, smd_page_recipient(r->link, r->token, r->csrf));
 		return;
 	}
@@ -739,6 +741,32 @@ smd_portal_send_logo(SmdPortal *self, SoupServerMessage *msg)
 	soup_server_message_set_response(msg, type, SOUP_MEMORY_COPY, data, len);
 }
 
+/* The client's address; behind a trusted reverse proxy, the last hop it
+ * names in X-Forwarded-For (earlier entries are the client's to forge). */
+static gchar *
+smd_portal_client_address(SmdPortal *self, SoupServerMessage *msg)
+{
+	const gchar *peer = soup_server_message_get_remote_host(msg);
+	GPtrArray *proxies = self->config->portal_trusted_proxies;
+	g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(peer != NULL ? peer : "");
+	const gchar *forwarded;
+	gboolean trusted = FALSE;
+
+	for (guint i = 0; addr != NULL && i < proxies->len; i++)
+		trusted =
+		    trusted || g_inet_address_mask_matches(g_ptr_array_index(proxies, i), addr);
+	forwarded = soup_message_headers_get_list(soup_server_message_get_request_headers(msg),
+						  "X-Forwarded-For");
+	if (trusted && forwarded != NULL) {
+		const gchar *last = strrchr(forwarded, ',');
+		g_autofree gchar *candidate =
+		    g_strstrip(g_strdup(last != NULL ? last + 1 : forwarded));
+		if (g_hostname_is_ip_address(candidate))
+			return g_steal_pointer(&candidate);
+	}
+	return g_strdup(peer != NULL ? peer : "unknown");
+}
+
 static void
 smd_portal_handler(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
 		   gpointer user_data)
@@ -762,7 +790,7 @@ smd_portal_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
 	r->portal = g_object_ref(self);
 	r->msg = g_object_ref(msg);
 	r->post = g_strcmp0(method, "POST") == 0;
-	r->client = g_strdup(soup_server_message_get_remote_host(msg));
+	r->client = smd_portal_client_address(self, msg);
 	r->csrf = smd_portal_get_cookie(msg, smd_portal_cookie_name(self, "csrf"));
 	if (r->csrf == NULL || !smd_token_is_well_formed(r->csrf)) {
 		g_free(r->csrf);

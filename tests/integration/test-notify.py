@@ -101,5 +101,30 @@ def test_invitation():
         ok(len(gw.events("invited")) == 1, "an 'invited' event")
 
 
+def test_no_header_injection():
+    """A subject crafted to smuggle a header into the invitation stays one
+    encoded header (show-subject on)."""
+    with TestMX() as plain, TestMX(starttls=True) as org, \
+            Gateway({"plain.test": plain, "org.test": org},
+                    extra={"portal": {"listen": f"127.0.0.1:{smdtest.free_port()}",
+                                      "public-url": "http://127.0.0.1:8080",
+                                      "show-subject": "true"},
+                           "organisation": {"name": "Clinic\\r\\nX-Org: 1"}}) as gw:
+        wait_for(lambda: os.path.exists(gw.db_path))
+        write_phone(gw, "pat@plain.test", "+31612345678")
+        raw = (b"From: doctor@org.test\r\nTo: pat@plain.test\r\n"
+               b"Subject: =?utf-8?q?Lab=0D=0AX-Injected:_1=0D=0A=0D=0Abody?=\r\n"
+               b"Date: Sun, 29 Nov 2026 10:00:00 +0000\r\n\r\nhello\r\n")
+        gw.send("doctor@org.test", "pat@plain.test", raw)
+        ok(wait_for(lambda: plain.messages(), 20), "invitation sent")
+        inv = plain.messages()[0][0]
+        head = inv.split(b"\r\n\r\n", 1)[0]
+        names = [line.split(b":", 1)[0].lower() for line in head.split(b"\r\n")
+                 if line and line[:1] not in (b" ", b"\t")]
+        ok(b"x-injected" not in names and b"x-org" not in names,
+           "no header injected through the subject or the organisation name", repr(names))
+        ok(names.count(b"subject") == 1, "one Subject header")
+
+
 if __name__ == "__main__":
-    smdtest.main([test_registration_request, test_invitation])
+    smdtest.main([test_registration_request, test_invitation, test_no_header_injection])

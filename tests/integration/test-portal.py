@@ -35,9 +35,9 @@ class Browser:
         self.port = port
         self.cookies = {}
 
-    def request(self, method, path, form=None):
+    def request(self, method, path, form=None, headers=None):
         con = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
-        headers = {}
+        headers = dict(headers or {})
         body = None
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -200,7 +200,8 @@ def test_portal_flow():
         ok(wait_for(lambda: gw.recipient_states(raw=True) == [("pat@plain.test", "downloaded")], 10),
            "recipient state: downloaded", repr(gw.recipient_states(raw=True)))
         kinds = [e["kind"] for e in gw.events()]
-        ok(all(k in kinds for k in ("pin-requested", "pin-failed", "opened", "downloaded")),
+        ok(all(k in kinds for k in ("page-opened", "pin-requested", "pin-failed", "opened",
+                                    "downloaded", "attachment-downloaded")),
            "portal actions are events", repr(kinds))
 
         other = Browser(pport)
@@ -384,6 +385,27 @@ def test_portal_options_and_http_sms():
         api.shutdown()
 
 
+def test_trusted_proxy():
+    pport = smdtest.free_port()
+    with TestMX() as plain, TestMX(starttls=True) as org, \
+            Gateway({"plain.test": plain, "org.test": org},
+                    extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                      "public-url": f"http://127.0.0.1:{pport}",
+                                      "registration-networks": "10.0.0.0/8",
+                                      "trusted-proxies": "127.0.0.0/8"}}) as gw:
+        gw.send("doctor@org.test", "pat@plain.test",
+                smdtest.make_message("doctor@org.test", "pat@plain.test", "x", "y\n"))
+        ok(wait_for(lambda: org.messages(), 20), "registration request")
+        rtoken = link_from(org.messages()[0][0], "r")
+        b = Browser(pport)
+        resp, _ = b.request("GET", f"/r/{rtoken}",
+                            headers={"X-Forwarded-For": "203.0.113.9, 10.1.2.3"})
+        ok(resp.status == 200, "behind a trusted proxy the forwarded client counts", resp.status)
+        resp, _ = b.request("GET", f"/r/{rtoken}",
+                            headers={"X-Forwarded-For": "10.1.2.3, 203.0.113.9"})
+        ok(resp.status == 403, "only the proxy's own entry is believed, not the client's", resp.status)
+
+
 def test_portal_https():
     import ssl
     pport = smdtest.free_port()
@@ -411,4 +433,4 @@ def test_portal_https():
 
 if __name__ == "__main__":
     smdtest.main([test_portal_flow, test_unknown_links_and_lockout, test_retention,
-                  test_portal_options_and_http_sms, test_portal_https])
+                  test_portal_options_and_http_sms, test_trusted_proxy, test_portal_https])
