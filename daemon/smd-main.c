@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "smd-config.h"
+#include "smd-dbus-daemon.h"
 #include "smd-engine.h"
 #include "smd-portal.h"
 #include "smd-smtp-server.h"
@@ -51,6 +52,7 @@ main(int argc, char **argv)
 	g_autoptr(SmdEngine) engine = NULL;
 	g_autoptr(SmdSmtpServer) smtp = NULL;
 	g_autoptr(SmdPortal) portal = NULL;
+	g_autoptr(SmdDbusDaemon) dbus = NULL;
 	g_autoptr(GMainLoop) loop = NULL;
 
 	setlocale(LC_ALL, "");
@@ -103,6 +105,10 @@ main(int argc, char **argv)
 			return EXIT_FAILURE;
 		}
 	}
+
+	/* the admin API; mail flows whether or not a bus is there */
+	dbus = smd_dbus_daemon_new(engine, session_bus ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM,
+				   !no_polkit);
 
 	loop = g_main_loop_new(NULL, FALSE);
 	g_unix_signal_add(SIGTERM, smd_main_quit_cb, loop);

@@ -289,55 +289,37 @@ smd_registration_free(SmdRegistration *reg)
 	g_free(reg);
 }
 
-gboolean
-smd_portal_store_register(sqlite3 *db, gpointer data, GError **error)
+/* Stores @number for @address and turns every message waiting for a
+ * number into an invitation. */
+static gboolean
+smd_portal_set_phone(sqlite3 *db, const gchar *address, const gchar *number, const gchar *by,
+		     const gchar *from, guint retention, const gchar *text, GPtrArray *notices,
+		     GPtrArray *events, GError **error)
 {
-	SmdRegistration *reg = data;
 	gint64 now = smd_now();
-	g_autofree gchar *requested_by = NULL;
-	g_autofree gchar *masked = NULL;
+	g_autofree gchar *masked = smd_phone_mask(number);
 	g_autofree gchar *detail = NULL;
-	g_autoptr(sqlite3_stmt) link = smd_store_prepare(
+	g_autoptr(sqlite3_stmt) phone = smd_store_prepare(
 	    db,
-	    "SELECT address, requested_by FROM links WHERE token_hash = ?1 AND kind = "
-	    "'registration' AND expires_at > ?2",
+	    "INSERT OR REPLACE INTO phones (address, number, registered_by, registered_from, "
+	    "registered_at) VALUES (?1, ?2, ?3, ?4, ?5)",
 	    error);
-	g_autoptr(sqlite3_stmt) phone = NULL;
 	g_autoptr(sqlite3_stmt) release = NULL;
 
-	if (link == NULL)
-		return FALSE;
-	sqlite3_bind_text(link, 1, reg->token_hash, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(link, 2, now);
-	if (sqlite3_step(link) != SQLITE_ROW) {
-		g_set_error(error, SMD_ERROR, SMD_ERROR_NOT_FOUND, _("No such link"));
-		return FALSE;
-	}
-	reg->address = g_strdup((const gchar *)sqlite3_column_text(link, 0));
-	requested_by = g_strdup((const gchar *)sqlite3_column_text(link, 1));
-	reg->notices = g_ptr_array_new_with_free_func((GDestroyNotify)smd_notice_free);
-	reg->events = smd_events_new();
-
-	phone = smd_store_prepare(db,
-				  "INSERT OR REPLACE INTO phones (address, number, registered_by, "
-				  "registered_from, registered_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-				  error);
 	if (phone == NULL)
 		return FALSE;
-	sqlite3_bind_text(phone, 1, reg->address, -1, SQLITE_STATIC);
-	sqlite3_bind_text(phone, 2, reg->number, -1, SQLITE_STATIC);
-	sqlite3_bind_text(phone, 3, requested_by != NULL ? requested_by : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(phone, 4, reg->client_address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(phone, 1, address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(phone, 2, number, -1, SQLITE_STATIC);
+	sqlite3_bind_text(phone, 3, by != NULL ? by : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(phone, 4, from, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(phone, 5, now);
 	if (sqlite3_step(phone) != SQLITE_DONE)
 		return smd_store_fail(db, "store phone", error);
 	/* the log says who and from where, and only a masked number */
-	masked = smd_phone_mask(reg->number);
-	detail = g_strdup_printf("number=%s by=<%s> client=%s", masked,
-				 requested_by != NULL ? requested_by : "", reg->client_address);
-	g_ptr_array_add(reg->events,
-			smd_event_new(SMD_EVENT_INFO, "phone-registered", NULL, reg->address,
-				      detail, _("Mobile number registered on the portal")));
+	detail = g_strdup_printf("number=%s by=<%s> client=%s", masked, by != NULL ? by : "",
+				 from != NULL ? from : "");
+	g_ptr_array_add(
+	    events, smd_event_new(SMD_EVENT_INFO, "phone-registered", NULL, address, detail, text));
 
 	/* every message waiting for a number now goes to an invitation */
 	release = smd_store_prepare(
@@ -348,28 +330,93 @@ smd_portal_store_register(sqlite3 *db, gpointer data, GError **error)
 	    error);
 	if (release == NULL)
 		return FALSE;
-	sqlite3_bind_text(release, 1, reg->address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(release, 1, address, -1, SQLITE_STATIC);
 	while (sqlite3_step(release) == SQLITE_ROW) {
 		gint64 received_at = sqlite3_column_int64(release, 5);
-		g_autoptr(sqlite3_stmt) expiry = NULL;
-		gint64 expires_at = 0;
-		/* the recipient link lives as long as the registration link */
-		expiry = smd_store_prepare(db, "SELECT expires_at FROM links WHERE token_hash = ?1",
-					   error);
-		if (expiry == NULL)
-			return FALSE;
-		sqlite3_bind_text(expiry, 1, reg->token_hash, -1, SQLITE_STATIC);
-		if (sqlite3_step(expiry) == SQLITE_ROW)
-			expires_at = sqlite3_column_int64(expiry, 0);
-		if (!smd_portal_invite(
-			db, sqlite3_column_int64(release, 2), sqlite3_column_int64(release, 0),
-			(const gchar *)sqlite3_column_text(release, 1),
-			(const gchar *)sqlite3_column_text(release, 3),
-			(const gchar *)sqlite3_column_text(release, 4), received_at,
-			MAX(expires_at, now + 86400), reg->notices, reg->events, error))
+		if (!smd_portal_invite(db, sqlite3_column_int64(release, 2),
+				       sqlite3_column_int64(release, 0),
+				       (const gchar *)sqlite3_column_text(release, 1),
+				       (const gchar *)sqlite3_column_text(release, 3),
+				       (const gchar *)sqlite3_column_text(release, 4), received_at,
+				       received_at + (gint64)retention, notices, events, error))
 			return FALSE;
 	}
+	return TRUE;
+}
+
+gboolean
+smd_portal_store_register(sqlite3 *db, gpointer data, GError **error)
+{
+	SmdRegistration *reg = data;
+	g_autofree gchar *requested_by = NULL;
+	g_autoptr(sqlite3_stmt) link = smd_store_prepare(
+	    db,
+	    "SELECT address, requested_by FROM links WHERE token_hash = ?1 AND kind = "
+	    "'registration' AND expires_at > ?2",
+	    error);
+
+	if (link == NULL)
+		return FALSE;
+	sqlite3_bind_text(link, 1, reg->token_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(link, 2, smd_now());
+	if (sqlite3_step(link) != SQLITE_ROW) {
+		g_set_error(error, SMD_ERROR, SMD_ERROR_NOT_FOUND, _("No such link"));
+		return FALSE;
+	}
+	reg->address = g_strdup((const gchar *)sqlite3_column_text(link, 0));
+	requested_by = g_strdup((const gchar *)sqlite3_column_text(link, 1));
+	reg->notices = g_ptr_array_new_with_free_func((GDestroyNotify)smd_notice_free);
+	reg->events = smd_events_new();
+	if (!smd_portal_set_phone(db, reg->address, reg->number, requested_by, reg->client_address,
+				  reg->retention, _("Mobile number registered on the portal"),
+				  reg->notices, reg->events, error))
+		return FALSE;
 	return smd_event_insert_all(db, reg->events, error);
+}
+
+void
+smd_phone_change_free(SmdPhoneChange *change)
+{
+	g_free(change->address);
+	g_free(change->number);
+	g_free(change->by);
+	g_clear_pointer(&change->notices, g_ptr_array_unref);
+	g_clear_pointer(&change->events, g_ptr_array_unref);
+	g_free(change);
+}
+
+gboolean
+smd_portal_store_change_phone(sqlite3 *db, gpointer data, GError **error)
+{
+	SmdPhoneChange *c = data;
+	g_autofree gchar *address = g_ascii_strdown(c->address, -1);
+
+	c->notices = g_ptr_array_new_with_free_func((GDestroyNotify)smd_notice_free);
+	c->events = smd_events_new();
+	if (c->number != NULL) {
+		if (!smd_portal_set_phone(db, address, c->number, c->by, NULL, c->retention,
+					  _("Mobile number set by staff"), c->notices, c->events,
+					  error))
+			return FALSE;
+	} else {
+		g_autoptr(sqlite3_stmt) del =
+		    smd_store_prepare(db, "DELETE FROM phones WHERE address = ?1", error);
+		g_autofree gchar *detail = g_strdup_printf("by=<%s>", c->by);
+		if (del == NULL)
+			return FALSE;
+		sqlite3_bind_text(del, 1, address, -1, SQLITE_STATIC);
+		if (sqlite3_step(del) != SQLITE_DONE)
+			return smd_store_fail(db, "remove phone", error);
+		if (sqlite3_changes(db) == 0) {
+			g_set_error(error, SMD_ERROR, SMD_ERROR_NOT_FOUND,
+				    _("No number is registered for %s"), c->address);
+			return FALSE;
+		}
+		g_ptr_array_add(c->events,
+				smd_event_new(SMD_EVENT_INFO, "phone-removed", NULL, address,
+					      detail, _("Mobile number removed by staff")));
+	}
+	return smd_event_insert_all(db, c->events, error);
 }
 
 void

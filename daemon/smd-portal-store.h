@@ -100,6 +100,7 @@ typedef struct {
 	gchar *token_hash;
 	gchar *number; /* E.164 */
 	gchar *client_address;
+	guint retention; /* how long the released messages' links live */
 	/* out */
 	gchar *address;
 	GPtrArray *notices;
@@ -109,6 +110,22 @@ typedef struct {
 void smd_registration_free(SmdRegistration *reg);
 /* SMD_ERROR_NOT_FOUND for an unknown or expired registration link. */
 gboolean smd_portal_store_register(sqlite3 *db, gpointer data, GError **error);
+
+typedef struct {
+	/* in */
+	gchar *address;
+	gchar *number; /* E.164; NULL removes the number */
+	gchar *by;     /* who did it, for the log */
+	guint retention;
+	/* out */
+	GPtrArray *notices;
+	GPtrArray *events;
+} SmdPhoneChange;
+
+void smd_phone_change_free(SmdPhoneChange *change);
+/* Staff set or remove a number; setting releases waiting messages.
+ * SMD_ERROR_NOT_FOUND when removing a number that is not there. */
+gboolean smd_portal_store_change_phone(sqlite3 *db, gpointer data, GError **error);
 
 typedef struct {
 	/* in */

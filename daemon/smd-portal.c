@@ -327,6 +327,7 @@ smd_portal_registration(SmdPortalRequest *r)
 	reg->token_hash = smd_token_hash(r->token);
 	reg->number = g_steal_pointer(&number);
 	reg->client_address = g_strdup(r->client);
+	reg->retention = r->portal->config->retention;
 	smd_store_run_async(r->portal->store, smd_portal_store_register, reg,
 			    (GDestroyNotify)smd_registration_free, smd_portal_registered_cb, r);
 }

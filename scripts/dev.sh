@@ -72,11 +72,21 @@ $MX --listen 127.0.0.1:2603 --maildir "$DEV/mail/example.org" --starttls \
     --cert "$DEV/cert.pem" --key "$DEV/key.pem" --hostname mx.example.org &
 PIDS+=($!)
 
+# the admin API on a session bus (a private one when there is none)
+if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then
+  DBUS_SESSION_BUS_ADDRESS=$(dbus-daemon --session --fork --print-address=1 --print-pid=3 3>"$DEV/dbus.pid")
+  export DBUS_SESSION_BUS_ADDRESS
+  PIDS+=("$(cat "$DEV/dbus.pid")")
+  echo "DBUS_SESSION_BUS_ADDRESS=$DBUS_SESSION_BUS_ADDRESS" > "$DEV/dbus.env"
+fi
+
 echo
 echo "SecuMailer is starting on 127.0.0.1:2525. Try:"
 echo "  swaks --server 127.0.0.1:2525 --tls --from alice@example.org --to bob@tls.example,carol@plain.example"
 echo "Delivered mail: $DEV/mail/tls.example/   Held: sqlite3 $DEV/state/secumailer.db 'select address,state from recipients'"
+echo "Portal: http://127.0.0.1:8080   SMS: $DEV/sms.jsonl"
+echo "Admin API: DBUS_SESSION_BUS_ADDRESS=$DBUS_SESSION_BUS_ADDRESS gdbus call --session --dest org.secumailer.Gateway1 --object-path /org/secumailer/Gateway1 --method org.secumailer.Gateway1.ListRegistrationRequests"
 echo
-G_MESSAGES_DEBUG="${G_MESSAGES_DEBUG:-}" "$ROOT/build/daemon/secumailerd" --config "$DEV/secumailer.conf" &
+G_MESSAGES_DEBUG="${G_MESSAGES_DEBUG:-}" "$ROOT/build/daemon/secumailerd" --config "$DEV/secumailer.conf" --session-bus --no-polkit &
 PIDS+=($!)
 wait "${PIDS[-1]}"

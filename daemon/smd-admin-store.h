@@ -1,0 +1,45 @@
+/*
+ * SecuMailer — store queries of the admin API: statistics, pending
+ * registration requests, the event log from a cursor.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include <sqlite3.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+	GHashTable *states; /* state → count (GUINT_TO_POINTER) */
+	guint received_today;
+	guint received_week;
+} SmdStatistics;
+
+void smd_statistics_free(SmdStatistics *stats);
+gboolean smd_admin_store_statistics(sqlite3 *db, gpointer data, GError **error);
+
+typedef struct {
+	gchar *recipient;
+	GPtrArray *senders; /* of gchar* */
+	gint64 since;
+	guint count;
+} SmdRequest;
+
+typedef struct {
+	GPtrArray *requests; /* out, of SmdRequest, oldest first */
+} SmdRequestList;
+
+void smd_request_list_free(SmdRequestList *list);
+gboolean smd_admin_store_requests(sqlite3 *db, gpointer data, GError **error);
+
+typedef struct {
+	gint64 after;	 /* in */
+	guint limit;	 /* in */
+	GPtrArray *rows; /* out: GVariant (xxssssss), floating refs sunk */
+} SmdEventPage;
+
+void smd_event_page_free(SmdEventPage *page);
+gboolean smd_admin_store_events(sqlite3 *db, gpointer data, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,357 @@
+/*
+ * SecuMailer — the D-Bus front end of the admin API.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "smd-dbus"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "smd-admin-store.h"
+#include "smd-dbus-daemon.h"
+#include "smd-dbus-generated.h"
+#include "smd-error.h"
+#include "smd-phone.h"
+#include "smd-event.h"
+#include "smd-portal-store.h"
+#include "smd-smtp-parser.h"
+
+#define SMD_DBUS_NAME "org.secumailer.Gateway1"
+#define SMD_DBUS_PATH "/org/secumailer/Gateway1"
+
+struct _SmdDbusDaemon {
+	GObject parent_instance;
+	SmdEngine *engine;
+	SmdDbusGateway1 *skeleton;
+	guint owner_id;
+	gboolean authorize;
+};
+
+G_DEFINE_TYPE(SmdDbusDaemon, smd_dbus_daemon, G_TYPE_OBJECT)
+
+/* The caller may go on; otherwise the call is answered AccessDenied and
+ * nothing changes. */
+static gboolean
+smd_dbus_daemon_authorized(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
+{
+	if (!self->authorize)
+		return TRUE;
+	/* polkit comes with the system service (issue 4): until then, deny */
+	g_dbus_method_invocation_return_dbus_error(
+	    invocation, "org.freedesktop.DBus.Error.AccessDenied",
+	    _("Not authorized: polkit checks are not available yet; run the daemon with "
+	      "--session-bus --no-polkit for development"));
+	return FALSE;
+}
+
+typedef struct {
+	SmdDbusDaemon *self;
+	GDBusMethodInvocation *invocation;
+} SmdDbusCall;
+
+static SmdDbusCall *
+smd_dbus_call_new(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
+{
+	SmdDbusCall *call = g_new0(SmdDbusCall, 1);
+	call->self = g_object_ref(self);
+	call->invocation = g_object_ref(invocation);
+	return call;
+}
+
+static void
+smd_dbus_call_free(SmdDbusCall *call)
+{
+	g_object_unref(call->self);
+	g_object_unref(call->invocation);
+	g_free(call);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdDbusCall, smd_dbus_call_free)
+
+static SmdStore *
+smd_dbus_store(SmdDbusDaemon *self)
+{
+	return smd_engine_get_store(self->engine);
+}
+
+/* ---------------------------------------------------------- statistics */
+
+static void
+smd_dbus_statistics_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(SmdDbusCall) call = user_data;
+	SmdStatistics *stats = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+	GVariantBuilder states;
+	GVariantBuilder out;
+	GHashTableIter iter;
+	gpointer key, value;
+
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
+		g_dbus_method_invocation_return_gerror(call->invocation, error);
+		return;
+	}
+	g_variant_builder_init(&states, G_VARIANT_TYPE("a{su}"));
+	g_hash_table_iter_init(&iter, stats->states);
+	while (g_hash_table_iter_next(&iter, &key, &value))
+		g_variant_builder_add(&states, "{su}", key, GPOINTER_TO_UINT(value));
+	g_variant_builder_init(&out, G_VARIANT_TYPE("a{sv}"));
+	g_variant_builder_add(&out, "{sv}", "states", g_variant_builder_end(&states));
+	g_variant_builder_add(&out, "{sv}", "received-today",
+			      g_variant_new_uint32(stats->received_today));
+	g_variant_builder_add(&out, "{sv}", "received-week",
+			      g_variant_new_uint32(stats->received_week));
+	smd_dbus_gateway1_complete_get_statistics(call->self->skeleton, call->invocation,
+						  g_variant_builder_end(&out));
+}
+
+static gboolean
+smd_dbus_handle_get_statistics(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invocation,
+			       gpointer user_data)
+{
+	SmdDbusDaemon *self = user_data;
+	if (!smd_dbus_daemon_authorized(self, invocation))
+		return TRUE;
+	smd_store_run_async(smd_dbus_store(self), smd_admin_store_statistics,
+			    g_new0(SmdStatistics, 1), (GDestroyNotify)smd_statistics_free,
+			    smd_dbus_statistics_cb, smd_dbus_call_new(self, invocation));
+	return TRUE;
+}
+
+/* ------------------------------------------------------------ requests */
+
+static void
+smd_dbus_requests_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(SmdDbusCall) call = user_data;
+	SmdRequestList *list = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+	GVariantBuilder out;
+
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
+		g_dbus_method_invocation_return_gerror(call->invocation, error);
+		return;
+	}
+	g_variant_builder_init(&out, G_VARIANT_TYPE("a(sasxu)"));
+	for (guint i = 0; i < list->requests->len; i++) {
+		SmdRequest *req = g_ptr_array_index(list->requests, i);
+		g_ptr_array_add(req->senders, NULL);
+		g_variant_builder_add(&out, "(s^asxu)", req->recipient,
+				      (gchar **)req->senders->pdata, req->since, req->count);
+		g_ptr_array_remove_index(req->senders, req->senders->len - 1);
+	}
+	smd_dbus_gateway1_complete_list_registration_requests(
+	    call->self->skeleton, call->invocation, g_variant_builder_end(&out));
+}
+
+static gboolean
+smd_dbus_handle_list_registration_requests(SmdDbusGateway1 *skeleton,
+					   GDBusMethodInvocation *invocation, gpointer user_data)
+{
+	SmdDbusDaemon *self = user_data;
+	if (!smd_dbus_daemon_authorized(self, invocation))
+		return TRUE;
+	smd_store_run_async(smd_dbus_store(self), smd_admin_store_requests,
+			    g_new0(SmdRequestList, 1), (GDestroyNotify)smd_request_list_free,
+			    smd_dbus_requests_cb, smd_dbus_call_new(self, invocation));
+	return TRUE;
+}
+
+/* --------------------------------------------------------------- phones */
+
+typedef struct {
+	SmdDbusCall *call;
+	gchar *masked; /* NULL for RemovePhone */
+} SmdDbusPhoneCall;
+
+static void
+smd_dbus_phone_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdDbusPhoneCall *pc = user_data;
+	g_autoptr(SmdDbusCall) call = pc->call;
+	g_autofree gchar *masked = pc->masked;
+	SmdPhoneChange *change = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+
+	g_free(pc);
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
+		g_dbus_method_invocation_return_gerror(call->invocation, error);
+		return;
+	}
+	for (guint i = 0; i < change->events->len; i++)
+		smd_event_log(g_ptr_array_index(change->events, i));
+	smd_engine_send_notices(call->self->engine, change->notices);
+	if (masked != NULL)
+		smd_dbus_gateway1_complete_set_phone(call->self->skeleton, call->invocation,
+						     masked);
+	else
+		smd_dbus_gateway1_complete_remove_phone(call->self->skeleton, call->invocation);
+}
+
+static void
+smd_dbus_change_phone(SmdDbusDaemon *self, GDBusMethodInvocation *invocation,
+		      const gchar *recipient, gchar *number)
+{
+	SmdPhoneChange *change = g_new0(SmdPhoneChange, 1);
+	SmdDbusPhoneCall *pc = g_new0(SmdDbusPhoneCall, 1);
+
+	change->address = g_strdup(recipient);
+	change->number = number;
+	/* logged with the caller */
+	change->by = g_strdup_printf("dbus:%s", g_dbus_method_invocation_get_sender(invocation));
+	change->retention = smd_engine_get_config(self->engine)->retention;
+	pc->call = smd_dbus_call_new(self, invocation);
+	pc->masked = number != NULL ? smd_phone_mask(number) : NULL;
+	smd_store_run_async(smd_dbus_store(self), smd_portal_store_change_phone, change,
+			    (GDestroyNotify)smd_phone_change_free, smd_dbus_phone_cb, pc);
+}
+
+static gboolean
+smd_dbus_handle_set_phone(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invocation,
+			  const gchar *recipient, const gchar *number, gpointer user_data)
+{
+	SmdDbusDaemon *self = user_data;
+	g_autoptr(GError) error = NULL;
+	gchar *e164;
+
+	if (!smd_dbus_daemon_authorized(self, invocation))
+		return TRUE;
+	if (!smd_address_validate(recipient, NULL, &error)) {
+		g_dbus_method_invocation_return_gerror(invocation, error);
+		return TRUE;
+	}
+	e164 = smd_phone_normalise(
+	    number, smd_engine_get_config(self->engine)->portal_default_country, &error);
+	if (e164 == NULL) {
+		g_dbus_method_invocation_return_gerror(invocation, error);
+		return TRUE;
+	}
+	smd_dbus_change_phone(self, invocation, recipient, e164);
+	return TRUE;
+}
+
+static gboolean
+smd_dbus_handle_remove_phone(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invocation,
+			     const gchar *recipient, gpointer user_data)
+{
+	SmdDbusDaemon *self = user_data;
+	if (!smd_dbus_daemon_authorized(self, invocation))
+		return TRUE;
+	smd_dbus_change_phone(self, invocation, recipient, NULL);
+	return TRUE;
+}
+
+/* --------------------------------------------------------------- events */
+
+static void
+smd_dbus_events_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(SmdDbusCall) call = user_data;
+	SmdEventPage *page = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+	GVariantBuilder out;
+
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
+		g_dbus_method_invocation_return_gerror(call->invocation, error);
+		return;
+	}
+	g_variant_builder_init(&out, G_VARIANT_TYPE("a(xxssssss)"));
+	for (guint i = 0; i < page->rows->len; i++)
+		g_variant_builder_add_value(&out, g_ptr_array_index(page->rows, i));
+	smd_dbus_gateway1_complete_read_events(call->self->skeleton, call->invocation,
+					       g_variant_builder_end(&out));
+}
+
+static gboolean
+smd_dbus_handle_read_events(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invocation,
+			    gint64 after, guint limit, gpointer user_data)
+{
+	SmdDbusDaemon *self = user_data;
+	SmdEventPage *page;
+	if (!smd_dbus_daemon_authorized(self, invocation))
+		return TRUE;
+	page = g_new0(SmdEventPage, 1);
+	page->after = after;
+	page->limit = limit;
+	smd_store_run_async(smd_dbus_store(self), smd_admin_store_events, page,
+			    (GDestroyNotify)smd_event_page_free, smd_dbus_events_cb,
+			    smd_dbus_call_new(self, invocation));
+	return TRUE;
+}
+
+/* ------------------------------------------------------------ the name */
+
+static void
+smd_dbus_bus_acquired_cb(GDBusConnection *connection, const gchar *name, gpointer user_data)
+{
+	SmdDbusDaemon *self = user_data;
+	g_autoptr(GError) error = NULL;
+	if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(self->skeleton), connection,
+					      SMD_DBUS_PATH, &error))
+		g_warning("cannot export the admin API: %s", error->message);
+}
+
+static void
+smd_dbus_name_acquired_cb(GDBusConnection *connection, const gchar *name, gpointer user_data)
+{
+	g_message("admin API on D-Bus as %s", name);
+}
+
+static void
+smd_dbus_name_lost_cb(GDBusConnection *connection, const gchar *name, gpointer user_data)
+{
+	/* mail keeps flowing; only the admin app cannot reach us */
+	g_warning("the admin API is not available: cannot own %s on the %s", name,
+		  connection == NULL ? "bus (no bus)" : "bus");
+}
+
+SmdDbusDaemon *
+smd_dbus_daemon_new(SmdEngine *engine, GBusType bus_type, gboolean authorize)
+{
+	SmdDbusDaemon *self = g_object_new(SMD_TYPE_DBUS_DAEMON, NULL);
+
+	self->engine = g_object_ref(engine);
+	self->authorize = authorize;
+	self->skeleton = smd_dbus_gateway1_skeleton_new();
+	g_signal_connect(self->skeleton, "handle-get-statistics",
+			 G_CALLBACK(smd_dbus_handle_get_statistics), self);
+	g_signal_connect(self->skeleton, "handle-list-registration-requests",
+			 G_CALLBACK(smd_dbus_handle_list_registration_requests), self);
+	g_signal_connect(self->skeleton, "handle-set-phone", G_CALLBACK(smd_dbus_handle_set_phone),
+			 self);
+	g_signal_connect(self->skeleton, "handle-remove-phone",
+			 G_CALLBACK(smd_dbus_handle_remove_phone), self);
+	g_signal_connect(self->skeleton, "handle-read-events",
+			 G_CALLBACK(smd_dbus_handle_read_events), self);
+	/* typed errors: register the domain before the first call */
+	(void)smd_error_quark();
+	self->owner_id = g_bus_own_name(bus_type, SMD_DBUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE,
+					smd_dbus_bus_acquired_cb, smd_dbus_name_acquired_cb,
+					smd_dbus_name_lost_cb, self, NULL);
+	return self;
+}
+
+static void
+smd_dbus_daemon_finalize(GObject *object)
+{
+	SmdDbusDaemon *self = SMD_DBUS_DAEMON(object);
+	if (self->owner_id != 0)
+		g_bus_unown_name(self->owner_id);
+	if (self->skeleton != NULL && g_dbus_interface_skeleton_get_connection(
+					  G_DBUS_INTERFACE_SKELETON(self->skeleton)) != NULL)
+		g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(self->skeleton));
+	g_clear_object(&self->skeleton);
+	g_clear_object(&self->engine);
+	G_OBJECT_CLASS(smd_dbus_daemon_parent_class)->finalize(object);
+}
+
+static void
+smd_dbus_daemon_class_init(SmdDbusDaemonClass *klass)
+{
+	G_OBJECT_CLASS(klass)->finalize = smd_dbus_daemon_finalize;
+}
+
+static void
+smd_dbus_daemon_init(SmdDbusDaemon *self)
+{
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""The admin API on a private D-Bus: the real daemon with --session-bus,
+called with gdbus as a script or the admin app would. Registration
+requests, setting a phone number (which releases the held message into an
+invitation), removing it, typed errors, the event log, statistics; and a
+daemon that checks authorization refuses callers it cannot authorize."""
+
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import smdtest  # noqa: E402
+from smdtest import Gateway, TestMX, ok, wait_for  # noqa: E402
+
+DEST = ["--dest", "org.secumailer.Gateway1", "--object-path", "/org/secumailer/Gateway1"]
+
+
+def start_bus():
+    # a private bus, killed with everything else the test started
+    proc = smdtest._spawn(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    address = proc.stdout.readline().strip()
+    return proc, address
+
+
+def gdbus(address, method, *args):
+    env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=address)
+    p = subprocess.run(["gdbus", "call", "--session", *DEST, "--method",
+                        "org.secumailer.Gateway1." + method, *args],
+                       capture_output=True, text=True, env=env, timeout=20)
+    return p.returncode, (p.stdout + p.stderr).strip()
+
+
+def test_admin_api():
+    bus, address = start_bus()
+    try:
+        with TestMX() as plain, TestMX(starttls=True) as org, \
+                Gateway({"plain.test": plain, "org.test": org},
+                        extra={"portal": {"listen": f"127.0.0.1:{smdtest.free_port()}",
+                                          "public-url": "http://127.0.0.1:8080"}},
+                        args=["--session-bus", "--no-polkit"],
+                        env={"DBUS_SESSION_BUS_ADDRESS": address}) as gw:
+            ok(wait_for(lambda: gdbus(address, "GetStatistics")[0] == 0, 20),
+               "the daemon owns org.secumailer.Gateway1", gdbus(address, "GetStatistics"))
+            gw.send("doctor@org.test", "pat@plain.test",
+                    smdtest.make_message("doctor@org.test", "pat@plain.test", "x", "y\n"))
+            ok(wait_for(lambda: "pat@plain.test" in gdbus(address, "ListRegistrationRequests")[1], 20),
+               "the pending request is listed")
+            rc, out = gdbus(address, "ListRegistrationRequests")
+            ok("['doctor@org.test']" in out and out.rstrip(")],").endswith("uint32 1"),
+               "with its sender and one waiting message", out)
+
+            rc, out = gdbus(address, "SetPhone", "pat@plain.test", "06 1234")
+            ok(rc != 0 and "org.secumailer.Gateway1.Error.InvalidData" in out,
+               "an invalid number: a typed error", out)
+            rc, out = gdbus(address, "SetPhone", "pat@plain.test", "06 12345678")
+            ok(rc == 0 and "+31 6" in out and "12345678" not in out, "SetPhone answers masked", out)
+            ok(wait_for(lambda: plain.messages(), 20),
+               "the held message is released into an invitation")
+            ok(gw.recipient_states(raw=True) == [("pat@plain.test", "invited")], "recipient invited")
+            rc, out = gdbus(address, "ListRegistrationRequests")
+            ok(rc == 0 and "pat@plain.test" not in out, "the request is gone", out)
+
+            rc, out = gdbus(address, "ReadEvents", "0", "100")
+            ok(rc == 0 and "'received'" in out and "'registration-requested'" in out
+               and "'phone-registered'" in out and "by=<dbus:" in out,
+               "the event log, with the caller of SetPhone", out[-500:])
+            rc, later = gdbus(address, "ReadEvents", "1000000", "10")
+            ok(rc == 0 and later == "(@a(xxssssss) [],)", "nothing after the last cursor", later)
+            rc, out = gdbus(address, "GetStatistics")
+            ok(rc == 0 and "'invited': uint32 1" in out and "'received-today': <uint32 1>" in out,
+               "statistics per state", out)
+
+            rc, out = gdbus(address, "RemovePhone", "pat@plain.test")
+            ok(rc == 0, "RemovePhone", out)
+            rc, out = gdbus(address, "RemovePhone", "pat@plain.test")
+            ok(rc != 0 and "org.secumailer.Gateway1.Error.NotFound" in out,
+               "removing it again: NotFound", out)
+    finally:
+        bus.terminate()
+        bus.wait(5)
+
+
+def test_unauthorized_callers_refused():
+    bus, address = start_bus()
+    try:
+        with TestMX() as plain, \
+                Gateway({"plain.test": plain}, args=["--session-bus"],
+                        env={"DBUS_SESSION_BUS_ADDRESS": address}) as gw:
+            ok(wait_for(lambda: "AccessDenied" in gdbus(address, "GetStatistics")[1], 20),
+               "without --no-polkit an unauthorized caller gets AccessDenied",
+               gdbus(address, "GetStatistics"))
+            rc, out = gdbus(address, "SetPhone", "pat@plain.test", "06 12345678")
+            ok(rc != 0 and "AccessDenied" in out and gw.query("SELECT * FROM phones") == [],
+               "and nothing changes", out)
+    finally:
+        bus.terminate()
+        bus.wait(5)
+
+
+def test_no_polkit_needs_session_bus():
+    with TestMX() as plain:
+        gw = Gateway({"plain.test": plain}, args=["--no-polkit"])
+        try:
+            gw.start(timeout=5)
+            started = True
+        except smdtest.GatewayError as e:
+            started = False
+            ok("only allowed together with --session-bus" in str(e), "the daemon says why", str(e)[-300:])
+        ok(not started, "--no-polkit without --session-bus is refused")
+        if started:
+            gw.stop(check=False)
+
+
+if __name__ == "__main__":
+    smdtest.main([test_admin_api, test_unauthorized_callers_refused,
+                  test_no_polkit_needs_session_bus])
