@@ -20,6 +20,11 @@
 #define SMD_DBUS_NAME "org.secumailer.Gateway1"
 #define SMD_DBUS_PATH "/org/secumailer/Gateway1"
 
+/* polkit actions, one per kind of operation (see the .policy.in in data/) */
+#define SMD_ACTION_VIEW_MESSAGES "org.secumailer.Gateway1.view-messages"
+#define SMD_ACTION_VIEW_LOG "org.secumailer.Gateway1.view-log"
+#define SMD_ACTION_MANAGE_RECIPIENTS "org.secumailer.Gateway1.manage-recipients"
+
 struct _SmdDbusDaemon {
 	GObject parent_instance;
 	SmdEngine *engine;
@@ -29,21 +34,6 @@ struct _SmdDbusDaemon {
 };
 
 G_DEFINE_TYPE(SmdDbusDaemon, smd_dbus_daemon, G_TYPE_OBJECT)
-
-/* The caller may go on; otherwise the call is answered AccessDenied and
- * nothing changes. */
-static gboolean
-smd_dbus_daemon_authorized(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
-{
-	if (!self->authorize)
-		return TRUE;
-	/* polkit comes with the system service (issue 4): until then, deny */
-	g_dbus_method_invocation_return_dbus_error(
-	    invocation, "org.freedesktop.DBus.Error.AccessDenied",
-	    _("Not authorized: polkit checks are not available yet; run the daemon with "
-	      "--session-bus --no-polkit for development"));
-	return FALSE;
-}
 
 typedef struct {
 	SmdDbusDaemon *self;
@@ -67,6 +57,102 @@ smd_dbus_call_free(SmdDbusCall *call)
 	g_free(call);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdDbusCall, smd_dbus_call_free)
+
+/* What a method does once its caller is authorized. */
+typedef void (*SmdDbusMethod)(SmdDbusDaemon *self, GDBusMethodInvocation *invocation);
+
+typedef struct {
+	SmdDbusCall *call;
+	SmdDbusMethod method;
+	gchar *action;
+} SmdDbusAuth;
+
+static void
+smd_dbus_auth_free(SmdDbusAuth *auth)
+{
+	smd_dbus_call_free(auth->call);
+	g_free(auth->action);
+	g_free(auth);
+}
+
+static void
+smd_dbus_deny(GDBusMethodInvocation *invocation, const gchar *action, const gchar *why)
+{
+	g_message("D-Bus caller %s refused %s: %s", g_dbus_method_invocation_get_sender(invocation),
+		  action, why);
+	g_dbus_method_invocation_return_dbus_error(invocation,
+						   "org.freedesktop.DBus.Error.AccessDenied", why);
+}
+
+static void
+smd_dbus_polkit_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdDbusAuth *auth = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) reply =
+	    g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
+	gboolean authorized = FALSE;
+	gboolean challenge = FALSE;
+
+	if (reply == NULL) {
+		g_warning("cannot ask polkit: %s", error->message);
+		smd_dbus_deny(auth->call->invocation, auth->action,
+			      _("Not authorized: the authorization service is not available"));
+		smd_dbus_auth_free(auth);
+		return;
+	}
+	g_variant_get(reply, "((bb@a{ss}))", &authorized, &challenge, NULL);
+	if (!authorized) {
+		smd_dbus_deny(auth->call->invocation, auth->action,
+			      challenge ? _("Not authorized: authentication is required")
+					: _("Not authorized"));
+		smd_dbus_auth_free(auth);
+		return;
+	}
+	auth->method(auth->call->self, auth->call->invocation);
+	smd_dbus_auth_free(auth);
+}
+
+/* Runs @method only when polkit says the caller may do @action; else the
+ * call is answered AccessDenied and nothing changes. */
+static void
+smd_dbus_authorize(SmdDbusDaemon *self, GDBusMethodInvocation *invocation, const gchar *action,
+		   SmdDbusMethod method)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GDBusConnection) system = NULL;
+	GVariantBuilder subject;
+	SmdDbusAuth *auth;
+
+	if (!self->authorize) {
+		method(self, invocation);
+		return;
+	}
+	/* the authority lives on the system bus (DBUS_SYSTEM_BUS_ADDRESS) */
+	system = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, &error);
+	if (system == NULL) {
+		g_warning("cannot reach polkit: %s", error->message);
+		smd_dbus_deny(invocation, action,
+			      _("Not authorized: the authorization service is not available"));
+		return;
+	}
+	g_variant_builder_init(&subject, G_VARIANT_TYPE("a{sv}"));
+	g_variant_builder_add(
+	    &subject, "{sv}", "name",
+	    g_variant_new_string(g_dbus_method_invocation_get_sender(invocation)));
+	auth = g_new0(SmdDbusAuth, 1);
+	auth->call = smd_dbus_call_new(self, invocation);
+	auth->method = method;
+	auth->action = g_strdup(action);
+	/* flags 1: AllowUserInteraction, so an agent may ask for a password */
+	g_dbus_connection_call(
+	    system, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+	    "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization",
+	    g_variant_new("((sa{sv})s@a{ss}us)", "system-bus-name", &subject, action,
+			  g_variant_new_array(G_VARIANT_TYPE("{ss}"), NULL, 0), (guint32)1, ""),
+	    G_VARIANT_TYPE("((bba{ss}))"), G_DBUS_CALL_FLAGS_NONE, 120 * 1000, NULL,
+	    smd_dbus_polkit_cb, auth);
+}
 
 static SmdStore *
 smd_dbus_store(SmdDbusDaemon *self)
@@ -105,16 +191,20 @@ smd_dbus_statistics_cb(GObject *source, GAsyncResult *result, gpointer user_data
 						  g_variant_builder_end(&out));
 }
 
+static void
+smd_dbus_do_get_statistics(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
+{
+	smd_store_run_async(smd_dbus_store(self), smd_admin_store_statistics,
+			    g_new0(SmdStatistics, 1), (GDestroyNotify)smd_statistics_free,
+			    smd_dbus_statistics_cb, smd_dbus_call_new(self, invocation));
+}
+
 static gboolean
 smd_dbus_handle_get_statistics(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invocation,
 			       gpointer user_data)
 {
-	SmdDbusDaemon *self = user_data;
-	if (!smd_dbus_daemon_authorized(self, invocation))
-		return TRUE;
-	smd_store_run_async(smd_dbus_store(self), smd_admin_store_statistics,
-			    g_new0(SmdStatistics, 1), (GDestroyNotify)smd_statistics_free,
-			    smd_dbus_statistics_cb, smd_dbus_call_new(self, invocation));
+	smd_dbus_authorize(user_data, invocation, SMD_ACTION_VIEW_MESSAGES,
+			   smd_dbus_do_get_statistics);
 	return TRUE;
 }
 
@@ -144,16 +234,20 @@ smd_dbus_requests_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	    call->self->skeleton, call->invocation, g_variant_builder_end(&out));
 }
 
+static void
+smd_dbus_do_list_registration_requests(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
+{
+	smd_store_run_async(smd_dbus_store(self), smd_admin_store_requests,
+			    g_new0(SmdRequestList, 1), (GDestroyNotify)smd_request_list_free,
+			    smd_dbus_requests_cb, smd_dbus_call_new(self, invocation));
+}
+
 static gboolean
 smd_dbus_handle_list_registration_requests(SmdDbusGateway1 *skeleton,
 					   GDBusMethodInvocation *invocation, gpointer user_data)
 {
-	SmdDbusDaemon *self = user_data;
-	if (!smd_dbus_daemon_authorized(self, invocation))
-		return TRUE;
-	smd_store_run_async(smd_dbus_store(self), smd_admin_store_requests,
-			    g_new0(SmdRequestList, 1), (GDestroyNotify)smd_request_list_free,
-			    smd_dbus_requests_cb, smd_dbus_call_new(self, invocation));
+	smd_dbus_authorize(user_data, invocation, SMD_ACTION_MANAGE_RECIPIENTS,
+			   smd_dbus_do_list_registration_requests);
 	return TRUE;
 }
 
@@ -206,38 +300,52 @@ smd_dbus_change_phone(SmdDbusDaemon *self, GDBusMethodInvocation *invocation,
 			    (GDestroyNotify)smd_phone_change_free, smd_dbus_phone_cb, pc);
 }
 
-static gboolean
-smd_dbus_handle_set_phone(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invocation,
-			  const gchar *recipient, const gchar *number, gpointer user_data)
+static void
+smd_dbus_do_set_phone(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
 {
-	SmdDbusDaemon *self = user_data;
 	g_autoptr(GError) error = NULL;
+	const gchar *recipient = NULL;
+	const gchar *number = NULL;
 	gchar *e164;
 
-	if (!smd_dbus_daemon_authorized(self, invocation))
-		return TRUE;
+	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(&s&s)", &recipient,
+		      &number);
 	if (!smd_address_validate(recipient, NULL, &error)) {
 		g_dbus_method_invocation_return_gerror(invocation, error);
-		return TRUE;
+		return;
 	}
 	e164 = smd_phone_normalise(
 	    number, smd_engine_get_config(self->engine)->portal_default_country, &error);
 	if (e164 == NULL) {
 		g_dbus_method_invocation_return_gerror(invocation, error);
-		return TRUE;
+		return;
 	}
 	smd_dbus_change_phone(self, invocation, recipient, e164);
+}
+
+static gboolean
+smd_dbus_handle_set_phone(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invocation,
+			  const gchar *recipient, const gchar *number, gpointer user_data)
+{
+	smd_dbus_authorize(user_data, invocation, SMD_ACTION_MANAGE_RECIPIENTS,
+			   smd_dbus_do_set_phone);
 	return TRUE;
+}
+
+static void
+smd_dbus_do_remove_phone(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
+{
+	const gchar *recipient = NULL;
+	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(&s)", &recipient);
+	smd_dbus_change_phone(self, invocation, recipient, NULL);
 }
 
 static gboolean
 smd_dbus_handle_remove_phone(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invocation,
 			     const gchar *recipient, gpointer user_data)
 {
-	SmdDbusDaemon *self = user_data;
-	if (!smd_dbus_daemon_authorized(self, invocation))
-		return TRUE;
-	smd_dbus_change_phone(self, invocation, recipient, NULL);
+	smd_dbus_authorize(user_data, invocation, SMD_ACTION_MANAGE_RECIPIENTS,
+			   smd_dbus_do_remove_phone);
 	return TRUE;
 }
 
@@ -262,20 +370,22 @@ smd_dbus_events_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 					       g_variant_builder_end(&out));
 }
 
+static void
+smd_dbus_do_read_events(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
+{
+	SmdEventPage *page = g_new0(SmdEventPage, 1);
+	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(xu)", &page->after,
+		      &page->limit);
+	smd_store_run_async(smd_dbus_store(self), smd_admin_store_events, page,
+			    (GDestroyNotify)smd_event_page_free, smd_dbus_events_cb,
+			    smd_dbus_call_new(self, invocation));
+}
+
 static gboolean
 smd_dbus_handle_read_events(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invocation,
 			    gint64 after, guint limit, gpointer user_data)
 {
-	SmdDbusDaemon *self = user_data;
-	SmdEventPage *page;
-	if (!smd_dbus_daemon_authorized(self, invocation))
-		return TRUE;
-	page = g_new0(SmdEventPage, 1);
-	page->after = after;
-	page->limit = limit;
-	smd_store_run_async(smd_dbus_store(self), smd_admin_store_events, page,
-			    (GDestroyNotify)smd_event_page_free, smd_dbus_events_cb,
-			    smd_dbus_call_new(self, invocation));
+	smd_dbus_authorize(user_data, invocation, SMD_ACTION_VIEW_LOG, smd_dbus_do_read_events);
 	return TRUE;
 }
 

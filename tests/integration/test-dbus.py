@@ -87,9 +87,10 @@ def test_unauthorized_callers_refused():
     try:
         with TestMX() as plain, \
                 Gateway({"plain.test": plain}, args=["--session-bus"],
-                        env={"DBUS_SESSION_BUS_ADDRESS": address}) as gw:
+                        env={"DBUS_SESSION_BUS_ADDRESS": address,
+                             "DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/nonexistent"}) as gw:
             ok(wait_for(lambda: "AccessDenied" in gdbus(address, "GetStatistics")[1], 20),
-               "without --no-polkit an unauthorized caller gets AccessDenied",
+               "without --no-polkit and without an authority: AccessDenied",
                gdbus(address, "GetStatistics"))
             rc, out = gdbus(address, "SetPhone", "pat@plain.test", "06 12345678")
             ok(rc != 0 and "AccessDenied" in out and gw.query("SELECT * FROM phones") == [],
@@ -97,6 +98,65 @@ def test_unauthorized_callers_refused():
     finally:
         bus.terminate()
         bus.wait(5)
+
+
+def start_polkit(system_address):
+    """python3-dbusmock's polkitd on a private 'system' bus."""
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=system_address)
+    proc = smdtest._spawn([smdtest.PYTHON, "-m", "dbusmock", "--system", "--template", "polkitd"],
+                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ok(wait_for(lambda: subprocess.run(
+        ["gdbus", "introspect", "--system", "--dest", "org.freedesktop.PolicyKit1",
+         "--object-path", "/org/freedesktop/PolicyKit1/Authority"],
+        env=env, capture_output=True).returncode == 0, 20), "mock polkit authority is up")
+    return proc, env
+
+
+def polkit_allow(env, actions):
+    subprocess.run(["gdbus", "call", "--system", "--dest", "org.freedesktop.PolicyKit1",
+                    "--object-path", "/org/freedesktop/PolicyKit1/Authority", "--method",
+                    "org.freedesktop.DBus.Mock.SetAllowed", repr(actions)],
+                   env=env, check=True, capture_output=True)
+
+
+def test_polkit_decides():
+    try:
+        import dbusmock  # noqa: F401
+    except ImportError:
+        smdtest.skip("polkit decides", "python3-dbusmock is not installed")
+        return
+    bus, address = start_bus()
+    system, system_address = start_bus()
+    try:
+        _, env = start_polkit(system_address)
+        polkit_allow(env, ["org.secumailer.Gateway1.view-messages"])
+        with TestMX() as plain, TestMX(starttls=True) as org, \
+                Gateway({"plain.test": plain, "org.test": org},
+                        extra={"portal": {"listen": f"127.0.0.1:{smdtest.free_port()}",
+                                          "public-url": "http://127.0.0.1:8080"}},
+                        args=["--session-bus"],
+                        env={"DBUS_SESSION_BUS_ADDRESS": address,
+                             "DBUS_SYSTEM_BUS_ADDRESS": system_address}) as gw:
+            ok(wait_for(lambda: gdbus(address, "GetStatistics")[0] == 0, 20),
+               "an allowed action works", gdbus(address, "GetStatistics"))
+            gw.send("doctor@org.test", "pat@plain.test",
+                    smdtest.make_message("doctor@org.test", "pat@plain.test", "x", "y\n"))
+            wait_for(lambda: gw.recipient_states(raw=True) == [("pat@plain.test",
+                                                                 "awaiting-registration")], 20)
+            rc, out = gdbus(address, "SetPhone", "pat@plain.test", "06 12345678")
+            ok(rc != 0 and "AccessDenied" in out, "a caller without manage-recipients is refused", out)
+            ok(gw.query("SELECT * FROM phones") == [] and plain.messages() == [], "and nothing changes")
+            rc, out = gdbus(address, "ReadEvents", "0", "10")
+            ok(rc != 0 and "AccessDenied" in out, "view-log is its own action", out)
+            polkit_allow(env, ["org.secumailer.Gateway1.view-messages",
+                               "org.secumailer.Gateway1.manage-recipients"])
+            rc, out = gdbus(address, "SetPhone", "pat@plain.test", "06 12345678")
+            ok(rc == 0 and wait_for(lambda: plain.messages(), 20),
+               "once authorized, SetPhone works and releases the message", out)
+    finally:
+        for b in (bus, system):
+            b.terminate()
+            b.wait(5)
 
 
 def test_no_polkit_needs_session_bus():
@@ -114,5 +174,5 @@ def test_no_polkit_needs_session_bus():
 
 
 if __name__ == "__main__":
-    smdtest.main([test_admin_api, test_unauthorized_callers_refused,
+    smdtest.main([test_admin_api, test_unauthorized_callers_refused, test_polkit_decides,
                   test_no_polkit_needs_session_bus])
