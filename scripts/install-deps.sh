@@ -10,7 +10,7 @@ PACKAGES=(
   # run: TLS for GIO
   glib-networking
   # tests: real peers and tools, a real browser
-  openssl swaks postfix sqlite3 dbus libglib2.0-bin libxml2-utils polkitd python3-dbusmock python3 libclang-rt-14-dev chromium fonts-dejavu-core
+  openssl swaks postfix sqlite3 dbus libglib2.0-bin libxml2-utils polkitd python3-dbusmock systemd python3 libclang-rt-14-dev chromium fonts-dejavu-core
 )
 
 missing=()

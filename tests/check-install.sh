@@ -1,0 +1,40 @@
+#!/bin/bash
+# A DESTDIR install puts every file in its place, and the installed systemd
+# unit passes systemd-analyze verify. Arguments: the build folder.
+set -euo pipefail
+build="$1"
+dest=$(mktemp -d)
+trap 'rm -rf "$dest"' EXIT
+
+meson install -C "$build" --destdir "$dest" --no-rebuild --quiet >/dev/null
+prefix=$(meson introspect "$build" --buildoptions | /usr/bin/python3 -c \
+  'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"][0])')
+status=0
+for f in sbin/secumailerd \
+         etc/secumailer/secumailer.conf.sample \
+         lib/systemd/system/secumailer.service \
+         lib/sysusers.d/secumailer.conf \
+         share/dbus-1/system-services/org.secumailer.Gateway1.service \
+         share/dbus-1/system.d/org.secumailer.Gateway1.conf \
+         share/dbus-1/interfaces/org.secumailer.Gateway1.xml \
+         share/polkit-1/actions/org.secumailer.Gateway1.policy \
+         share/polkit-1/rules.d/org.secumailer.Gateway1.rules; do
+  if [ -e "$dest$prefix/$f" ]; then
+    echo "ok: $prefix/$f"
+  else
+    echo "missing: $prefix/$f"; status=1
+  fi
+done
+
+# verify the unit as installed, with ExecStart pointing into the DESTDIR
+if command -v systemd-analyze >/dev/null; then
+  unit="$dest/secumailer.service"
+  sed "s|^ExecStart=$prefix/sbin/secumailerd|ExecStart=$dest$prefix/sbin/secumailerd|" \
+    "$dest$prefix/lib/systemd/system/secumailer.service" > "$unit"
+  if systemd-analyze verify --man=no "$unit"; then
+    echo "ok: systemd-analyze verify"
+  else
+    status=1
+  fi
+fi
+exit $status
