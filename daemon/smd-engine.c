@@ -355,6 +355,18 @@ smd_engine_start(SmdEngine *self, GError **error)
 }
 
 void
+smd_engine_drain(SmdEngine *self)
+{
+	smd_queue_drain(self->queue);
+}
+
+gboolean
+smd_engine_is_idle(SmdEngine *self)
+{
+	return smd_queue_get_running(self->queue) == 0;
+}
+
+void
 smd_engine_stop(SmdEngine *self)
 {
 	if (self->expiry_id != 0) {

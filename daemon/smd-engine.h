@@ -38,6 +38,10 @@ SmdEngine *smd_engine_new(SmdConfig *config, GError **error);
 /* Loads the queue and starts delivering. */
 gboolean smd_engine_start(SmdEngine *self, GError **error);
 void smd_engine_stop(SmdEngine *self);
+/* Begins a graceful stop: no new deliveries. smd_engine_is_idle() says
+ * when the running ones and the store's work are done. */
+void smd_engine_drain(SmdEngine *self);
+gboolean smd_engine_is_idle(SmdEngine *self);
 
 const SmdConfig *smd_engine_get_config(SmdEngine *self);
 

@@ -18,13 +18,40 @@
 #include "smd-portal.h"
 #include "smd-smtp-server.h"
 
+/* How long a stop waits for running deliveries before it leaves them to
+ * the next start (their recipients are still queued in the store). */
+#define SMD_MAIN_DRAIN_SECONDS 20
+
+typedef struct {
+	GMainLoop *loop;
+	SmdEngine *engine;
+	SmdSmtpServer *smtp;
+	gint64 deadline;
+} SmdMainStop;
+
+static gboolean
+smd_main_drain_cb(gpointer user_data)
+{
+	SmdMainStop *stop = user_data;
+	if (!smd_engine_is_idle(stop->engine) && g_get_monotonic_time() < stop->deadline)
+		return G_SOURCE_CONTINUE;
+	g_main_loop_quit(stop->loop);
+	return G_SOURCE_REMOVE;
+}
+
 static gboolean
 smd_main_quit_cb(gpointer user_data)
 {
-	GMainLoop *loop = user_data;
-	g_message("stopping");
-	g_main_loop_quit(loop);
-	return G_SOURCE_REMOVE;
+	SmdMainStop *stop = user_data;
+	if (stop->deadline != 0)
+		return G_SOURCE_CONTINUE; /* already stopping */
+	g_message("stopping: no new connections, finishing running deliveries");
+	/* no new mail in; a message without its 250 was never accepted */
+	smd_smtp_server_stop(stop->smtp);
+	smd_engine_drain(stop->engine);
+	stop->deadline = g_get_monotonic_time() + SMD_MAIN_DRAIN_SECONDS * G_USEC_PER_SEC;
+	g_timeout_add(50, smd_main_drain_cb, stop);
+	return G_SOURCE_CONTINUE;
 }
 
 int
@@ -54,6 +81,7 @@ main(int argc, char **argv)
 	g_autoptr(SmdPortal) portal = NULL;
 	g_autoptr(SmdDbusDaemon) dbus = NULL;
 	g_autoptr(GMainLoop) loop = NULL;
+	SmdMainStop stop = {0};
 
 	setlocale(LC_ALL, "");
 	bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
@@ -111,8 +139,11 @@ main(int argc, char **argv)
 				   !no_polkit);
 
 	loop = g_main_loop_new(NULL, FALSE);
-	g_unix_signal_add(SIGTERM, smd_main_quit_cb, loop);
-	g_unix_signal_add(SIGINT, smd_main_quit_cb, loop);
+	stop.loop = loop;
+	stop.engine = engine;
+	stop.smtp = smtp;
+	g_unix_signal_add(SIGTERM, smd_main_quit_cb, &stop);
+	g_unix_signal_add(SIGINT, smd_main_quit_cb, &stop);
 	g_message("secumailerd %s ready", PACKAGE_VERSION);
 	g_main_loop_run(loop);
 

@@ -26,6 +26,7 @@ struct _SmdQueue {
 	guint tick_id;
 	GCancellable *cancellable;
 	gboolean stopped;
+	gboolean draining;
 };
 
 G_DEFINE_TYPE(SmdQueue, smd_queue, G_TYPE_OBJECT)
@@ -270,7 +271,7 @@ smd_queue_start_job(SmdQueue *self, SmdJob *job)
 static void
 smd_queue_kick(SmdQueue *self)
 {
-	if (self->stopped)
+	if (self->stopped || self->draining)
 		return;
 	while (self->running < self->config->max_connections && self->ready.length > 0)
 		smd_queue_start_job(self, g_queue_pop_head(&self->ready));
@@ -307,6 +308,18 @@ smd_queue_load(SmdQueue *self, GError **error)
 	}
 	smd_active_load_free(load);
 	return ok;
+}
+
+void
+smd_queue_drain(SmdQueue *self)
+{
+	self->draining = TRUE;
+}
+
+guint
+smd_queue_get_running(SmdQueue *self)
+{
+	return self->running;
 }
 
 void

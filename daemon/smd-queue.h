@@ -29,6 +29,10 @@ gboolean smd_queue_load(SmdQueue *self, GError **error);
 /* Takes @job. */
 void smd_queue_add(SmdQueue *self, SmdJob *job);
 void smd_queue_stop(SmdQueue *self);
+/* Starts no new deliveries; running ones finish. */
+void smd_queue_drain(SmdQueue *self);
+/* Deliveries running now. */
+guint smd_queue_get_running(SmdQueue *self);
 
 /* How many jobs wait or run (for tests and statistics). */
 guint smd_queue_get_length(SmdQueue *self);

@@ -240,6 +240,8 @@ class FakeMX:
                         while conn.recv(65536):
                             pass
                         return
+                    if mode == "slowdata":
+                        time.sleep(2)  # the gateway is stopped meanwhile
                     with self.lock:
                         self.delivered.append(data + b"\r\n")
                     conn.sendall(b"250 ok\r\n")

@@ -136,6 +136,36 @@ def test_kill9_mid_stream():
            f"{queued} rows < {len(accepted)}")
 
 
+def test_sigterm_finishes_running_delivery():
+    """SIGTERM while a delivery runs: the gateway stops taking mail, lets the
+    delivery finish and records it, then exits; a restart sends nothing twice."""
+    import signal
+    from gwtest import FakeMX
+    cert, key = smdtest.make_cert(smdtest.tmpdir("slow-"), "fake.test")
+    with FakeMX("slowdata", cert=cert, key=key) as slow, \
+            Gateway({"slow.test": slow.address}) as gw:
+        gw.send("a@sender.test", "b@slow.test",
+                smdtest.make_message("a@sender.test", "b@slow.test", "slow", "x\n"))
+        ok(wait_for(lambda: any(b"DATA" in r for r in slow.received), 20), "delivery under way")
+        gw.proc.send_signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        rc = gw.proc.wait(timeout=30)
+        ok(rc == 0, "clean exit", rc)
+        ok(time.monotonic() - t0 >= 1, "it waited for the running delivery")
+        ok(gw.recipient_states() == [("b@slow.test", "delivered")] and len(slow.delivered) == 1,
+           "the delivery finished and was recorded", repr(gw.recipient_states()))
+        refused = False
+        try:
+            smdtest.send_mail(gw.port, "a@sender.test", "b@slow.test", b"Subject: x\r\n\r\ny\r\n",
+                              timeout=3)
+        except OSError:
+            refused = True
+        ok(refused, "no new mail is taken once stopped")
+        gw.start()
+        time.sleep(1.5)
+        ok(len(slow.delivered) == 1, "after a restart nothing is delivered twice")
+
+
 if __name__ == "__main__":
     gateway_or_skip()
-    smdtest.main([test_kill9_mid_stream])
+    smdtest.main([test_kill9_mid_stream, test_sigterm_finishes_running_delivery])
