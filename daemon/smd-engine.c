@@ -31,11 +31,15 @@ struct _SmdEngine {
 	SmdStore *store;
 	SmdVault *vault;
 	SmdQueue *queue;
+	GPtrArray *old_configs; /* still read by sessions and runs begun before a reload */
 	guint expiry_id;
 	gboolean expiring;
 };
 
 G_DEFINE_TYPE(SmdEngine, smd_engine, G_TYPE_OBJECT)
+
+enum { SIGNAL_CONFIG_CHANGED, SIGNAL_LAST };
+static guint signals[SIGNAL_LAST];
 
 SmdIncoming *
 smd_incoming_new(void)
@@ -354,6 +358,43 @@ smd_engine_start(SmdEngine *self, GError **error)
 	return TRUE;
 }
 
+/* What only a restart can change: sockets and the store. */
+static void
+smd_engine_warn_restart(const SmdConfig *old, const SmdConfig *new)
+{
+	g_autoptr(GString) keys = g_string_new(NULL);
+	gboolean listen_same = old->smtp_listen->len == new->smtp_listen->len;
+	for (guint i = 0; listen_same && i < old->smtp_listen->len; i++) {
+		g_autofree gchar *a = g_socket_connectable_to_string(
+		    G_SOCKET_CONNECTABLE(g_ptr_array_index(old->smtp_listen, i)));
+		g_autofree gchar *b = g_socket_connectable_to_string(
+		    G_SOCKET_CONNECTABLE(g_ptr_array_index(new->smtp_listen, i)));
+		listen_same = g_strcmp0(a, b) == 0;
+	}
+	if (!listen_same)
+		g_string_append(keys, " [smtp] listen");
+	if (g_strcmp0(old->store_directory, new->store_directory) != 0)
+		g_string_append(keys, " [store] directory");
+	if (g_strcmp0(old->portal_listen, new->portal_listen) != 0 ||
+	    g_strcmp0(old->portal_tls_certificate, new->portal_tls_certificate) != 0 ||
+	    g_strcmp0(old->portal_tls_key, new->portal_tls_key) != 0)
+		g_string_append(keys, " [portal] listen/tls-certificate/tls-key");
+	if (keys->len > 0)
+		g_warning("configuration reloaded; a restart is needed for:%s", keys->str);
+}
+
+void
+smd_engine_reload(SmdEngine *self, SmdConfig *config)
+{
+	smd_engine_warn_restart(self->config, config);
+	/* the old one stays alive: running sessions and deliveries read it */
+	g_ptr_array_add(self->old_configs, self->config);
+	self->config = config;
+	smd_queue_set_config(self->queue, config);
+	g_signal_emit(self, signals[SIGNAL_CONFIG_CHANGED], 0);
+	g_message("configuration reloaded from %s", config->path);
+}
+
 void
 smd_engine_drain(SmdEngine *self)
 {
@@ -388,6 +429,7 @@ smd_engine_finalize(GObject *object)
 	g_clear_object(&self->store);
 	g_clear_object(&self->vault);
 	g_clear_pointer(&self->config, smd_config_free);
+	g_clear_pointer(&self->old_configs, g_ptr_array_unref);
 	G_OBJECT_CLASS(smd_engine_parent_class)->finalize(object);
 }
 
@@ -395,9 +437,14 @@ static void
 smd_engine_class_init(SmdEngineClass *klass)
 {
 	G_OBJECT_CLASS(klass)->finalize = smd_engine_finalize;
+	/* emitted after smd_engine_reload(): front ends pick up the new config */
+	signals[SIGNAL_CONFIG_CHANGED] =
+	    g_signal_new("config-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+			 NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
 smd_engine_init(SmdEngine *self)
 {
+	self->old_configs = g_ptr_array_new_with_free_func((GDestroyNotify)smd_config_free);
 }

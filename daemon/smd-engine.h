@@ -38,6 +38,9 @@ SmdEngine *smd_engine_new(SmdConfig *config, GError **error);
 /* Loads the queue and starts delivering. */
 gboolean smd_engine_start(SmdEngine *self, GError **error);
 void smd_engine_stop(SmdEngine *self);
+/* Takes @config and uses it from now on (SIGHUP); what only a restart can
+ * change is logged. Emits "config-changed". */
+void smd_engine_reload(SmdEngine *self, SmdConfig *config);
 /* Begins a graceful stop: no new deliveries. smd_engine_is_idle() says
  * when the running ones and the store's work are done. */
 void smd_engine_drain(SmdEngine *self);

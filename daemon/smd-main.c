@@ -27,7 +27,23 @@ typedef struct {
 	SmdEngine *engine;
 	SmdSmtpServer *smtp;
 	gint64 deadline;
+	const gchar *config_path;
 } SmdMainStop;
+
+/* SIGHUP: a new configuration, checked first; a bad file changes nothing. */
+static gboolean
+smd_main_reload_cb(gpointer user_data)
+{
+	SmdMainStop *stop = user_data;
+	g_autoptr(GError) error = NULL;
+	SmdConfig *config = smd_config_load(stop->config_path, &error);
+	if (config == NULL) {
+		g_warning("not reloading: %s", error->message);
+		return G_SOURCE_CONTINUE;
+	}
+	smd_engine_reload(stop->engine, config);
+	return G_SOURCE_CONTINUE;
+}
 
 static gboolean
 smd_main_drain_cb(gpointer user_data)
@@ -144,6 +160,8 @@ main(int argc, char **argv)
 	stop.smtp = smtp;
 	g_unix_signal_add(SIGTERM, smd_main_quit_cb, &stop);
 	g_unix_signal_add(SIGINT, smd_main_quit_cb, &stop);
+	stop.config_path = config_path;
+	g_unix_signal_add(SIGHUP, smd_main_reload_cb, &stop);
 	g_message("secumailerd %s ready", PACKAGE_VERSION);
 	g_main_loop_run(loop);
 

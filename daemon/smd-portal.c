@@ -853,6 +853,23 @@ smd_portal_early_handler(SoupServer *server, SoupServerMessage *msg, const char 
 	}
 }
 
+static void
+smd_portal_config_changed_cb(SmdEngine *engine, gpointer user_data)
+{
+	SmdPortal *self = user_data;
+	g_autoptr(GError) error = NULL;
+	SmdSmsProvider *sms;
+
+	self->config = smd_engine_get_config(engine);
+	sms = smd_sms_provider_new_from_config(self->config, &error);
+	if (sms == NULL) {
+		g_warning("portal keeps its SMS provider: %s", error->message);
+		return;
+	}
+	g_clear_object(&self->sms);
+	self->sms = sms;
+}
+
 SmdPortal *
 smd_portal_new(SmdEngine *engine, GError **error)
 {
@@ -866,6 +883,8 @@ smd_portal_new(SmdEngine *engine, GError **error)
 
 	self->engine = g_object_ref(engine);
 	self->config = config;
+	g_signal_connect_object(engine, "config-changed", G_CALLBACK(smd_portal_config_changed_cb),
+				self, 0);
 	self->store = smd_engine_get_store(engine);
 	self->vault = smd_engine_get_vault(engine);
 	self->secure = g_str_has_prefix(config->portal_public_url, "https:");

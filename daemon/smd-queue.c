@@ -311,6 +311,12 @@ smd_queue_load(SmdQueue *self, GError **error)
 }
 
 void
+smd_queue_set_config(SmdQueue *self, const SmdConfig *config)
+{
+	self->config = config;
+}
+
+void
 smd_queue_drain(SmdQueue *self)
 {
 	self->draining = TRUE;

@@ -29,6 +29,8 @@ gboolean smd_queue_load(SmdQueue *self, GError **error);
 /* Takes @job. */
 void smd_queue_add(SmdQueue *self, SmdJob *job);
 void smd_queue_stop(SmdQueue *self);
+/* Borrowed, like the one given to smd_queue_new(). */
+void smd_queue_set_config(SmdQueue *self, const SmdConfig *config);
 /* Starts no new deliveries; running ones finish. */
 void smd_queue_drain(SmdQueue *self);
 /* Deliveries running now. */

@@ -69,6 +69,28 @@ smd_smtp_server_incoming_cb(GSocketService *service, GSocketConnection *connecti
 	return TRUE;
 }
 
+/* A renewed certificate is picked up on reload; other settings are read
+ * from the engine per connection. */
+static void
+smd_smtp_server_config_changed_cb(SmdEngine *engine, gpointer user_data)
+{
+	SmdSmtpServer *self = user_data;
+	const SmdConfig *config = smd_engine_get_config(engine);
+	g_autoptr(GError) error = NULL;
+	GTlsCertificate *cert = NULL;
+
+	if (config->tls_certificate != NULL) {
+		cert = g_tls_certificate_new_from_files(config->tls_certificate, config->tls_key,
+							&error);
+		if (cert == NULL) {
+			g_warning("keeping the old TLS certificate: %s", error->message);
+			return;
+		}
+	}
+	g_clear_object(&self->tls_certificate);
+	self->tls_certificate = cert;
+}
+
 SmdSmtpServer *
 smd_smtp_server_new(SmdEngine *engine, GError **error)
 {
@@ -102,6 +124,8 @@ smd_smtp_server_new(SmdEngine *engine, GError **error)
 		}
 	}
 	g_signal_connect(self->service, "incoming", G_CALLBACK(smd_smtp_server_incoming_cb), self);
+	g_signal_connect_object(engine, "config-changed",
+				G_CALLBACK(smd_smtp_server_config_changed_cb), self, 0);
 	g_socket_service_start(self->service);
 	return g_steal_pointer(&self);
 }
