@@ -10,7 +10,7 @@ meson install -C "$build" --destdir "$dest" --no-rebuild --quiet >/dev/null
 prefix=$(meson introspect "$build" --buildoptions | /usr/bin/python3 -c \
   'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"][0])')
 status=0
-for f in sbin/secumailerd \
+for f in sbin/secumailerd bin/secumailerctl \
          etc/secumailer/secumailer.conf.sample \
          lib/systemd/system/secumailer.service \
          lib/sysusers.d/secumailer.conf \

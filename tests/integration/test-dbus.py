@@ -72,6 +72,22 @@ def test_admin_api():
             ok(rc == 0 and "'invited': uint32 1" in out and "'received-today': <uint32 1>" in out,
                "statistics per state", out)
 
+            ctl = os.environ.get("SECUMAILERCTL") or os.path.join(smdtest.ROOT, "build", "daemon",
+                                                                  "secumailerctl")
+            env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=address)
+            p = subprocess.run([ctl, "--session", "stats"], capture_output=True, text=True, env=env)
+            ok(p.returncode == 0 and "invited" in p.stdout, "secumailerctl stats", p.stdout + p.stderr)
+            p = subprocess.run([ctl, "--session", "log"], capture_output=True, text=True, env=env)
+            ok(p.returncode == 0 and "phone-registered" in p.stdout, "secumailerctl log",
+               p.stdout[-300:] + p.stderr)
+            p = subprocess.run([ctl, "--session", "set-phone", "x@plain.test", "12"],
+                               capture_output=True, text=True, env=env)
+            ok(p.returncode != 0 and "country code" in p.stderr, "secumailerctl: a clear error",
+               p.stderr)
+            p = subprocess.run([ctl, "--session", "requests"], capture_output=True, text=True,
+                               env=env)
+            ok(p.returncode == 0 and "No pending" in p.stdout, "secumailerctl requests", p.stdout)
+
             rc, out = gdbus(address, "RemovePhone", "pat@plain.test")
             ok(rc == 0, "RemovePhone", out)
             rc, out = gdbus(address, "RemovePhone", "pat@plain.test")
