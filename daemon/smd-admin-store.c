@@ -7,9 +7,13 @@
 #include "config.h"
 
 #include <gio/gio.h>
+#include <glib/gi18n.h>
 
 #include "smd-admin-store.h"
 #include "smd-common.h"
+#include "smd-error.h"
+#include "smd-event.h"
+#include "smd-store-messages.h"
 #include "smd-store.h"
 
 void
@@ -143,4 +147,81 @@ smd_admin_store_events(sqlite3 *db, gpointer data, GError **error)
 						smd_admin_text(stmt, 4), smd_admin_text(stmt, 5),
 						smd_admin_text(stmt, 6), smd_admin_text(stmt, 7))));
 	return TRUE;
+}
+
+void
+smd_admin_action_free(SmdAdminAction *action)
+{
+	g_free(action->queue_id);
+	g_free(action->address);
+	g_free(action->by);
+	g_clear_pointer(&action->events, g_ptr_array_unref);
+	g_free(action);
+}
+
+gboolean
+smd_admin_store_revoke(sqlite3 *db, gpointer data, GError **error)
+{
+	SmdAdminAction *a = data;
+	g_autofree gchar *detail = g_strdup_printf("by=<%s>", a->by);
+	gint64 message_id = 0;
+	gboolean destroyed = FALSE;
+	g_autoptr(sqlite3_stmt) find = smd_store_prepare(
+	    db,
+	    "SELECT r.id, r.address, m.id FROM recipients r JOIN messages m ON m.id = "
+	    "r.message_id WHERE m.queue_id = ?1 AND r.state IN ('held', 'awaiting-registration', "
+	    "'invited', 'pin-sent', 'opened', 'downloaded')",
+	    error);
+	g_autoptr(sqlite3_stmt) upd = smd_store_prepare(
+	    db, "UPDATE recipients SET state = 'revoked', updated_at = ?2 WHERE id = ?1", error);
+
+	if (find == NULL || upd == NULL)
+		return FALSE;
+	a->events = g_ptr_array_new_with_free_func((GDestroyNotify)smd_event_free);
+	sqlite3_bind_text(find, 1, a->queue_id, -1, SQLITE_STATIC);
+	while (sqlite3_step(find) == SQLITE_ROW) {
+		message_id = sqlite3_column_int64(find, 2);
+		sqlite3_reset(upd);
+		sqlite3_bind_int64(upd, 1, sqlite3_column_int64(find, 0));
+		sqlite3_bind_int64(upd, 2, smd_now());
+		if (sqlite3_step(upd) != SQLITE_DONE)
+			return smd_store_fail(db, "revoke", error);
+		g_ptr_array_add(a->events,
+				smd_event_new(SMD_EVENT_INFO, "revoked", a->queue_id,
+					      (const gchar *)sqlite3_column_text(find, 1), detail,
+					      _("Message withdrawn by staff")));
+		a->count++;
+	}
+	if (a->count == 0) {
+		g_set_error(error, SMD_ERROR, SMD_ERROR_NOT_FOUND,
+			    _("Message %s has nothing held to withdraw"), a->queue_id);
+		return FALSE;
+	}
+	if (!smd_store_destroy_body_if_done(db, message_id, &destroyed, error))
+		return FALSE;
+	return smd_event_insert_all(db, a->events, error);
+}
+
+gboolean
+smd_admin_store_unlock(sqlite3 *db, gpointer data, GError **error)
+{
+	SmdAdminAction *a = data;
+	g_autofree gchar *address = g_ascii_strdown(a->address, -1);
+	g_autofree gchar *detail = g_strdup_printf("by=<%s>", a->by);
+	g_autoptr(sqlite3_stmt) upd = smd_store_prepare(
+	    db,
+	    "UPDATE links SET locked = 0, failures = 0 WHERE address = ?1 AND (locked = 1 OR "
+	    "failures > 0)",
+	    error);
+
+	if (upd == NULL)
+		return FALSE;
+	a->events = g_ptr_array_new_with_free_func((GDestroyNotify)smd_event_free);
+	sqlite3_bind_text(upd, 1, address, -1, SQLITE_STATIC);
+	if (sqlite3_step(upd) != SQLITE_DONE)
+		return smd_store_fail(db, "unlock", error);
+	a->count = (guint)sqlite3_changes(db);
+	g_ptr_array_add(a->events, smd_event_new(SMD_EVENT_INFO, "unlocked", NULL, address, detail,
+						 _("Portal links unlocked by staff")));
+	return smd_event_insert_all(db, a->events, error);
 }

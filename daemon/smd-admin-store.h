@@ -42,4 +42,19 @@ typedef struct {
 void smd_event_page_free(SmdEventPage *page);
 gboolean smd_admin_store_events(sqlite3 *db, gpointer data, GError **error);
 
+typedef struct {
+	/* in */
+	gchar *queue_id; /* RevokeMessage */
+	gchar *address;	 /* UnlockRecipient */
+	gchar *by;
+	/* out */
+	guint count;
+	GPtrArray *events;
+} SmdAdminAction;
+
+void smd_admin_action_free(SmdAdminAction *action);
+/* SMD_ERROR_NOT_FOUND when the message has nothing held. */
+gboolean smd_admin_store_revoke(sqlite3 *db, gpointer data, GError **error);
+gboolean smd_admin_store_unlock(sqlite3 *db, gpointer data, GError **error);
+
 G_END_DECLS

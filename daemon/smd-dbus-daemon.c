@@ -24,6 +24,7 @@
 #define SMD_ACTION_VIEW_MESSAGES "org.secumailer.Gateway1.view-messages"
 #define SMD_ACTION_VIEW_LOG "org.secumailer.Gateway1.view-log"
 #define SMD_ACTION_MANAGE_RECIPIENTS "org.secumailer.Gateway1.manage-recipients"
+#define SMD_ACTION_REVOKE "org.secumailer.Gateway1.revoke"
 
 struct _SmdDbusDaemon {
 	GObject parent_instance;
@@ -389,6 +390,73 @@ smd_dbus_handle_read_events(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *in
 	return TRUE;
 }
 
+/* ------------------------------------------------------- revoke, unlock */
+
+static void
+smd_dbus_action_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(SmdDbusCall) call = user_data;
+	SmdAdminAction *action = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
+		g_dbus_method_invocation_return_gerror(call->invocation, error);
+		return;
+	}
+	for (guint i = 0; i < action->events->len; i++)
+		smd_event_log(g_ptr_array_index(action->events, i));
+	if (action->queue_id != NULL)
+		smd_dbus_gateway1_complete_revoke_message(call->self->skeleton, call->invocation);
+	else
+		smd_dbus_gateway1_complete_unlock_recipient(call->self->skeleton, call->invocation,
+							    action->count);
+}
+
+static void
+smd_dbus_run_action(SmdDbusDaemon *self, GDBusMethodInvocation *invocation, SmdStoreFunc func,
+		    const gchar *queue_id, const gchar *address)
+{
+	SmdAdminAction *action = g_new0(SmdAdminAction, 1);
+	action->queue_id = g_strdup(queue_id);
+	action->address = g_strdup(address);
+	action->by = g_strdup_printf("dbus:%s", g_dbus_method_invocation_get_sender(invocation));
+	smd_store_run_async(smd_dbus_store(self), func, action,
+			    (GDestroyNotify)smd_admin_action_free, smd_dbus_action_cb,
+			    smd_dbus_call_new(self, invocation));
+}
+
+static void
+smd_dbus_do_revoke_message(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
+{
+	const gchar *queue_id = NULL;
+	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(&s)", &queue_id);
+	smd_dbus_run_action(self, invocation, smd_admin_store_revoke, queue_id, NULL);
+}
+
+static gboolean
+smd_dbus_handle_revoke_message(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invocation,
+			       const gchar *queue_id, gpointer user_data)
+{
+	smd_dbus_authorize(user_data, invocation, SMD_ACTION_REVOKE, smd_dbus_do_revoke_message);
+	return TRUE;
+}
+
+static void
+smd_dbus_do_unlock_recipient(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
+{
+	const gchar *recipient = NULL;
+	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(&s)", &recipient);
+	smd_dbus_run_action(self, invocation, smd_admin_store_unlock, NULL, recipient);
+}
+
+static gboolean
+smd_dbus_handle_unlock_recipient(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invocation,
+				 const gchar *recipient, gpointer user_data)
+{
+	smd_dbus_authorize(user_data, invocation, SMD_ACTION_REVOKE, smd_dbus_do_unlock_recipient);
+	return TRUE;
+}
+
 /* ------------------------------------------------------------ the name */
 
 static void
@@ -433,6 +501,10 @@ smd_dbus_daemon_new(SmdEngine *engine, GBusType bus_type, gboolean authorize)
 			 G_CALLBACK(smd_dbus_handle_remove_phone), self);
 	g_signal_connect(self->skeleton, "handle-read-events",
 			 G_CALLBACK(smd_dbus_handle_read_events), self);
+	g_signal_connect(self->skeleton, "handle-revoke-message",
+			 G_CALLBACK(smd_dbus_handle_revoke_message), self);
+	g_signal_connect(self->skeleton, "handle-unlock-recipient",
+			 G_CALLBACK(smd_dbus_handle_unlock_recipient), self);
 	/* typed errors: register the domain before the first call */
 	(void)smd_error_quark();
 	self->owner_id = g_bus_own_name(bus_type, SMD_DBUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE,

@@ -96,6 +96,16 @@ smd_page_registration_closed(void)
 }
 
 SmdPage *
+smd_page_withdrawn(void)
+{
+	SmdPage *page = smd_page_new(410, _("This message was withdrawn"));
+	smd_page_add(page, "<p>%s</p>",
+		     _("The sender's organisation has withdrawn this message and deleted it. "
+		       "Contact the sender if you have questions."));
+	return page;
+}
+
+SmdPage *
 smd_page_locked(void)
 {
 	SmdPage *page = smd_page_new(403, _("This link is locked"));

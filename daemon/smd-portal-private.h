@@ -25,6 +25,7 @@ gchar *smd_page_render(const SmdPage *page, const gchar *org_name, gboolean them
 
 SmdPage *smd_page_not_found(void);
 SmdPage *smd_page_expired(void);
+SmdPage *smd_page_withdrawn(void);
 SmdPage *smd_page_locked(void);
 SmdPage *smd_page_forbidden(void);
 SmdPage *smd_page_registration_closed(void);

@@ -208,6 +208,7 @@ smd_link_free(SmdLink *link)
 	g_free(link->requested_by);
 	g_free(link->queue_id);
 	g_free(link->sender);
+	g_free(link->recipient_state);
 	g_free(link->number);
 	g_clear_pointer(&link->waiting, g_ptr_array_unref);
 	g_free(link);
@@ -230,8 +231,8 @@ smd_portal_store_lookup(sqlite3 *db, gpointer data, GError **error)
 	    db,
 	    "SELECT l.id, l.kind, l.address, l.message_id, l.recipient_id, l.requested_by, "
 	    "l.expires_at, l.failures, l.locked, m.queue_id, m.sender, m.received_at, "
-	    "m.wrapped_key IS NOT NULL FROM links l LEFT JOIN messages m ON m.id = l.message_id "
-	    "WHERE l.token_hash = ?1",
+	    "m.wrapped_key IS NOT NULL, (SELECT state FROM recipients WHERE id = l.recipient_id) "
+	    "FROM links l LEFT JOIN messages m ON m.id = l.message_id WHERE l.token_hash = ?1",
 	    error);
 	g_autoptr(sqlite3_stmt) waiting = NULL;
 
@@ -255,6 +256,7 @@ smd_portal_store_lookup(sqlite3 *db, gpointer data, GError **error)
 	link->sender = g_strdup((const gchar *)sqlite3_column_text(stmt, 10));
 	link->received_at = sqlite3_column_int64(stmt, 11);
 	link->body_present = sqlite3_column_int(stmt, 12) != 0;
+	link->recipient_state = g_strdup((const gchar *)sqlite3_column_text(stmt, 13));
 	link->number = smd_portal_phone_of(db, link->address, error);
 
 	/* what waits for this recipient, shown on the registration page */

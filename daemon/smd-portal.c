@@ -609,6 +609,10 @@ smd_portal_recipient(SmdPortalRequest *r)
 		smd_portal_finish(r, smd_page_locked());
 		return;
 	}
+	if (g_strcmp0(r->link->recipient_state, "revoked") == 0) {
+		smd_portal_finish(r, smd_page_withdrawn());
+		return;
+	}
 	if (!r->link->body_present) {
 		smd_portal_finish(r, smd_page_expired());
 		return;

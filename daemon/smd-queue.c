@@ -211,7 +211,9 @@ smd_queue_delivered_cb(GObject *source, GAsyncResult *result, gpointer user_data
 				r->outcome = SMD_OUTCOME_BOUNCED;
 			} else {
 				gint64 *next = g_new(gint64, 1);
-				*next = now + smd_config_retry_delay(self->config, r->attempts);
+				/* rounded up: never sooner than the schedule says */
+				*next = (g_get_real_time() + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC +
+					smd_config_retry_delay(self->config, r->attempts);
 				g_hash_table_insert(update->retry, &r->id, next);
 			}
 		}

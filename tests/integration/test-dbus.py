@@ -34,10 +34,11 @@ def gdbus(address, method, *args):
 
 def test_admin_api():
     bus, address = start_bus()
+    portal_port = smdtest.free_port()
     try:
         with TestMX() as plain, TestMX(starttls=True) as org, \
                 Gateway({"plain.test": plain, "org.test": org},
-                        extra={"portal": {"listen": f"127.0.0.1:{smdtest.free_port()}",
+                        extra={"portal": {"listen": f"127.0.0.1:{portal_port}",
                                           "public-url": "http://127.0.0.1:8080"}},
                         args=["--session-bus", "--no-polkit"],
                         env={"DBUS_SESSION_BUS_ADDRESS": address}) as gw:
@@ -87,6 +88,36 @@ def test_admin_api():
             p = subprocess.run([ctl, "--session", "requests"], capture_output=True, text=True,
                                env=env)
             ok(p.returncode == 0 and "No pending" in p.stdout, "secumailerctl requests", p.stdout)
+
+            import sqlite3
+            con = sqlite3.connect(gw.db_path, timeout=10)
+            with con:
+                con.execute("UPDATE links SET locked = 1, failures = 10 WHERE kind = 'recipient'")
+            con.close()
+            rc, out = gdbus(address, "UnlockRecipient", "Pat@plain.test")
+            ok(rc == 0 and "uint32 1" in out and
+               gw.query("SELECT locked, failures FROM links WHERE kind = 'recipient'")[0]["locked"] == 0,
+               "UnlockRecipient unlocks the locked link", out)
+            qid = gw.query("SELECT queue_id FROM messages WHERE notification = 0")[0]["queue_id"]
+            rc, out = gdbus(address, "RevokeMessage", qid)
+            ok(rc == 0 and gw.recipient_states(raw=True) == [("pat@plain.test", "revoked")],
+               "RevokeMessage withdraws it", out)
+            ok(gw.query("SELECT wrapped_key FROM messages WHERE queue_id = ?", (qid,))[0]["wrapped_key"]
+               is None and not gw.query("SELECT 1 FROM bodies b JOIN messages m ON m.id = b.message_id "
+                                        "WHERE m.queue_id = ?", (qid,)),
+               "its body and key are destroyed")
+            rc, out = gdbus(address, "RevokeMessage", qid)
+            ok(rc != 0 and "Error.NotFound" in out, "revoking again: NotFound", out)
+            import http.client
+            import re as _re
+            mtoken = _re.findall(r"/m/([A-Za-z0-9_-]{32})",
+                                 plain.messages()[0][0].decode().replace("=\r\n", ""))[0]
+            con = http.client.HTTPConnection("127.0.0.1", portal_port, timeout=10)
+            con.request("GET", f"/m/{mtoken}")
+            resp = con.getresponse()
+            page = resp.read()
+            ok(resp.status == 410 and b"withdrawn" in page, "the link says the message was withdrawn",
+               resp.status)
 
             rc, out = gdbus(address, "RemovePhone", "pat@plain.test")
             ok(rc == 0, "RemovePhone", out)
