@@ -124,6 +124,18 @@ smd_admin_text(sqlite3_stmt *stmt, int col)
 	return text != NULL ? text : "";
 }
 
+/* One events row (id, time, level, kind, message, queue_id, recipient,
+ * detail) as the D-Bus API gives it. */
+static GVariant *
+smd_admin_event_row(sqlite3_stmt *stmt)
+{
+	return g_variant_ref_sink(g_variant_new("(xxssssss)", (gint64)sqlite3_column_int64(stmt, 0),
+						(gint64)sqlite3_column_int64(stmt, 1),
+						smd_admin_text(stmt, 2), smd_admin_text(stmt, 3),
+						smd_admin_text(stmt, 4), smd_admin_text(stmt, 5),
+						smd_admin_text(stmt, 6), smd_admin_text(stmt, 7)));
+}
+
 gboolean
 smd_admin_store_events(sqlite3 *db, gpointer data, GError **error)
 {
@@ -224,4 +236,120 @@ smd_admin_store_unlock(sqlite3 *db, gpointer data, GError **error)
 	g_ptr_array_add(a->events, smd_event_new(SMD_EVENT_INFO, "unlocked", NULL, address, detail,
 						 _("Portal links unlocked by staff")));
 	return smd_event_insert_all(db, a->events, error);
+}
+
+void
+smd_message_list_free(SmdMessageList *list)
+{
+	g_free(list->state);
+	g_free(list->address);
+	g_clear_pointer(&list->rows, g_ptr_array_unref);
+	g_free(list);
+}
+
+gboolean
+smd_admin_store_messages(sqlite3 *db, gpointer data, GError **error)
+{
+	SmdMessageList *l = data;
+	/* newest first over the primary key; every filter is an index lookup */
+	g_autoptr(sqlite3_stmt) stmt = smd_store_prepare(
+	    db,
+	    "SELECT m.id, m.queue_id, m.received_at, m.sender, m.size FROM messages m "
+	    "WHERE m.notification = 0 "
+	    "AND (?1 IS NULL OR EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND "
+	    "r.state = ?1)) "
+	    "AND (?2 IS NULL OR m.sender = ?2 COLLATE NOCASE OR EXISTS (SELECT 1 FROM recipients r "
+	    "WHERE r.message_id = m.id AND r.address = ?2 COLLATE NOCASE)) "
+	    "AND (?3 = 0 OR m.received_at >= ?3) AND (?4 = 0 OR m.received_at <= ?4) "
+	    "ORDER BY m.id DESC LIMIT ?5 OFFSET ?6",
+	    error);
+	g_autoptr(sqlite3_stmt) rcpts = smd_store_prepare(
+	    db, "SELECT address, state FROM recipients WHERE message_id = ?1 ORDER BY id", error);
+
+	if (stmt == NULL || rcpts == NULL)
+		return FALSE;
+	l->rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+	if (l->state != NULL)
+		sqlite3_bind_text(stmt, 1, l->state, -1, SQLITE_STATIC);
+	if (l->address != NULL)
+		sqlite3_bind_text(stmt, 2, l->address, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, l->since);
+	sqlite3_bind_int64(stmt, 4, l->until);
+	sqlite3_bind_int(stmt, 5, (int)CLAMP(l->limit, 1, 500));
+	sqlite3_bind_int(stmt, 6, (int)l->offset);
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		GVariantBuilder list;
+		g_variant_builder_init(&list, G_VARIANT_TYPE("a(ss)"));
+		sqlite3_reset(rcpts);
+		sqlite3_bind_int64(rcpts, 1, sqlite3_column_int64(stmt, 0));
+		while (sqlite3_step(rcpts) == SQLITE_ROW)
+			g_variant_builder_add(&list, "(ss)", smd_admin_text(rcpts, 0),
+					      smd_admin_text(rcpts, 1));
+		g_ptr_array_add(
+		    l->rows,
+		    g_variant_ref_sink(g_variant_new(
+			"(sxst@a(ss))", smd_admin_text(stmt, 1),
+			(gint64)sqlite3_column_int64(stmt, 2), smd_admin_text(stmt, 3),
+			(guint64)sqlite3_column_int64(stmt, 4), g_variant_builder_end(&list))));
+	}
+	return TRUE;
+}
+
+void
+smd_message_history_free(SmdMessageHistory *history)
+{
+	g_free(history->queue_id);
+	g_clear_pointer(&history->recipients, g_ptr_array_unref);
+	g_clear_pointer(&history->events, g_ptr_array_unref);
+	g_free(history);
+}
+
+gboolean
+smd_admin_store_history(sqlite3 *db, gpointer data, GError **error)
+{
+	SmdMessageHistory *h = data;
+	const gchar *text_keys[] = {"address",	   "state",	 "last-reply",	   "relay",
+				    "tls-version", "tls-cipher", "tls-peer-sha256"};
+	g_autoptr(sqlite3_stmt) rcpts = smd_store_prepare(
+	    db,
+	    "SELECT r.address, r.state, r.last_reply, r.relay, r.tls_version, r.tls_cipher, "
+	    "r.tls_peer_sha256, r.attempts, r.tls_verified FROM recipients r JOIN messages m ON "
+	    "m.id = r.message_id WHERE m.queue_id = ?1 ORDER BY r.id",
+	    error);
+	g_autoptr(sqlite3_stmt) events = smd_store_prepare(
+	    db,
+	    "SELECT id, time, level, kind, message, queue_id, recipient, detail FROM events WHERE "
+	    "queue_id = ?1 ORDER BY id",
+	    error);
+
+	if (rcpts == NULL || events == NULL)
+		return FALSE;
+	h->recipients = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+	h->events = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+	sqlite3_bind_text(rcpts, 1, h->queue_id, -1, SQLITE_STATIC);
+	while (sqlite3_step(rcpts) == SQLITE_ROW) {
+		GVariantBuilder b;
+		g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
+		for (guint i = 0; i < G_N_ELEMENTS(text_keys); i++) {
+			if (sqlite3_column_type(rcpts, (int)i) != SQLITE_NULL)
+				g_variant_builder_add(
+				    &b, "{sv}", text_keys[i],
+				    g_variant_new_string(smd_admin_text(rcpts, (int)i)));
+		}
+		g_variant_builder_add(&b, "{sv}", "attempts",
+				      g_variant_new_uint32((guint32)sqlite3_column_int(rcpts, 7)));
+		if (sqlite3_column_type(rcpts, 8) != SQLITE_NULL)
+			g_variant_builder_add(
+			    &b, "{sv}", "tls-verified",
+			    g_variant_new_boolean(sqlite3_column_int(rcpts, 8) != 0));
+		g_ptr_array_add(h->recipients, g_variant_ref_sink(g_variant_builder_end(&b)));
+	}
+	if (h->recipients->len == 0) {
+		g_set_error(error, SMD_ERROR, SMD_ERROR_NOT_FOUND, _("No message %s"), h->queue_id);
+		return FALSE;
+	}
+	sqlite3_bind_text(events, 1, h->queue_id, -1, SQLITE_STATIC);
+	while (sqlite3_step(events) == SQLITE_ROW)
+		g_ptr_array_add(h->events, smd_admin_event_row(events));
+	return TRUE;
 }

@@ -57,4 +57,29 @@ void smd_admin_action_free(SmdAdminAction *action);
 gboolean smd_admin_store_revoke(sqlite3 *db, gpointer data, GError **error);
 gboolean smd_admin_store_unlock(sqlite3 *db, gpointer data, GError **error);
 
+typedef struct {
+	/* in */
+	gchar *state;
+	gchar *address;
+	gint64 since; /* 0: no bound */
+	gint64 until;
+	guint offset;
+	guint limit;
+	/* out: GVariant (sxsta(ss)) */
+	GPtrArray *rows;
+} SmdMessageList;
+
+void smd_message_list_free(SmdMessageList *list);
+gboolean smd_admin_store_messages(sqlite3 *db, gpointer data, GError **error);
+
+typedef struct {
+	gchar *queue_id;       /* in */
+	GPtrArray *recipients; /* out: GVariant a{sv} */
+	GPtrArray *events;     /* out: GVariant (xxssssss) */
+} SmdMessageHistory;
+
+void smd_message_history_free(SmdMessageHistory *history);
+/* SMD_ERROR_NOT_FOUND for an unknown queue id. */
+gboolean smd_admin_store_history(sqlite3 *db, gpointer data, GError **error);
+
 G_END_DECLS

@@ -457,6 +457,106 @@ smd_dbus_handle_unlock_recipient(SmdDbusGateway1 *skeleton, GDBusMethodInvocatio
 	return TRUE;
 }
 
+/* ------------------------------------------------------------ messages */
+
+static void
+smd_dbus_messages_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(SmdDbusCall) call = user_data;
+	SmdMessageList *list = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+	GVariantBuilder out;
+
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
+		g_dbus_method_invocation_return_gerror(call->invocation, error);
+		return;
+	}
+	g_variant_builder_init(&out, G_VARIANT_TYPE("a(sxsta(ss))"));
+	for (guint i = 0; i < list->rows->len; i++)
+		g_variant_builder_add_value(&out, g_ptr_array_index(list->rows, i));
+	smd_dbus_gateway1_complete_list_messages(call->self->skeleton, call->invocation,
+						 g_variant_builder_end(&out));
+}
+
+static void
+smd_dbus_do_list_messages(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
+{
+	g_autoptr(GVariant) filter = NULL;
+	SmdMessageList *list = g_new0(SmdMessageList, 1);
+
+	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(@a{sv}uu)", &filter,
+		      &list->offset, &list->limit);
+	g_variant_lookup(filter, "state", "s", &list->state);
+	g_variant_lookup(filter, "address", "s", &list->address);
+	g_variant_lookup(filter, "since", "x", &list->since);
+	g_variant_lookup(filter, "until", "x", &list->until);
+	smd_store_run_async(smd_dbus_store(self), smd_admin_store_messages, list,
+			    (GDestroyNotify)smd_message_list_free, smd_dbus_messages_cb,
+			    smd_dbus_call_new(self, invocation));
+}
+
+static gboolean
+smd_dbus_handle_list_messages(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invocation,
+			      GVariant *filter, guint offset, guint limit, gpointer user_data)
+{
+	smd_dbus_authorize(user_data, invocation, SMD_ACTION_VIEW_MESSAGES,
+			   smd_dbus_do_list_messages);
+	return TRUE;
+}
+
+static void
+smd_dbus_history_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(SmdDbusCall) call = user_data;
+	SmdMessageHistory *h = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+	GVariantBuilder rcpts;
+	GVariantBuilder events;
+
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
+		g_dbus_method_invocation_return_gerror(call->invocation, error);
+		return;
+	}
+	g_variant_builder_init(&rcpts, G_VARIANT_TYPE("aa{sv}"));
+	for (guint i = 0; i < h->recipients->len; i++)
+		g_variant_builder_add_value(&rcpts, g_ptr_array_index(h->recipients, i));
+	g_variant_builder_init(&events, G_VARIANT_TYPE("a(xxssssss)"));
+	for (guint i = 0; i < h->events->len; i++)
+		g_variant_builder_add_value(&events, g_ptr_array_index(h->events, i));
+	smd_dbus_gateway1_complete_get_message(call->self->skeleton, call->invocation,
+					       g_variant_builder_end(&rcpts),
+					       g_variant_builder_end(&events));
+}
+
+static void
+smd_dbus_do_get_message(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
+{
+	SmdMessageHistory *h = g_new0(SmdMessageHistory, 1);
+	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(s)", &h->queue_id);
+	smd_store_run_async(smd_dbus_store(self), smd_admin_store_history, h,
+			    (GDestroyNotify)smd_message_history_free, smd_dbus_history_cb,
+			    smd_dbus_call_new(self, invocation));
+}
+
+static gboolean
+smd_dbus_handle_get_message(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invocation,
+			    const gchar *queue_id, gpointer user_data)
+{
+	smd_dbus_authorize(user_data, invocation, SMD_ACTION_VIEW_MESSAGES,
+			   smd_dbus_do_get_message);
+	return TRUE;
+}
+
+/* Every event, as a signal: the app follows without polling. */
+static void
+smd_dbus_event_hook(const SmdEvent *event, gpointer user_data)
+{
+	SmdDbusDaemon *self = user_data;
+	smd_dbus_gateway1_emit_event_added(self->skeleton, event->kind,
+					   event->queue_id != NULL ? event->queue_id : "",
+					   event->recipient != NULL ? event->recipient : "");
+}
+
 /* ------------------------------------------------------------ the name */
 
 static void
@@ -501,6 +601,11 @@ smd_dbus_daemon_new(SmdEngine *engine, GBusType bus_type, gboolean authorize)
 			 G_CALLBACK(smd_dbus_handle_remove_phone), self);
 	g_signal_connect(self->skeleton, "handle-read-events",
 			 G_CALLBACK(smd_dbus_handle_read_events), self);
+	g_signal_connect(self->skeleton, "handle-list-messages",
+			 G_CALLBACK(smd_dbus_handle_list_messages), self);
+	g_signal_connect(self->skeleton, "handle-get-message",
+			 G_CALLBACK(smd_dbus_handle_get_message), self);
+	smd_event_set_hook(smd_dbus_event_hook, self);
 	g_signal_connect(self->skeleton, "handle-revoke-message",
 			 G_CALLBACK(smd_dbus_handle_revoke_message), self);
 	g_signal_connect(self->skeleton, "handle-unlock-recipient",
@@ -517,6 +622,7 @@ static void
 smd_dbus_daemon_finalize(GObject *object)
 {
 	SmdDbusDaemon *self = SMD_DBUS_DAEMON(object);
+	smd_event_set_hook(NULL, NULL);
 	if (self->owner_id != 0)
 		g_bus_unown_name(self->owner_id);
 	if (self->skeleton != NULL && g_dbus_interface_skeleton_get_connection(

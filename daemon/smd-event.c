@@ -50,9 +50,21 @@ smd_event_level_to_string(SmdEventLevel level)
 	}
 }
 
+static SmdEventHook smd_event_hook = NULL;
+static gpointer smd_event_hook_data = NULL;
+
+void
+smd_event_set_hook(SmdEventHook hook, gpointer user_data)
+{
+	smd_event_hook = hook;
+	smd_event_hook_data = user_data;
+}
+
 void
 smd_event_log(const SmdEvent *event)
 {
+	if (smd_event_hook != NULL)
+		smd_event_hook(event, smd_event_hook_data);
 	GLogLevelFlags level =
 	    event->level == SMD_EVENT_INFO ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING;
 	g_autofree gchar *text = g_strdup_printf(

@@ -33,8 +33,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdEvent, smd_event_free)
 
 const gchar *smd_event_level_to_string(SmdEventLevel level);
 
-/* A structured journal/stderr line with the event's fields. */
+/* A structured journal/stderr line with the event's fields; then the
+ * hook, if one is set (the D-Bus front end's EventAdded signal). */
 void smd_event_log(const SmdEvent *event);
+
+typedef void (*SmdEventHook)(const SmdEvent *event, gpointer user_data);
+/* Main thread only; NULL removes it. */
+void smd_event_set_hook(SmdEventHook hook, gpointer user_data);
 
 /* Inside a store operation. */
 gboolean smd_event_insert(sqlite3 *db, const SmdEvent *event, GError **error);

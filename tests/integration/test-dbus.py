@@ -8,6 +8,7 @@ daemon that checks authorization refuses callers it cannot authorize."""
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import smdtest  # noqa: E402
@@ -44,6 +45,12 @@ def test_admin_api():
                         env={"DBUS_SESSION_BUS_ADDRESS": address}) as gw:
             ok(wait_for(lambda: gdbus(address, "GetStatistics")[0] == 0, 20),
                "the daemon owns org.secumailer.Gateway1", gdbus(address, "GetStatistics"))
+            monitor_out = os.path.join(gw.workdir, "monitor.txt")
+            monitor = smdtest._spawn(["gdbus", "monitor", "--session", "--dest",
+                                      "org.secumailer.Gateway1"],
+                                     env=dict(os.environ, DBUS_SESSION_BUS_ADDRESS=address),
+                                     stdout=open(monitor_out, "w"), stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
             gw.send("doctor@org.test", "pat@plain.test",
                     smdtest.make_message("doctor@org.test", "pat@plain.test", "x", "y\n"))
             ok(wait_for(lambda: "pat@plain.test" in gdbus(address, "ListRegistrationRequests")[1], 20),
@@ -51,6 +58,23 @@ def test_admin_api():
             rc, out = gdbus(address, "ListRegistrationRequests")
             ok("['doctor@org.test']" in out and out.rstrip(")],").endswith("uint32 1"),
                "with its sender and one waiting message", out)
+
+            ok(wait_for(lambda: "EventAdded ('registration-requested'" in open(monitor_out).read(), 10),
+               "EventAdded signals follow the log", open(monitor_out).read()[-300:])
+            monitor.terminate()
+            rc, out = gdbus(address, "ListMessages", "{'state': <'awaiting-registration'>}", "0", "10")
+            ok(rc == 0 and "'doctor@org.test'" in out and "[('pat@plain.test', 'awaiting-registration')]" in out,
+               "ListMessages filtered by state", out)
+            rc, out = gdbus(address, "ListMessages", "{'state': <'delivered'>}", "0", "10")
+            ok(rc == 0 and out == "(@a(sxsta(ss)) [],)", "no message matches another state", out)
+            rc, out = gdbus(address, "ListMessages", "{'address': <'PAT@plain.test'>}", "0", "10")
+            ok(rc == 0 and "pat@plain.test" in out, "ListMessages by address", out)
+            qid0 = gw.query("SELECT queue_id FROM messages WHERE notification = 0")[0]["queue_id"]
+            rc, out = gdbus(address, "GetMessage", qid0)
+            ok(rc == 0 and "'state': <'awaiting-registration'>" in out and "'held'" in out
+               and "'received'" in out, "GetMessage: recipients and history", out[-400:])
+            rc, out = gdbus(address, "GetMessage", "nosuchqueueid")
+            ok(rc != 0 and "Error.NotFound" in out, "GetMessage of an unknown id: NotFound", out)
 
             rc, out = gdbus(address, "SetPhone", "pat@plain.test", "06 1234")
             ok(rc != 0 and "org.secumailer.Gateway1.Error.InvalidData" in out,
