@@ -16,6 +16,8 @@
 
 static gboolean opt_session = FALSE;
 static gboolean opt_follow = FALSE;
+static gchar *opt_state = NULL;
+static gchar *opt_address = NULL;
 
 static gchar *
 smd_ctl_time(gint64 seconds)
@@ -103,6 +105,76 @@ smd_ctl_print_events(SmdDbusGateway1 *proxy, gint64 after, GError **error)
 }
 
 static int
+smd_ctl_messages(SmdDbusGateway1 *proxy, GError **error)
+{
+	g_autoptr(GVariant) messages = NULL;
+	GVariantBuilder filter;
+	GVariantIter iter;
+	const gchar *queue_id, *sender;
+	gint64 received;
+	guint64 size;
+	GVariantIter *rcpts;
+
+	g_variant_builder_init(&filter, G_VARIANT_TYPE("a{sv}"));
+	if (opt_state != NULL)
+		g_variant_builder_add(&filter, "{sv}", "state", g_variant_new_string(opt_state));
+	if (opt_address != NULL)
+		g_variant_builder_add(&filter, "{sv}", "address",
+				      g_variant_new_string(opt_address));
+	if (!smd_dbus_gateway1_call_list_messages_sync(proxy, g_variant_builder_end(&filter), 0, 50,
+						       &messages, NULL, error))
+		return EXIT_FAILURE;
+	g_variant_iter_init(&iter, messages);
+	while (g_variant_iter_next(&iter, "(&sx&sta(ss))", &queue_id, &received, &sender, &size,
+				   &rcpts)) {
+		g_autofree gchar *when = smd_ctl_time(received);
+		const gchar *address, *state;
+		g_print("%s  %s  %s  (%" G_GUINT64_FORMAT " bytes)\n", when, queue_id, sender,
+			size);
+		while (g_variant_iter_next(rcpts, "(&s&s)", &address, &state))
+			g_print("    %-40s %s\n", address, state);
+		g_variant_iter_free(rcpts);
+	}
+	return EXIT_SUCCESS;
+}
+
+static int
+smd_ctl_message(SmdDbusGateway1 *proxy, const gchar *queue_id, GError **error)
+{
+	g_autoptr(GVariant) rcpts = NULL;
+	g_autoptr(GVariant) events = NULL;
+	GVariantIter iter;
+	GVariant *r;
+	gint64 id, time;
+	const gchar *level, *kind, *message, *qid, *recipient, *detail;
+
+	if (!smd_dbus_gateway1_call_get_message_sync(proxy, queue_id, &rcpts, &events, NULL, error))
+		return EXIT_FAILURE;
+	g_variant_iter_init(&iter, rcpts);
+	while ((r = g_variant_iter_next_value(&iter)) != NULL) {
+		const gchar *address = "", *state = "", *tls = NULL, *cipher = NULL, *reply = NULL;
+		g_variant_lookup(r, "address", "&s", &address);
+		g_variant_lookup(r, "state", "&s", &state);
+		g_variant_lookup(r, "tls-version", "&s", &tls);
+		g_variant_lookup(r, "tls-cipher", "&s", &cipher);
+		g_variant_lookup(r, "last-reply", "&s", &reply);
+		g_print("%-40s %s%s%s%s%s\n", address, state, tls != NULL ? "  " : "",
+			tls != NULL ? tls : "", cipher != NULL ? " " : "",
+			cipher != NULL ? cipher : "");
+		if (reply != NULL)
+			g_print("    %s\n", reply);
+		g_variant_unref(r);
+	}
+	g_variant_iter_init(&iter, events);
+	while (g_variant_iter_next(&iter, "(xx&s&s&s&s&s&s)", &id, &time, &level, &kind, &message,
+				   &qid, &recipient, &detail)) {
+		g_autofree gchar *when = smd_ctl_time(time / G_USEC_PER_SEC);
+		g_print("%s %-22s %s %s\n", when, kind, recipient, message);
+	}
+	return EXIT_SUCCESS;
+}
+
+static int
 smd_ctl_log(SmdDbusGateway1 *proxy, GError **error)
 {
 	gint64 cursor = 0;
@@ -121,12 +193,16 @@ smd_ctl_log(SmdDbusGateway1 *proxy, GError **error)
 int
 main(int argc, char **argv)
 {
-	const GOptionEntry entries[] = {{"session", 0, 0, G_OPTION_ARG_NONE, &opt_session,
-					 N_("Talk to a gateway on the session bus (development)"),
-					 NULL},
-					{"follow", 'f', 0, G_OPTION_ARG_NONE, &opt_follow,
-					 N_("log: keep printing new events"), NULL},
-					{NULL}};
+	const GOptionEntry entries[] = {
+	    {"session", 0, 0, G_OPTION_ARG_NONE, &opt_session,
+	     N_("Talk to a gateway on the session bus (development)"), NULL},
+	    {"follow", 'f', 0, G_OPTION_ARG_NONE, &opt_follow, N_("log: keep printing new events"),
+	     NULL},
+	    {"state", 0, 0, G_OPTION_ARG_STRING, &opt_state, N_("messages: only with this state"),
+	     N_("STATE")},
+	    {"address", 0, 0, G_OPTION_ARG_STRING, &opt_address,
+	     N_("messages: only from or to this address"), N_("ADDRESS")},
+	    {NULL}};
 	g_autoptr(GOptionContext) context = g_option_context_new(_("COMMAND [ARGUMENTS]"));
 	g_autoptr(GError) error = NULL;
 	g_autoptr(SmdDbusGateway1) proxy = NULL;
@@ -141,12 +217,19 @@ main(int argc, char **argv)
 	g_option_context_set_summary(context,
 				     _("Manage a SecuMailer gateway from the command line."));
 	g_option_context_set_description(
-	    context, _("Commands:\n"
-		       "  requests                    pending registration requests\n"
-		       "  set-phone ADDRESS NUMBER    register a recipient's mobile number\n"
-		       "  remove-phone ADDRESS        forget a recipient's number\n"
-		       "  stats                       counts per state, today and this week\n"
-		       "  log [--follow]              the event log\n"));
+	    context,
+	    _("Commands:\n"
+	      "  requests                    pending registration requests\n"
+	      "  set-phone ADDRESS NUMBER    register a recipient's mobile number\n"
+	      "  remove-phone ADDRESS        forget a recipient's number\n"
+	      "  stats                       counts per state, today and this week\n"
+	      "  messages [--state S] [--address A]   the newest messages and their status\n"
+	      "  message QUEUE-ID            one message's recipients and history\n"
+	      "  resend QUEUE-ID ADDRESS     send a new invitation\n"
+	      "  revoke QUEUE-ID             withdraw a held message\n"
+	      "  unlock ADDRESS              unlock links locked by wrong pins\n"
+	      "  reload                      read the configuration again\n"
+	      "  log [--follow]              the event log\n"));
 	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
 	if (!g_option_context_parse(context, &argc, &argv, &error)) {
 		g_printerr("%s\n", error->message);
@@ -173,6 +256,33 @@ main(int argc, char **argv)
 		rc = smd_ctl_stats(proxy, &error);
 	} else if (g_strcmp0(command, "log") == 0 && argc == 2) {
 		rc = smd_ctl_log(proxy, &error);
+	} else if (g_strcmp0(command, "messages") == 0 && argc == 2) {
+		rc = smd_ctl_messages(proxy, &error);
+	} else if (g_strcmp0(command, "message") == 0 && argc == 3) {
+		rc = smd_ctl_message(proxy, argv[2], &error);
+	} else if (g_strcmp0(command, "resend") == 0 && argc == 4) {
+		if (smd_dbus_gateway1_call_resend_invitation_sync(proxy, argv[2], argv[3], NULL,
+								  &error)) {
+			g_print(_("A new invitation goes to %s\n"), argv[3]);
+			rc = EXIT_SUCCESS;
+		}
+	} else if (g_strcmp0(command, "revoke") == 0 && argc == 3) {
+		if (smd_dbus_gateway1_call_revoke_message_sync(proxy, argv[2], NULL, &error)) {
+			g_print(_("Message %s withdrawn\n"), argv[2]);
+			rc = EXIT_SUCCESS;
+		}
+	} else if (g_strcmp0(command, "unlock") == 0 && argc == 3) {
+		guint n = 0;
+		if (smd_dbus_gateway1_call_unlock_recipient_sync(proxy, argv[2], &n, NULL,
+								 &error)) {
+			g_print(ngettext("%u link unlocked\n", "%u links unlocked\n", n), n);
+			rc = EXIT_SUCCESS;
+		}
+	} else if (g_strcmp0(command, "reload") == 0 && argc == 2) {
+		if (smd_dbus_gateway1_call_reload_sync(proxy, NULL, &error)) {
+			g_print("%s\n", _("Configuration reloaded"));
+			rc = EXIT_SUCCESS;
+		}
 	} else if (g_strcmp0(command, "set-phone") == 0 && argc == 4) {
 		g_autofree gchar *masked = NULL;
 		if (smd_dbus_gateway1_call_set_phone_sync(proxy, argv[2], argv[3], &masked, NULL,

@@ -25,6 +25,7 @@
 #define SMD_ACTION_VIEW_LOG "org.secumailer.Gateway1.view-log"
 #define SMD_ACTION_MANAGE_RECIPIENTS "org.secumailer.Gateway1.manage-recipients"
 #define SMD_ACTION_REVOKE "org.secumailer.Gateway1.revoke"
+#define SMD_ACTION_CONFIGURE "org.secumailer.Gateway1.configure"
 
 struct _SmdDbusDaemon {
 	GObject parent_instance;
@@ -547,6 +548,65 @@ smd_dbus_handle_get_message(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *in
 	return TRUE;
 }
 
+static void
+smd_dbus_resend_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(SmdDbusCall) call = user_data;
+	SmdResend *resend = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
+		g_dbus_method_invocation_return_gerror(call->invocation, error);
+		return;
+	}
+	for (guint i = 0; i < resend->events->len; i++)
+		smd_event_log(g_ptr_array_index(resend->events, i));
+	smd_engine_send_notices(call->self->engine, resend->notices);
+	smd_dbus_gateway1_complete_resend_invitation(call->self->skeleton, call->invocation);
+}
+
+static void
+smd_dbus_do_resend_invitation(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
+{
+	SmdResend *resend = g_new0(SmdResend, 1);
+	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(ss)",
+		      &resend->queue_id, &resend->address);
+	resend->retention = smd_engine_get_config(self->engine)->retention;
+	smd_store_run_async(smd_dbus_store(self), smd_portal_store_resend, resend,
+			    (GDestroyNotify)smd_resend_free, smd_dbus_resend_cb,
+			    smd_dbus_call_new(self, invocation));
+}
+
+static gboolean
+smd_dbus_handle_resend_invitation(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invocation,
+				  const gchar *queue_id, const gchar *recipient, gpointer user_data)
+{
+	smd_dbus_authorize(user_data, invocation, SMD_ACTION_MANAGE_RECIPIENTS,
+			   smd_dbus_do_resend_invitation);
+	return TRUE;
+}
+
+static void
+smd_dbus_do_reload(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
+{
+	g_autoptr(GError) error = NULL;
+	SmdConfig *config = smd_config_load(smd_engine_get_config(self->engine)->path, &error);
+	if (config == NULL) {
+		g_dbus_method_invocation_return_gerror(invocation, error);
+		return;
+	}
+	smd_engine_reload(self->engine, config);
+	smd_dbus_gateway1_complete_reload(self->skeleton, invocation);
+}
+
+static gboolean
+smd_dbus_handle_reload(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invocation,
+		       gpointer user_data)
+{
+	smd_dbus_authorize(user_data, invocation, SMD_ACTION_CONFIGURE, smd_dbus_do_reload);
+	return TRUE;
+}
+
 /* Every event, as a signal: the app follows without polling. */
 static void
 smd_dbus_event_hook(const SmdEvent *event, gpointer user_data)
@@ -605,6 +665,9 @@ smd_dbus_daemon_new(SmdEngine *engine, GBusType bus_type, gboolean authorize)
 			 G_CALLBACK(smd_dbus_handle_list_messages), self);
 	g_signal_connect(self->skeleton, "handle-get-message",
 			 G_CALLBACK(smd_dbus_handle_get_message), self);
+	g_signal_connect(self->skeleton, "handle-resend-invitation",
+			 G_CALLBACK(smd_dbus_handle_resend_invitation), self);
+	g_signal_connect(self->skeleton, "handle-reload", G_CALLBACK(smd_dbus_handle_reload), self);
 	smd_event_set_hook(smd_dbus_event_hook, self);
 	g_signal_connect(self->skeleton, "handle-revoke-message",
 			 G_CALLBACK(smd_dbus_handle_revoke_message), self);

@@ -678,3 +678,48 @@ smd_portal_store_expire(sqlite3 *db, gpointer data, GError **error)
 	}
 	return smd_event_insert_all(db, e->events, error);
 }
+
+void
+smd_resend_free(SmdResend *resend)
+{
+	g_free(resend->queue_id);
+	g_free(resend->address);
+	g_clear_pointer(&resend->notices, g_ptr_array_unref);
+	g_clear_pointer(&resend->events, g_ptr_array_unref);
+	g_free(resend);
+}
+
+gboolean
+smd_portal_store_resend(sqlite3 *db, gpointer data, GError **error)
+{
+	SmdResend *r = data;
+	g_autofree gchar *address = g_ascii_strdown(r->address, -1);
+	g_autofree gchar *number = smd_portal_phone_of(db, address, error);
+	g_autoptr(sqlite3_stmt) find = smd_store_prepare(
+	    db,
+	    "SELECT r.id, r.address, m.id, m.sender, m.received_at FROM recipients r JOIN messages "
+	    "m ON m.id = r.message_id WHERE m.queue_id = ?1 AND lower(r.address) = ?2 AND r.state "
+	    "IN ('held', 'invited', 'pin-sent', 'opened', 'downloaded') AND m.wrapped_key IS NOT "
+	    "NULL",
+	    error);
+
+	if (find == NULL)
+		return FALSE;
+	r->notices = g_ptr_array_new_with_free_func((GDestroyNotify)smd_notice_free);
+	r->events = smd_events_new();
+	sqlite3_bind_text(find, 1, r->queue_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(find, 2, address, -1, SQLITE_STATIC);
+	if (number == NULL || sqlite3_step(find) != SQLITE_ROW) {
+		g_set_error(error, SMD_ERROR, SMD_ERROR_NOT_FOUND,
+			    _("No held message %s with a registered number for %s"), r->queue_id,
+			    r->address);
+		return FALSE;
+	}
+	if (!smd_portal_invite(
+		db, sqlite3_column_int64(find, 2), sqlite3_column_int64(find, 0),
+		(const gchar *)sqlite3_column_text(find, 1), r->queue_id,
+		(const gchar *)sqlite3_column_text(find, 3), sqlite3_column_int64(find, 4),
+		sqlite3_column_int64(find, 4) + (gint64)r->retention, r->notices, r->events, error))
+		return FALSE;
+	return smd_event_insert_all(db, r->events, error);
+}

@@ -130,6 +130,21 @@ gboolean smd_portal_store_change_phone(sqlite3 *db, gpointer data, GError **erro
 
 typedef struct {
 	/* in */
+	gchar *queue_id;
+	gchar *address;
+	guint retention;
+	/* out */
+	GPtrArray *notices;
+	GPtrArray *events;
+} SmdResend;
+
+void smd_resend_free(SmdResend *resend);
+/* A new invitation for a held message; SMD_ERROR_NOT_FOUND when there is
+ * none for that recipient or no registered number. */
+gboolean smd_portal_store_resend(sqlite3 *db, gpointer data, GError **error);
+
+typedef struct {
+	/* in */
 	gint64 link_id;
 	gchar *pin_mac;
 	gchar *client_address;

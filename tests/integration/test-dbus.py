@@ -109,9 +109,32 @@ def test_admin_api():
                                capture_output=True, text=True, env=env)
             ok(p.returncode != 0 and "country code" in p.stderr, "secumailerctl: a clear error",
                p.stderr)
+            p = subprocess.run([ctl, "--session", "messages", "--state", "invited"],
+                               capture_output=True, text=True, env=env)
+            ok(p.returncode == 0 and "pat@plain.test" in p.stdout and "invited" in p.stdout,
+               "secumailerctl messages --state", p.stdout + p.stderr)
+            qid1 = gw.query("SELECT queue_id FROM messages WHERE notification = 0")[0]["queue_id"]
+            p = subprocess.run([ctl, "--session", "message", qid1], capture_output=True, text=True,
+                               env=env)
+            ok(p.returncode == 0 and "received" in p.stdout and "invited" in p.stdout,
+               "secumailerctl message", p.stdout + p.stderr)
             p = subprocess.run([ctl, "--session", "requests"], capture_output=True, text=True,
                                env=env)
             ok(p.returncode == 0 and "No pending" in p.stdout, "secumailerctl requests", p.stdout)
+
+            qid0 = gw.query("SELECT queue_id FROM messages WHERE notification = 0")[0]["queue_id"]
+            rc, out = gdbus(address, "ResendInvitation", qid0, "pat@plain.test")
+            ok(rc == 0 and wait_for(lambda: len(plain.messages()) == 2, 20),
+               "ResendInvitation sends a new invitation", out)
+            rc, out = gdbus(address, "ResendInvitation", qid0, "other@plain.test")
+            ok(rc != 0 and "Error.NotFound" in out, "not for someone without a held message", out)
+            rc, out = gdbus(address, "Reload")
+            ok(rc == 0 and "configuration reloaded" in gw.log(), "Reload", out)
+            with open(gw.config_path, "a") as f:
+                f.write("\n[nonsense]\n")
+            rc, out = gdbus(address, "Reload")
+            ok(rc != 0 and "Error.Config" in out and "[nonsense]" in out,
+               "Reload of a broken file: a typed error naming it", out)
 
             import sqlite3
             con = sqlite3.connect(gw.db_path, timeout=10)
@@ -119,9 +142,9 @@ def test_admin_api():
                 con.execute("UPDATE links SET locked = 1, failures = 10 WHERE kind = 'recipient'")
             con.close()
             rc, out = gdbus(address, "UnlockRecipient", "Pat@plain.test")
-            ok(rc == 0 and "uint32 1" in out and
+            ok(rc == 0 and "uint32 2" in out and
                gw.query("SELECT locked, failures FROM links WHERE kind = 'recipient'")[0]["locked"] == 0,
-               "UnlockRecipient unlocks the locked link", out)
+               "UnlockRecipient unlocks the locked links (both invitations')", out)
             qid = gw.query("SELECT queue_id FROM messages WHERE notification = 0")[0]["queue_id"]
             rc, out = gdbus(address, "RevokeMessage", qid)
             ok(rc == 0 and gw.recipient_states(raw=True) == [("pat@plain.test", "revoked")],
