@@ -607,14 +607,42 @@ smd_dbus_handle_reload(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invocat
 	return TRUE;
 }
 
-/* Every event, as a signal: the app follows without polling. */
+/* Event kinds that mean a recipient reached a state (DESIGN.md). */
+static const struct {
+	const gchar *kind;
+	const gchar *state;
+} smd_dbus_state_events[] = {
+    {"delivered", "delivered"},
+    {"deferred", "deferred"},
+    {"held", "held"},
+    {"bounced", "bounced"},
+    {"registration-requested", "awaiting-registration"},
+    {"invited", "invited"},
+    {"pin-requested", "pin-sent"},
+    {"opened", "opened"},
+    {"downloaded", "downloaded"},
+    {"expired", "expired"},
+    {"revoked", "revoked"},
+};
+
+/* Every event, as signals: the app follows without polling. */
 static void
 smd_dbus_event_hook(const SmdEvent *event, gpointer user_data)
 {
 	SmdDbusDaemon *self = user_data;
-	smd_dbus_gateway1_emit_event_added(self->skeleton, event->kind,
-					   event->queue_id != NULL ? event->queue_id : "",
-					   event->recipient != NULL ? event->recipient : "");
+	const gchar *queue_id = event->queue_id != NULL ? event->queue_id : "";
+	const gchar *recipient = event->recipient != NULL ? event->recipient : "";
+
+	smd_dbus_gateway1_emit_event_added(self->skeleton, event->kind, queue_id, recipient);
+	if (g_strcmp0(event->kind, "registration-requested") == 0)
+		smd_dbus_gateway1_emit_registration_requested(
+		    self->skeleton, recipient, event->detail != NULL ? event->detail : "");
+	for (guint i = 0; i < G_N_ELEMENTS(smd_dbus_state_events); i++) {
+		if (recipient[0] != '\0' &&
+		    g_strcmp0(event->kind, smd_dbus_state_events[i].kind) == 0)
+			smd_dbus_gateway1_emit_status_changed(self->skeleton, queue_id, recipient,
+							      smd_dbus_state_events[i].state);
+	}
 }
 
 /* ------------------------------------------------------------ the name */

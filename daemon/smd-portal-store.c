@@ -194,7 +194,7 @@ smd_portal_store_held(sqlite3 *db, gpointer data, GError **error)
 					       u->sender, token, u->queue_id, u->received_at));
 		g_ptr_array_add(u->events,
 				smd_event_new(SMD_EVENT_INFO, "registration-requested", u->queue_id,
-					      r->address, NULL,
+					      r->address, u->sender,
 					      _("Sender asked for the recipient's mobile number")));
 	}
 	return smd_event_insert_all(db, u->events, error);

@@ -61,6 +61,12 @@ def test_admin_api():
 
             ok(wait_for(lambda: "EventAdded ('registration-requested'" in open(monitor_out).read(), 10),
                "EventAdded signals follow the log", open(monitor_out).read()[-300:])
+            seen = open(monitor_out).read()
+            ok("RegistrationRequested ('pat@plain.test', 'doctor@org.test')" in seen,
+               "RegistrationRequested names recipient and sender", seen[-600:])
+            ok("'pat@plain.test', 'held')" in seen and
+               "'pat@plain.test', 'awaiting-registration')" in seen,
+               "StatusChanged follows the recipient's states", seen[-600:])
             monitor.terminate()
             rc, out = gdbus(address, "ListMessages", "{'state': <'awaiting-registration'>}", "0", "10")
             ok(rc == 0 and "'doctor@org.test'" in out and "[('pat@plain.test', 'awaiting-registration')]" in out,
