@@ -274,8 +274,7 @@ smd_dbus_phone_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		g_dbus_method_invocation_return_gerror(call->invocation, error);
 		return;
 	}
-	for (guint i = 0; i < change->events->len; i++)
-		smd_event_log(g_ptr_array_index(change->events, i));
+	smd_event_log_all(change->events);
 	smd_engine_send_notices(call->self->engine, change->notices);
 	if (masked != NULL)
 		smd_dbus_gateway1_complete_set_phone(call->self->skeleton, call->invocation,
@@ -404,8 +403,7 @@ smd_dbus_action_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		g_dbus_method_invocation_return_gerror(call->invocation, error);
 		return;
 	}
-	for (guint i = 0; i < action->events->len; i++)
-		smd_event_log(g_ptr_array_index(action->events, i));
+	smd_event_log_all(action->events);
 	if (action->queue_id != NULL)
 		smd_dbus_gateway1_complete_revoke_message(call->self->skeleton, call->invocation);
 	else
@@ -559,8 +557,7 @@ smd_dbus_resend_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		g_dbus_method_invocation_return_gerror(call->invocation, error);
 		return;
 	}
-	for (guint i = 0; i < resend->events->len; i++)
-		smd_event_log(g_ptr_array_index(resend->events, i));
+	smd_event_log_all(resend->events);
 	smd_engine_send_notices(call->self->engine, resend->notices);
 	smd_dbus_gateway1_complete_resend_invitation(call->self->skeleton, call->invocation);
 }

@@ -80,8 +80,7 @@ smd_engine_accepted_cb(GObject *source, GAsyncResult *result, gpointer user_data
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
 	}
-	for (guint i = 0; i < msg->events->len; i++)
-		smd_event_log(g_ptr_array_index(msg->events, i));
+	smd_event_log_all(msg->events);
 	/* on disk now: start delivering straight away */
 	for (guint i = 0; i < msg->jobs->len; i++)
 		smd_queue_add(self->queue, g_ptr_array_steal_index_fast(msg->jobs, i--));
@@ -203,8 +202,7 @@ smd_engine_held_recorded_cb(GObject *source, GAsyncResult *result, gpointer user
 		g_warning("%s: cannot prepare the portal: %s", update->queue_id, error->message);
 		return;
 	}
-	for (guint i = 0; i < update->events->len; i++)
-		smd_event_log(g_ptr_array_index(update->events, i));
+	smd_event_log_all(update->events);
 	for (guint i = 0; subject != NULL && i < update->notices->len; i++) {
 		SmdNotice *notice = g_ptr_array_index(update->notices, i);
 		if (notice->kind == SMD_NOTICE_INVITATION)
@@ -323,8 +321,7 @@ smd_engine_expired_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		g_warning("cannot expire held messages: %s", error->message);
 		return;
 	}
-	for (guint i = 0; i < expiry->events->len; i++)
-		smd_event_log(g_ptr_array_index(expiry->events, i));
+	smd_event_log_all(expiry->events);
 }
 
 /* Retention: held mail is destroyed (body and key) once it is older than

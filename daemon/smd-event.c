@@ -79,6 +79,13 @@ smd_event_log(const SmdEvent *event)
 			 "%s", event->recipient != NULL ? event->recipient : "");
 }
 
+void
+smd_event_log_all(GPtrArray *events)
+{
+	for (guint i = 0; events != NULL && i < events->len; i++)
+		smd_event_log(g_ptr_array_index(events, i));
+}
+
 gboolean
 smd_event_insert(sqlite3 *db, const SmdEvent *event, GError **error)
 {

@@ -37,6 +37,9 @@ const gchar *smd_event_level_to_string(SmdEventLevel level);
  * hook, if one is set (the D-Bus front end's EventAdded signal). */
 void smd_event_log(const SmdEvent *event);
 
+/* smd_event_log() for every SmdEvent of @events (may be NULL). */
+void smd_event_log_all(GPtrArray *events);
+
 typedef void (*SmdEventHook)(const SmdEvent *event, gpointer user_data);
 /* Main thread only; NULL removes it. */
 void smd_event_set_hook(SmdEventHook hook, gpointer user_data);

@@ -158,14 +158,33 @@ smd_portal_send_page(SmdPortalRequest *r, SmdPage *page)
 					 strlen(html));
 }
 
+static void smd_portal_release(SmdPortalRequest *r);
+
 /* Finishes a paused request with @page (taking it) and frees @r. */
 static void
 smd_portal_finish(SmdPortalRequest *r, SmdPage *page)
 {
 	g_autoptr(SmdPage) p = page;
 	smd_portal_send_page(r, p);
+	smd_portal_release(r);
+}
+
+/* Finishes a paused request whose response is set, and frees @r. */
+static void
+smd_portal_release(SmdPortalRequest *r)
+{
 	soup_server_message_unpause(r->msg);
 	smd_portal_request_free(r);
+}
+
+/* Finishes a paused request with a 303 to /m/TOKEN@suffix, frees @r. */
+static void
+smd_portal_redirect(SmdPortalRequest *r, const gchar *suffix)
+{
+	g_autofree gchar *location = g_strdup_printf("/m/%s%s", r->token, suffix);
+	smd_portal_security_headers(r->portal, r->msg);
+	soup_server_message_set_redirect(r->msg, SOUP_STATUS_SEE_OTHER, location);
+	smd_portal_release(r);
 }
 
 static gboolean
@@ -262,8 +281,7 @@ smd_portal_registered_cb(GObject *source, GAsyncResult *result, gpointer user_da
 					 : smd_page_sms_failed(r->token, r->csrf));
 		return;
 	}
-	for (guint i = 0; i < reg->events->len; i++)
-		smd_event_log(g_ptr_array_index(reg->events, i));
+	smd_event_log_all(reg->events);
 	smd_engine_send_notices(r->portal->engine, reg->notices);
 	masked = smd_phone_mask(reg->number);
 	smd_portal_finish(r, smd_page_stored(reg->address, masked));
@@ -378,8 +396,7 @@ smd_portal_pin_stored_cb(GObject *source, GAsyncResult *result, gpointer user_da
 		smd_portal_finish(r, smd_page_locked());
 		return;
 	}
-	for (guint i = 0; i < req->events->len; i++)
-		smd_event_log(g_ptr_array_index(req->events, i));
+	smd_event_log_all(req->events);
 	/* TRANSLATORS: the SMS; %1$s is the pin, %2$s the organisation */
 	text = g_strdup_printf(_("Your pin code is %1$s. It is valid for 10 minutes. — %2$s"), pin,
 			       r->portal->config->org_name != NULL ? r->portal->config->org_name
@@ -417,14 +434,12 @@ smd_portal_pin_checked_cb(GObject *source, GAsyncResult *result, gpointer user_d
 	SmdPortalRequest *r = user_data;
 	SmdPinCheck *check = smd_store_run_get_data(result);
 	g_autoptr(GError) error = NULL;
-	g_autofree gchar *location = NULL;
 
 	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
 		smd_portal_finish(r, smd_page_locked());
 		return;
 	}
-	for (guint i = 0; i < check->events->len; i++)
-		smd_event_log(g_ptr_array_index(check->events, i));
+	smd_event_log_all(check->events);
 	if (check->verdict == SMD_PIN_LOCKED) {
 		smd_portal_finish(r, smd_page_locked());
 		return;
@@ -438,11 +453,7 @@ smd_portal_pin_checked_cb(GObject *source, GAsyncResult *result, gpointer user_d
 	}
 	/* a fresh session id after login: nothing from before carries over */
 	smd_portal_session_start(r);
-	location = g_strdup_printf("/m/%s/view", r->token);
-	smd_portal_security_headers(r->portal, r->msg);
-	soup_server_message_set_redirect(r->msg, SOUP_STATUS_SEE_OTHER, location);
-	soup_server_message_unpause(r->msg);
-	smd_portal_request_free(r);
+	smd_portal_redirect(r, "/view");
 }
 
 static void
@@ -546,8 +557,7 @@ smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 			smd_portal_finish(r, smd_page_not_found());
 			return;
 		}
-		soup_server_message_unpause(r->msg);
-		smd_portal_request_free(r);
+		smd_portal_release(r);
 		return;
 	}
 	if (mode == SMD_SHOW_DOWNLOAD) {
@@ -563,8 +573,7 @@ smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 						 g_bytes_get_size(original));
 		smd_portal_mark(r->portal, recipient_id, SMD_STATE_DOWNLOADED, "downloaded",
 				load->queue_id, r->client, _("Message downloaded on the portal"));
-		soup_server_message_unpause(r->msg);
-		smd_portal_request_free(r);
+		smd_portal_release(r);
 		return;
 	}
 	{
@@ -584,11 +593,7 @@ smd_portal_show(SmdPortalRequest *r, SmdShowMode mode, guint index)
 
 	if (s == NULL) {
 		/* no (or an expired) session: start over with a pin */
-		g_autofree gchar *location = g_strdup_printf("/m/%s", r->token);
-		smd_portal_security_headers(r->portal, r->msg);
-		soup_server_message_set_redirect(r->msg, SOUP_STATUS_SEE_OTHER, location);
-		soup_server_message_unpause(r->msg);
-		smd_portal_request_free(r);
+		smd_portal_redirect(r, "");
 		return;
 	}
 	load = g_new0(SmdBodyLoad, 1);

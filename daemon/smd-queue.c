@@ -147,8 +147,7 @@ smd_queue_recorded_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		smd_queue_kick(self);
 		return;
 	}
-	for (guint i = 0; i < update->events->len; i++)
-		smd_event_log(g_ptr_array_index(update->events, i));
+	smd_event_log_all(update->events);
 
 	for (guint i = 0; i < update->job->recipients->len; i++) {
 		SmdRecipient *r = g_ptr_array_index(update->job->recipients, i);

@@ -16,6 +16,7 @@ import threading
 import json
 import os
 import re
+import sqlite3
 import sys
 import time
 import urllib.parse
@@ -83,6 +84,17 @@ def sms_lines(gw):
         return []
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def register_phone(gw, address, number):
+    """A number in the directory, as staff would set it (the daemon has the
+    database open; SQLite's locking makes this safe)."""
+    wait_for(lambda: os.path.exists(gw.db_path))
+    con = sqlite3.connect(gw.db_path, timeout=10)
+    with con:
+        con.execute("INSERT INTO phones (address, number, registered_by, registered_at) "
+                    "VALUES (?, ?, 't', 0)", (address, number))
+    con.close()
 
 
 def link_from(raw, kind):
@@ -224,12 +236,7 @@ def test_unknown_links_and_lockout():
         ok(len(bodies) == 1, "unknown and malformed links get the very same page")
 
         # a registered number, then an invitation
-        import sqlite3
-        con = sqlite3.connect(gw.db_path, timeout=10)
-        with con:
-            con.execute("INSERT INTO phones (address, number, registered_by, registered_at) "
-                        "VALUES ('pat@plain.test', '+31612345678', 't', 0)")
-        con.close()
+        register_phone(gw, "pat@plain.test", "+31612345678")
         gw.send("doctor@org.test", "pat@plain.test",
                 smdtest.make_message("doctor@org.test", "pat@plain.test", "x", "y\n"))
         ok(wait_for(lambda: plain.messages(), 20), "invitation sent")
@@ -258,13 +265,7 @@ def test_retention():
                     extra={"portal": {"listen": f"127.0.0.1:{pport}",
                                       "public-url": f"http://127.0.0.1:{pport}"},
                            "store": {"retention": "3s"}}) as gw:
-        import sqlite3
-        wait_for(lambda: os.path.exists(gw.db_path))
-        con = sqlite3.connect(gw.db_path, timeout=10)
-        with con:
-            con.execute("INSERT INTO phones (address, number, registered_by, registered_at) "
-                        "VALUES ('pat@plain.test', '+31612345678', 't', 0)")
-        con.close()
+        register_phone(gw, "pat@plain.test", "+31612345678")
         gw.send("doctor@org.test", "pat@plain.test",
                 smdtest.make_message("doctor@org.test", "pat@plain.test", "x", "y\n"))
         ok(wait_for(lambda: plain.messages(), 20), "invitation sent")
@@ -321,7 +322,6 @@ def test_portal_options_and_http_sms():
                                        "url": f"http://127.0.0.1:{api.server_address[1]}/send",
                                        "token": "t0ken", "path": None,
                                        "body": '{"to": "{to}", "text": "{text}"}'}}) as gw:
-            import sqlite3
             gw.send("doctor@org.test", "pat@plain.test",
                     smdtest.make_message("doctor@org.test", "pat@plain.test", "Lab 42", "y\n"))
             ok(wait_for(lambda: org.messages(), 20), "registration request")
@@ -335,11 +335,7 @@ def test_portal_options_and_http_sms():
                "nor POST a number")
 
             # staff (later: the admin app) registered the number
-            con = sqlite3.connect(gw.db_path, timeout=10)
-            with con:
-                con.execute("INSERT INTO phones (address, number, registered_by, registered_at) "
-                            "VALUES ('pat@plain.test', '+32470123456', 't', 0)")
-            con.close()
+            register_phone(gw, "pat@plain.test", "+32470123456")
             gw.send("doctor@org.test", "pat@plain.test",
                     smdtest.make_message("doctor@org.test", "pat@plain.test", "Lab 43", "y\n"))
             ok(wait_for(lambda: plain.messages(), 20), "invitation")
