@@ -152,12 +152,7 @@ smd_admin_store_events(sqlite3 *db, gpointer data, GError **error)
 	sqlite3_bind_int64(stmt, 1, page->after);
 	sqlite3_bind_int(stmt, 2, (int)MIN(page->limit, 1000));
 	while (sqlite3_step(stmt) == SQLITE_ROW)
-		g_ptr_array_add(page->rows, g_variant_ref_sink(g_variant_new(
-						"(xxssssss)", (gint64)sqlite3_column_int64(stmt, 0),
-						(gint64)sqlite3_column_int64(stmt, 1),
-						smd_admin_text(stmt, 2), smd_admin_text(stmt, 3),
-						smd_admin_text(stmt, 4), smd_admin_text(stmt, 5),
-						smd_admin_text(stmt, 6), smd_admin_text(stmt, 7))));
+		g_ptr_array_add(page->rows, smd_admin_event_row(stmt));
 	return TRUE;
 }
 

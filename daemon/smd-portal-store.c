@@ -454,12 +454,14 @@ smd_portal_store_pin_request(sqlite3 *db, gpointer data, GError **error)
 	gint64 now = smd_now();
 	g_autoptr(sqlite3_stmt) link = smd_store_prepare(
 	    db,
-	    "SELECT p.number, l.locked, l.recipient_id, m.queue_id FROM links l JOIN phones p ON "
+	    "SELECT p.number, l.locked, l.recipient_id, m.queue_id, l.address FROM links l JOIN "
+	    "phones p ON "
 	    "p.address = l.address LEFT JOIN messages m ON m.id = l.message_id WHERE l.id = ?1",
 	    error);
 	g_autoptr(sqlite3_stmt) pin = NULL;
 	g_autoptr(sqlite3_stmt) sent = NULL;
 	g_autofree gchar *queue_id = NULL;
+	g_autofree gchar *address = NULL;
 	gint64 recipient_id;
 
 	if (link == NULL)
@@ -473,6 +475,7 @@ smd_portal_store_pin_request(sqlite3 *db, gpointer data, GError **error)
 	req->number = g_strdup((const gchar *)sqlite3_column_text(link, 0));
 	recipient_id = sqlite3_column_int64(link, 2);
 	queue_id = g_strdup((const gchar *)sqlite3_column_text(link, 3));
+	address = g_strdup((const gchar *)sqlite3_column_text(link, 4));
 
 	/* per link, per number and per client: no SMS bombing, no cost run-up */
 	if (smd_portal_count(db,
@@ -515,7 +518,7 @@ smd_portal_store_pin_request(sqlite3 *db, gpointer data, GError **error)
 		return smd_store_fail(db, "store pin", error);
 	if (recipient_id > 0 && !smd_portal_set_state(db, recipient_id, SMD_STATE_PIN_SENT, error))
 		return FALSE;
-	g_ptr_array_add(req->events, smd_event_new(SMD_EVENT_INFO, "pin-requested", queue_id, NULL,
+	g_ptr_array_add(req->events, smd_event_new(SMD_EVENT_INFO, "pin-requested", queue_id, address,
 						   req->client_address, _("Pin code requested")));
 	return smd_event_insert_all(db, req->events, error);
 }

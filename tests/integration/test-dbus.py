@@ -248,11 +248,30 @@ def test_polkit_decides():
             ok(gw.query("SELECT * FROM phones") == [] and plain.messages() == [], "and nothing changes")
             rc, out = gdbus(address, "ReadEvents", "0", "10")
             ok(rc != 0 and "AccessDenied" in out, "view-log is its own action", out)
+            # a caller that hangs up right after calling (dbus-send without
+            # --print-reply does not wait for the answer) never acts either
+            hangup = ["dbus-send", "--session", "--type=method_call",
+                      "--dest=org.secumailer.Gateway1", "/org/secumailer/Gateway1",
+                      "org.secumailer.Gateway1.SetPhone", "string:pat@plain.test",
+                      "string:06 12345678"]
+            benv = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=address)
+            for _ in range(5):
+                subprocess.run(hangup, env=benv, check=True, timeout=10)
+            time.sleep(1)
+            ok(gw.query("SELECT * FROM phones") == [] and plain.messages() == [] and
+               gdbus(address, "GetStatistics")[0] == 0,
+               "an unauthorized caller that hangs up: nothing changes, the daemon still answers")
             polkit_allow(env, ["org.secumailer.Gateway1.view-messages",
                                "org.secumailer.Gateway1.manage-recipients"])
             rc, out = gdbus(address, "SetPhone", "pat@plain.test", "06 12345678")
             ok(rc == 0 and wait_for(lambda: plain.messages(), 20),
                "once authorized, SetPhone works and releases the message", out)
+            hangup[-1] = "string:06 87654321"
+            subprocess.run(hangup, env=benv, check=True, timeout=10)
+            ok(wait_for(lambda: gw.query("SELECT number FROM phones")[0]["number"] ==
+                        "+31687654321", 10) and gdbus(address, "GetStatistics")[0] == 0,
+               "an authorized caller that hangs up: the change is made, the daemon survives "
+               "the reply it cannot deliver")
     finally:
         for b in (bus, system):
             b.terminate()

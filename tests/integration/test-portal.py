@@ -166,6 +166,10 @@ def test_portal_flow():
         sms = sms_lines(gw)
         ok(len(sms) == 1 and sms[0]["to"] == "+31612345678", "one SMS to the number", repr(sms))
         pin = re.search(r"\b(\d{6})\b", sms[0]["text"]).group(1)
+        ev = gw.events("pin-requested")
+        ok(len(ev) == 1 and ev[0]["recipient"] == "pat@plain.test" and
+           gw.recipient_states(raw=True) == [("pat@plain.test", "pin-sent")],
+           "the recipient is pin-sent, and the event names it (StatusChanged follows)", repr(ev))
         resp, page = r.request("POST", f"/m/{mtoken}/pin", {"csrf": r.csrf()})
         ok(len(sms_lines(gw)) == 1 and b"moment ago" in page, "a second request within 60 s sends nothing")
 
