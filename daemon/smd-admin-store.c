@@ -238,8 +238,27 @@ smd_message_list_free(SmdMessageList *list)
 {
 	g_free(list->state);
 	g_free(list->address);
+	g_clear_object(&list->vault);
 	g_clear_pointer(&list->rows, g_ptr_array_unref);
 	g_free(list);
+}
+
+/* The sealed subject in column @col of the message @qid_col names; NULL
+ * when there is none or it does not open (logged: it was tampered with). */
+static gchar *
+smd_admin_subject(SmdVault *vault, sqlite3_stmt *stmt, int qid_col, int col)
+{
+	g_autoptr(GError) error = NULL;
+	gchar *subject;
+
+	if (vault == NULL || sqlite3_column_type(stmt, col) != SQLITE_BLOB)
+		return NULL;
+	subject = smd_vault_open_meta(vault, "subject", smd_admin_text(stmt, qid_col),
+				      sqlite3_column_blob(stmt, col),
+				      (gsize)sqlite3_column_bytes(stmt, col), &error);
+	if (subject == NULL)
+		g_warning("subject of %s: %s", smd_admin_text(stmt, qid_col), error->message);
+	return subject;
 }
 
 gboolean
@@ -249,7 +268,7 @@ smd_admin_store_messages(sqlite3 *db, gpointer data, GError **error)
 	/* newest first over the primary key; every filter is an index lookup */
 	g_autoptr(sqlite3_stmt) stmt = smd_store_prepare(
 	    db,
-	    "SELECT m.id, m.queue_id, m.received_at, m.sender, m.size FROM messages m "
+	    "SELECT m.id, m.queue_id, m.received_at, m.sender, m.size, m.subject FROM messages m "
 	    "WHERE m.notification = 0 "
 	    "AND (?1 IS NULL OR EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND "
 	    "r.state = ?1)) "
@@ -280,12 +299,14 @@ smd_admin_store_messages(sqlite3 *db, gpointer data, GError **error)
 		while (sqlite3_step(rcpts) == SQLITE_ROW)
 			g_variant_builder_add(&list, "(ss)", smd_admin_text(rcpts, 0),
 					      smd_admin_text(rcpts, 1));
+		g_autofree gchar *subject = smd_admin_subject(l->vault, stmt, 1, 5);
 		g_ptr_array_add(
 		    l->rows,
 		    g_variant_ref_sink(g_variant_new(
-			"(sxst@a(ss))", smd_admin_text(stmt, 1),
+			"(sxsst@a(ss))", smd_admin_text(stmt, 1),
 			(gint64)sqlite3_column_int64(stmt, 2), smd_admin_text(stmt, 3),
-			(guint64)sqlite3_column_int64(stmt, 4), g_variant_builder_end(&list))));
+			subject != NULL ? subject : "", (guint64)sqlite3_column_int64(stmt, 4),
+			g_variant_builder_end(&list))));
 	}
 	return TRUE;
 }

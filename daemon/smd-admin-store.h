@@ -8,6 +8,8 @@
 #include <glib.h>
 #include <sqlite3.h>
 
+#include "smd-vault.h"
+
 G_BEGIN_DECLS
 
 typedef struct {
@@ -65,7 +67,8 @@ typedef struct {
 	gint64 until;
 	guint offset;
 	guint limit;
-	/* out: GVariant (sxsta(ss)) */
+	SmdVault *vault; /* opens the subjects */
+	/* out: GVariant (sxssta(ss)) */
 	GPtrArray *rows;
 } SmdMessageList;
 

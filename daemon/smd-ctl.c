@@ -110,7 +110,7 @@ smd_ctl_messages(SmdDbusGateway1 *proxy, GError **error)
 	g_autoptr(GVariant) messages = NULL;
 	GVariantBuilder filter;
 	GVariantIter iter;
-	const gchar *queue_id, *sender;
+	const gchar *queue_id, *sender, *subject;
 	gint64 received;
 	guint64 size;
 	GVariantIter *rcpts;
@@ -125,12 +125,14 @@ smd_ctl_messages(SmdDbusGateway1 *proxy, GError **error)
 						       &messages, NULL, error))
 		return EXIT_FAILURE;
 	g_variant_iter_init(&iter, messages);
-	while (g_variant_iter_next(&iter, "(&sx&sta(ss))", &queue_id, &received, &sender, &size,
-				   &rcpts)) {
+	while (g_variant_iter_next(&iter, "(&sx&s&sta(ss))", &queue_id, &received, &sender,
+				   &subject, &size, &rcpts)) {
 		g_autofree gchar *when = smd_ctl_time(received);
 		const gchar *address, *state;
 		g_print("%s  %s  %s  (%" G_GUINT64_FORMAT " bytes)\n", when, queue_id, sender,
 			size);
+		if (subject[0] != '\0')
+			g_print("    %s\n", subject);
 		while (g_variant_iter_next(rcpts, "(&s&s)", &address, &state))
 			g_print("    %-40s %s\n", address, state);
 		g_variant_iter_free(rcpts);

@@ -470,7 +470,7 @@ smd_dbus_messages_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		g_dbus_method_invocation_return_gerror(call->invocation, error);
 		return;
 	}
-	g_variant_builder_init(&out, G_VARIANT_TYPE("a(sxsta(ss))"));
+	g_variant_builder_init(&out, G_VARIANT_TYPE("a(sxssta(ss))"));
 	for (guint i = 0; i < list->rows->len; i++)
 		g_variant_builder_add_value(&out, g_ptr_array_index(list->rows, i));
 	smd_dbus_gateway1_complete_list_messages(call->self->skeleton, call->invocation,
@@ -489,6 +489,7 @@ smd_dbus_do_list_messages(SmdDbusDaemon *self, GDBusMethodInvocation *invocation
 	g_variant_lookup(filter, "address", "s", &list->address);
 	g_variant_lookup(filter, "since", "x", &list->since);
 	g_variant_lookup(filter, "until", "x", &list->until);
+	list->vault = g_object_ref(smd_engine_get_vault(self->engine));
 	smd_store_run_async(smd_dbus_store(self), smd_admin_store_messages, list,
 			    (GDestroyNotify)smd_message_list_free, smd_dbus_messages_cb,
 			    smd_dbus_call_new(self, invocation));

@@ -15,6 +15,7 @@
 #include "smd-engine.h"
 #include "smd-error.h"
 #include "smd-event.h"
+#include "smd-gmime.h"
 #include "smd-mime-view.h"
 #include "smd-notify.h"
 #include "smd-portal-store.h"
@@ -104,6 +105,12 @@ smd_engine_accept_async(SmdEngine *self, SmdIncoming *incoming, GAsyncReadyCallb
 		smd_new_message_free(msg);
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
+	}
+	if (!in->notification) {
+		g_autofree gchar *subject = smd_gmime_subject(in->message);
+		if (subject != NULL)
+			msg->subject = smd_vault_seal_meta(self->vault, "subject", in->queue_id,
+							   subject, NULL);
 	}
 	msg->queue_id = g_strdup(in->queue_id);
 	msg->received_at = smd_now();

@@ -23,4 +23,7 @@ GMimePart *smd_gmime_text_part(const gchar *type, const gchar *subtype, const gc
 /* The whole message as bytes, CRLF line ends. */
 GBytes *smd_gmime_message_to_bytes(GMimeMessage *msg, GError **error);
 
+#define SMD_GMIME_SUBJECT_MAX 200
+gchar *smd_gmime_subject(GBytes *message);
+
 G_END_DECLS

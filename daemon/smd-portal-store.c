@@ -518,8 +518,9 @@ smd_portal_store_pin_request(sqlite3 *db, gpointer data, GError **error)
 		return smd_store_fail(db, "store pin", error);
 	if (recipient_id > 0 && !smd_portal_set_state(db, recipient_id, SMD_STATE_PIN_SENT, error))
 		return FALSE;
-	g_ptr_array_add(req->events, smd_event_new(SMD_EVENT_INFO, "pin-requested", queue_id, address,
-						   req->client_address, _("Pin code requested")));
+	g_ptr_array_add(req->events,
+			smd_event_new(SMD_EVENT_INFO, "pin-requested", queue_id, address,
+				      req->client_address, _("Pin code requested")));
 	return smd_event_insert_all(db, req->events, error);
 }
 

@@ -24,6 +24,7 @@ smd_new_message_free(SmdNewMessage *msg)
 	g_free(msg->inbound_tls);
 	g_clear_pointer(&msg->wrapped_key, g_bytes_unref);
 	g_clear_pointer(&msg->envelope, g_bytes_unref);
+	g_clear_pointer(&msg->subject, g_bytes_unref);
 	g_clear_pointer(&msg->recipients, g_ptr_array_unref);
 	g_clear_pointer(&msg->events, g_ptr_array_unref);
 	g_clear_pointer(&msg->jobs, g_ptr_array_unref);
@@ -44,8 +45,8 @@ smd_store_insert_message(sqlite3 *db, gpointer data, GError **error)
 
 	stmt = smd_store_prepare(db,
 				 "INSERT INTO messages (queue_id, received_at, sender, size, "
-				 "client_address, helo, inbound_tls, wrapped_key, notification) "
-				 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+				 "client_address, helo, inbound_tls, wrapped_key, notification, "
+				 "subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 				 error);
 	if (stmt == NULL)
 		return FALSE;
@@ -59,6 +60,11 @@ smd_store_insert_message(sqlite3 *db, gpointer data, GError **error)
 	sqlite3_bind_text(stmt, 7, msg->inbound_tls, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(stmt, 8, blob, (int)len, SQLITE_STATIC);
 	sqlite3_bind_int(stmt, 9, msg->notification ? 1 : 0);
+	if (msg->subject != NULL) {
+		gsize slen = 0;
+		gconstpointer sblob = g_bytes_get_data(msg->subject, &slen);
+		sqlite3_bind_blob(stmt, 10, sblob, (int)slen, SQLITE_STATIC);
+	}
 	if (sqlite3_step(stmt) != SQLITE_DONE)
 		return smd_store_fail(db, "insert message", error);
 	msg->message_id = sqlite3_last_insert_rowid(db);

@@ -24,6 +24,7 @@ typedef struct {
 	gboolean notification;
 	GBytes *wrapped_key;
 	GBytes *envelope;
+	GBytes *subject;       /* sealed (smd_vault_seal_meta), or NULL */
 	GPtrArray *recipients; /* of gchar* addresses */
 	GPtrArray *events;     /* of SmdEvent, written in the same transaction */
 	/* out */

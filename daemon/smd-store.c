@@ -130,6 +130,9 @@ static const gchar *const smd_store_migrations[] = {
     /* notifications carry no content: delivered with TLS when offered,
      * without it otherwise, and never held */
     "ALTER TABLE messages ADD COLUMN notification INTEGER NOT NULL DEFAULT 0;",
+    /* 2 → 3: the subject for the admin app's deliveries list, sealed with
+     * the vault's metadata key (it outlives the body) */
+    "ALTER TABLE messages ADD COLUMN subject BLOB;",
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(smd_store_migrations) == SMD_STORE_SCHEMA_VERSION);

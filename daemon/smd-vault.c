@@ -30,6 +30,7 @@ struct _SmdVault {
 	GObject parent_instance;
 	guint8 kek[SMD_ENVELOPE_KEY_SIZE]; /* key-wrapping key */
 	guint8 mac_key[SMD_ENVELOPE_KEY_SIZE];
+	guint8 meta_key[SMD_ENVELOPE_KEY_SIZE]; /* metadata kept after the body */
 };
 
 G_DEFINE_TYPE(SmdVault, smd_vault, G_TYPE_OBJECT)
@@ -179,7 +180,8 @@ smd_vault_new(const gchar *directory, gboolean allow_create, GError **error)
 	if (!smd_vault_load_master_key(path, master, error))
 		return NULL;
 	ok = smd_vault_derive(master, "secumailer/key-wrap/v1", self->kek, error) &&
-	     smd_vault_derive(master, "secumailer/mac/v1", self->mac_key, error);
+	     smd_vault_derive(master, "secumailer/mac/v1", self->mac_key, error) &&
+	     smd_vault_derive(master, "secumailer/metadata/v1", self->meta_key, error);
 	OPENSSL_cleanse(master, sizeof(master));
 	if (!ok)
 		return NULL;
@@ -251,4 +253,34 @@ smd_vault_mac(SmdVault *self, const gchar *purpose, const gchar *data)
 	for (guint i = 0; i < out_len; i++)
 		g_string_append_printf(hex, "%02x", out[i]);
 	return g_string_free(hex, FALSE);
+}
+
+/* Metadata (the subject) outlives the body, so it has its own key rather
+ * than the per-message one that is destroyed with the body; @purpose and
+ * @queue_id are bound as associated data so a value cannot be moved. */
+GBytes *
+smd_vault_seal_meta(SmdVault *self, const gchar *purpose, const gchar *queue_id, const gchar *text,
+		    GError **error)
+{
+	g_autofree gchar *aad = g_strdup_printf("%s:%s", purpose, queue_id);
+
+	g_return_val_if_fail(SMD_IS_VAULT(self), NULL);
+	return smd_envelope_seal(self->meta_key, aad, (const guint8 *)text, strlen(text), error);
+}
+
+gchar *
+smd_vault_open_meta(SmdVault *self, const gchar *purpose, const gchar *queue_id,
+		    const guint8 *sealed, gsize len, GError **error)
+{
+	g_autofree gchar *aad = g_strdup_printf("%s:%s", purpose, queue_id);
+	g_autoptr(GBytes) plain = NULL;
+	gsize plain_len = 0;
+	const gchar *data;
+
+	g_return_val_if_fail(SMD_IS_VAULT(self), NULL);
+	plain = smd_envelope_open(self->meta_key, aad, sealed, len, error);
+	if (plain == NULL)
+		return NULL;
+	data = g_bytes_get_data(plain, &plain_len);
+	return g_strndup(data, plain_len);
 }

@@ -27,6 +27,11 @@ GBytes *smd_vault_open(SmdVault *self, const gchar *queue_id, GBytes *wrapped_ke
 /* HMAC-SHA256 of @data under a key derived from the master key for
  * @purpose, as hex: for secrets too weak to store as a plain hash (pins),
  * so a stolen database alone does not reveal them. */
+GBytes *smd_vault_seal_meta(SmdVault *self, const gchar *purpose, const gchar *queue_id,
+			    const gchar *text, GError **error);
+gchar *smd_vault_open_meta(SmdVault *self, const gchar *purpose, const gchar *queue_id,
+			   const guint8 *sealed, gsize len, GError **error);
+
 gchar *smd_vault_mac(SmdVault *self, const gchar *purpose, const gchar *data);
 
 G_END_DECLS

@@ -52,7 +52,7 @@ def test_admin_api():
                                      stdout=open(monitor_out, "w"), stderr=subprocess.DEVNULL)
             time.sleep(0.5)
             gw.send("doctor@org.test", "pat@plain.test",
-                    smdtest.make_message("doctor@org.test", "pat@plain.test", "x", "y\n"))
+                    smdtest.make_message("doctor@org.test", "pat@plain.test", "Lab results =?utf-8?q?f=C3=BCr?= you", "y\n"))
             ok(wait_for(lambda: "pat@plain.test" in gdbus(address, "ListRegistrationRequests")[1], 20),
                "the pending request is listed")
             rc, out = gdbus(address, "ListRegistrationRequests")
@@ -72,9 +72,13 @@ def test_admin_api():
             ok(rc == 0 and "'doctor@org.test'" in out and "[('pat@plain.test', 'awaiting-registration')]" in out,
                "ListMessages filtered by state", out)
             rc, out = gdbus(address, "ListMessages", "{'state': <'delivered'>}", "0", "10")
-            ok(rc == 0 and out == "(@a(sxsta(ss)) [],)", "no message matches another state", out)
+            ok(rc == 0 and out == "(@a(sxssta(ss)) [],)", "no message matches another state", out)
             rc, out = gdbus(address, "ListMessages", "{'address': <'PAT@plain.test'>}", "0", "10")
             ok(rc == 0 and "pat@plain.test" in out, "ListMessages by address", out)
+            ok("'Lab results für you'" in out, "with the subject, decoded (opened from its sealed form)", out)
+            sealed = gw.query("SELECT subject FROM messages WHERE notification = 0")[0]["subject"]
+            ok(isinstance(sealed, bytes) and len(sealed) > 1 + 12 + 16,
+               "the subject is stored sealed, not in the clear", repr(sealed))
             qid0 = gw.query("SELECT queue_id FROM messages WHERE notification = 0")[0]["queue_id"]
             rc, out = gdbus(address, "GetMessage", qid0)
             ok(rc == 0 and "'state': <'awaiting-registration'>" in out and "'held'" in out

@@ -122,6 +122,39 @@ test_strip_own_received(void)
 	g_assert_true(g_bytes_equal(sc, a));
 }
 
+static gchar *
+subject_of(const gchar *text)
+{
+	g_autoptr(GBytes) bytes = g_bytes_new(text, strlen(text));
+	return smd_gmime_subject(bytes);
+}
+
+/* The deliveries list's subject: decoded, one line, bounded, from the
+ * header block only. */
+static void
+test_subject(void)
+{
+	g_autofree gchar *plain = subject_of("Subject: Lab results\r\n\r\nSubject: body\r\n");
+	g_autofree gchar *encoded = subject_of("Subject: =?utf-8?q?Uitslag_f=C3=BCr?=\r\n"
+					       " =?utf-8?q?_u?=\r\n\r\nx\r\n");
+	g_autofree gchar *none = subject_of("From: a@example.org\r\n\r\nSubject: no\r\n");
+	g_autofree gchar *control = subject_of("Subject: a =?utf-8?q?=0D=0Ab?=\r\n\r\n");
+	g_autofree gchar *bad = subject_of("Subject: caf\xe9\r\n\r\n");
+	g_autoptr(GString) big = g_string_new("Subject: ");
+	g_autofree gchar *longest = NULL;
+
+	g_assert_cmpstr(plain, ==, "Lab results");
+	g_assert_cmpstr(encoded, ==, "Uitslag für u");
+	g_assert_null(none);
+	g_assert_null(strpbrk(control, "\r\n"));
+	g_assert_true(g_utf8_validate(bad, -1, NULL));
+	for (guint i = 0; i < 1000; i++)
+		g_string_append(big, "ë ");
+	g_string_append(big, "\r\n\r\n");
+	longest = subject_of(big->str);
+	g_assert_cmpint(g_utf8_strlen(longest, -1), ==, SMD_GMIME_SUBJECT_MAX);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -132,5 +165,6 @@ main(int argc, char **argv)
 	g_test_add_func("/secumailer/mime/attachments", test_attachments);
 	g_test_add_func("/secumailer/mime/malformed", test_malformed);
 	g_test_add_func("/secumailer/mime/strip-own-received", test_strip_own_received);
+	g_test_add_func("/secumailer/mime/subject", test_subject);
 	return g_test_run();
 }

@@ -111,6 +111,36 @@ test_migration_v2(void)
 	rm_db(dir, path);
 }
 
+/* Version 2 → 3: messages get a (sealed) subject column; rows stay. */
+static void
+test_migration_v3(void)
+{
+	g_autofree gchar *dir = NULL;
+	g_autofree gchar *path = tmp_db(&dir);
+	sqlite3 *db = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+
+	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+	g_assert_true(smd_store_migrate(db, 2, &error));
+	g_assert_cmpint(sqlite3_exec(db,
+				     "INSERT INTO messages (queue_id, received_at, sender, size, "
+				     "client_address) VALUES ('q1', 1, 'a@b.example', 3, '::1');",
+				     NULL, NULL, NULL),
+			==, SQLITE_OK);
+	g_assert_true(smd_store_migrate(db, 3, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(user_version(db), ==, 3);
+	sqlite3_prepare_v2(db, "SELECT sender, subject FROM messages WHERE queue_id = 'q1'", -1,
+			   &stmt, NULL);
+	g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
+	g_assert_cmpstr((const gchar *)sqlite3_column_text(stmt, 0), ==, "a@b.example");
+	g_assert_cmpint(sqlite3_column_type(stmt, 1), ==, SQLITE_NULL);
+	sqlite3_finalize(g_steal_pointer(&stmt));
+	sqlite3_close(db);
+	rm_db(dir, path);
+}
+
 static void
 test_newer_schema_refused(void)
 {
@@ -261,6 +291,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/secumailer/store/migration-v1", test_migration_v1);
 	g_test_add_func("/secumailer/store/migration-v2", test_migration_v2);
+	g_test_add_func("/secumailer/store/migration-v3", test_migration_v3);
 	g_test_add_func("/secumailer/store/newer-schema-refused", test_newer_schema_refused);
 	g_test_add_func("/secumailer/store/messages-lifecycle", test_messages_lifecycle);
 	g_test_add_func("/secumailer/store/group-commit", test_group_commit);

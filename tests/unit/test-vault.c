@@ -135,6 +135,45 @@ test_vault_keys(void)
 	g_rmdir(dir);
 }
 
+/* Metadata sealed under its own key, bound to purpose and message. */
+static void
+test_vault_meta(void)
+{
+	g_autofree gchar *dir = g_dir_make_tmp("smd-vault-XXXXXX", NULL);
+	g_autofree gchar *keyfile = g_build_filename(dir, "master.key", NULL);
+	g_autoptr(SmdVault) vault = smd_vault_new(dir, TRUE, NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) sealed = smd_vault_seal_meta(vault, "subject", "q1", "Uitslag", &error);
+	g_autofree guint8 *copy = NULL;
+	g_autofree gchar *opened = NULL;
+	gsize len = 0;
+	const guint8 *data;
+
+	g_assert_no_error(error);
+	data = g_bytes_get_data(sealed, &len);
+	g_assert_cmpuint(len, ==, SMD_ENVELOPE_OVERHEAD + 7);
+	g_assert_cmpint(memcmp(data + 1 + SMD_ENVELOPE_IV_SIZE, "Uitslag", 7), !=, 0);
+	opened = smd_vault_open_meta(vault, "subject", "q1", data, len, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(opened, ==, "Uitslag");
+	/* moved to another message, read for another purpose, or tampered */
+	g_assert_null(smd_vault_open_meta(vault, "subject", "q2", data, len, &error));
+	g_assert_error(error, SMD_ERROR, SMD_ERROR_CRYPTO);
+	g_clear_error(&error);
+	g_assert_null(smd_vault_open_meta(vault, "other", "q1", data, len, &error));
+	g_assert_error(error, SMD_ERROR, SMD_ERROR_CRYPTO);
+	g_clear_error(&error);
+	copy = g_memdup2(data, len);
+	copy[len - 1] ^= 1;
+	g_assert_null(smd_vault_open_meta(vault, "subject", "q1", copy, len, &error));
+	g_assert_error(error, SMD_ERROR, SMD_ERROR_CRYPTO);
+	g_clear_error(&error);
+	g_assert_null(smd_vault_open_meta(vault, "subject", "q1", data, 5, &error));
+	g_assert_error(error, SMD_ERROR, SMD_ERROR_CRYPTO);
+	g_unlink(keyfile);
+	g_rmdir(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -142,5 +181,6 @@ main(int argc, char **argv)
 	g_test_add_func("/secumailer/vault/envelope-roundtrip", test_envelope_roundtrip);
 	g_test_add_func("/secumailer/vault/envelope-tampered", test_envelope_tampered);
 	g_test_add_func("/secumailer/vault/keys", test_vault_keys);
+	g_test_add_func("/secumailer/vault/metadata", test_vault_meta);
 	return g_test_run();
 }
