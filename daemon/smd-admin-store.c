@@ -36,6 +36,49 @@ smd_admin_count_since(sqlite3 *db, gint64 since)
 	return sqlite3_step(stmt) == SQLITE_ROW ? (guint)sqlite3_column_int64(stmt, 0) : 0;
 }
 
+static gint
+smd_admin_outcome(const gchar *state)
+{
+	if (g_strcmp0(state, "delivered") == 0)
+		return SMD_OUTCOME_TLS;
+	if (g_strcmp0(state, "opened") == 0 || g_strcmp0(state, "downloaded") == 0)
+		return SMD_OUTCOME_PORTAL;
+	if (g_strcmp0(state, "bounced") == 0 || g_strcmp0(state, "expired") == 0 ||
+	    g_strcmp0(state, "revoked") == 0)
+		return SMD_OUTCOME_FAILED;
+	return SMD_OUTCOME_WAITING;
+}
+
+/* Per local day of the last week, what became of that day's recipients. */
+static gboolean
+smd_admin_store_days(sqlite3 *db, SmdStatistics *stats, GDateTime *midnight, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = smd_store_prepare(
+	    db,
+	    "SELECT m.received_at, r.state, count(*) FROM messages m JOIN recipients r ON "
+	    "r.message_id = m.id WHERE m.received_at >= ?1 AND m.notification = 0 "
+	    "GROUP BY m.received_at, r.state",
+	    error);
+
+	if (stmt == NULL)
+		return FALSE;
+	for (gint i = 0; i < 7; i++) {
+		/* local days, right across daylight saving changes */
+		g_autoptr(GDateTime) day = g_date_time_add_days(midnight, i - 6);
+		stats->day_start[i] = g_date_time_to_unix(day);
+	}
+	sqlite3_bind_int64(stmt, 1, stats->day_start[0]);
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		gint64 at = sqlite3_column_int64(stmt, 0);
+		gint day = 6;
+		while (day > 0 && at < stats->day_start[day])
+			day--;
+		stats->days[day][smd_admin_outcome((const gchar *)sqlite3_column_text(stmt, 1))] +=
+		    (guint)sqlite3_column_int64(stmt, 2);
+	}
+	return TRUE;
+}
+
 gboolean
 smd_admin_store_statistics(sqlite3 *db, gpointer data, GError **error)
 {
@@ -59,7 +102,7 @@ smd_admin_store_statistics(sqlite3 *db, gpointer data, GError **error)
 				    GUINT_TO_POINTER((guint)sqlite3_column_int64(stmt, 1)));
 	stats->received_today = smd_admin_count_since(db, g_date_time_to_unix(midnight));
 	stats->received_week = smd_admin_count_since(db, smd_now() - 7 * 86400);
-	return TRUE;
+	return smd_admin_store_days(db, stats, midnight, error);
 }
 
 static void
@@ -367,5 +410,40 @@ smd_admin_store_history(sqlite3 *db, gpointer data, GError **error)
 	sqlite3_bind_text(events, 1, h->queue_id, -1, SQLITE_STATIC);
 	while (sqlite3_step(events) == SQLITE_ROW)
 		g_ptr_array_add(h->events, smd_admin_event_row(events));
+	return TRUE;
+}
+
+void
+smd_phone_list_free(SmdPhoneList *list)
+{
+	g_free(list->search);
+	g_clear_pointer(&list->rows, g_ptr_array_unref);
+	g_free(list);
+}
+
+gboolean
+smd_admin_store_phones(sqlite3 *db, gpointer data, GError **error)
+{
+	SmdPhoneList *l = data;
+	g_autofree gchar *search = l->search != NULL ? g_ascii_strdown(l->search, -1) : NULL;
+	g_autoptr(sqlite3_stmt) stmt = smd_store_prepare(
+	    db,
+	    "SELECT address, number, registered_by, registered_from, registered_at FROM phones "
+	    "WHERE ?1 IS NULL OR instr(address, ?1) > 0 ORDER BY address LIMIT ?2 OFFSET ?3",
+	    error);
+
+	if (stmt == NULL)
+		return FALSE;
+	l->rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+	if (search != NULL && search[0] != '\0')
+		sqlite3_bind_text(stmt, 1, search, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 2, (int)CLAMP(l->limit, 1, 500));
+	sqlite3_bind_int(stmt, 3, (int)l->offset);
+	while (sqlite3_step(stmt) == SQLITE_ROW)
+		g_ptr_array_add(l->rows,
+				g_variant_ref_sink(g_variant_new(
+				    "(ssssx)", smd_admin_text(stmt, 0), smd_admin_text(stmt, 1),
+				    smd_admin_text(stmt, 2), smd_admin_text(stmt, 3),
+				    (gint64)sqlite3_column_int64(stmt, 4))));
 	return TRUE;
 }

@@ -16,7 +16,23 @@ typedef struct {
 	GHashTable *states; /* state → count (GUINT_TO_POINTER) */
 	guint received_today;
 	guint received_week;
+	/* the last 7 days, oldest first: local midnight and the recipients of
+	 * that day's messages per outcome (SMD_OUTCOME_*) */
+	gint64 day_start[7];
+	guint days[7][4];
 } SmdStatistics;
+
+enum { SMD_OUTCOME_TLS, SMD_OUTCOME_PORTAL, SMD_OUTCOME_WAITING, SMD_OUTCOME_FAILED };
+
+typedef struct {
+	gchar *search; /* in: part of the address, or NULL */
+	guint offset;
+	guint limit;
+	GPtrArray *rows; /* out: GVariant (ssssx) */
+} SmdPhoneList;
+
+void smd_phone_list_free(SmdPhoneList *list);
+gboolean smd_admin_store_phones(sqlite3 *db, gpointer data, GError **error);
 
 void smd_statistics_free(SmdStatistics *stats);
 gboolean smd_admin_store_statistics(sqlite3 *db, gpointer data, GError **error);

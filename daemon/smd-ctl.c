@@ -141,6 +141,28 @@ smd_ctl_messages(SmdDbusGateway1 *proxy, GError **error)
 }
 
 static int
+smd_ctl_phones(SmdDbusGateway1 *proxy, const gchar *search, GError **error)
+{
+	g_autoptr(GVariant) phones = NULL;
+	GVariantIter iter;
+	const gchar *address, *number, *by, *from;
+	gint64 at;
+
+	if (!smd_dbus_gateway1_call_list_phones_sync(proxy, search != NULL ? search : "", 0, 500,
+						     &phones, NULL, error))
+		return EXIT_FAILURE;
+	if (g_variant_n_children(phones) == 0)
+		g_print("%s\n", _("No phone numbers registered"));
+	g_variant_iter_init(&iter, phones);
+	while (g_variant_iter_next(&iter, "(&s&s&s&sx)", &address, &number, &by, &from, &at)) {
+		g_autofree gchar *when = smd_ctl_time(at);
+		/* TRANSLATORS: address, phone number, who registered it, when */
+		g_print(_("%-40s %-16s by %s, %s\n"), address, number, by, when);
+	}
+	return EXIT_SUCCESS;
+}
+
+static int
 smd_ctl_message(SmdDbusGateway1 *proxy, const gchar *queue_id, GError **error)
 {
 	g_autoptr(GVariant) rcpts = NULL;
@@ -224,6 +246,7 @@ main(int argc, char **argv)
 	      "  requests                    pending registration requests\n"
 	      "  set-phone ADDRESS NUMBER    register a recipient's mobile number\n"
 	      "  remove-phone ADDRESS        forget a recipient's number\n"
+	      "  phones [SEARCH]             the phone directory\n"
 	      "  stats                       counts per state, today and this week\n"
 	      "  messages [--state S] [--address A]   the newest messages and their status\n"
 	      "  message QUEUE-ID            one message's recipients and history\n"
@@ -260,6 +283,8 @@ main(int argc, char **argv)
 		rc = smd_ctl_log(proxy, &error);
 	} else if (g_strcmp0(command, "messages") == 0 && argc == 2) {
 		rc = smd_ctl_messages(proxy, &error);
+	} else if (g_strcmp0(command, "phones") == 0 && argc <= 3) {
+		rc = smd_ctl_phones(proxy, argc == 3 ? argv[2] : NULL, &error);
 	} else if (g_strcmp0(command, "message") == 0 && argc == 3) {
 		rc = smd_ctl_message(proxy, argv[2], &error);
 	} else if (g_strcmp0(command, "resend") == 0 && argc == 4) {

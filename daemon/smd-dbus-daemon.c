@@ -189,6 +189,13 @@ smd_dbus_statistics_cb(GObject *source, GAsyncResult *result, gpointer user_data
 			      g_variant_new_uint32(stats->received_today));
 	g_variant_builder_add(&out, "{sv}", "received-week",
 			      g_variant_new_uint32(stats->received_week));
+	g_variant_builder_init(&states, G_VARIANT_TYPE("a(xuuuu)"));
+	for (guint i = 0; i < G_N_ELEMENTS(stats->day_start); i++)
+		g_variant_builder_add(
+		    &states, "(xuuuu)", stats->day_start[i], stats->days[i][SMD_OUTCOME_TLS],
+		    stats->days[i][SMD_OUTCOME_PORTAL], stats->days[i][SMD_OUTCOME_WAITING],
+		    stats->days[i][SMD_OUTCOME_FAILED]);
+	g_variant_builder_add(&out, "{sv}", "days", g_variant_builder_end(&states));
 	smd_dbus_gateway1_complete_get_statistics(call->self->skeleton, call->invocation,
 						  g_variant_builder_end(&out));
 }
@@ -458,23 +465,31 @@ smd_dbus_handle_unlock_recipient(SmdDbusGateway1 *skeleton, GDBusMethodInvocatio
 
 /* ------------------------------------------------------------ messages */
 
+/* An array of @type from rows the store built. */
+static GVariant *
+smd_dbus_rows(GPtrArray *rows, const gchar *type)
+{
+	GVariantBuilder out;
+
+	g_variant_builder_init(&out, G_VARIANT_TYPE(type));
+	for (guint i = 0; i < rows->len; i++)
+		g_variant_builder_add_value(&out, g_ptr_array_index(rows, i));
+	return g_variant_builder_end(&out);
+}
+
 static void
 smd_dbus_messages_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	g_autoptr(SmdDbusCall) call = user_data;
 	SmdMessageList *list = smd_store_run_get_data(result);
 	g_autoptr(GError) error = NULL;
-	GVariantBuilder out;
 
 	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
 		g_dbus_method_invocation_return_gerror(call->invocation, error);
 		return;
 	}
-	g_variant_builder_init(&out, G_VARIANT_TYPE("a(sxssta(ss))"));
-	for (guint i = 0; i < list->rows->len; i++)
-		g_variant_builder_add_value(&out, g_ptr_array_index(list->rows, i));
 	smd_dbus_gateway1_complete_list_messages(call->self->skeleton, call->invocation,
-						 g_variant_builder_end(&out));
+						 smd_dbus_rows(list->rows, "a(sxssta(ss))"));
 }
 
 static void
@@ -605,6 +620,44 @@ smd_dbus_handle_reload(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invocat
 	return TRUE;
 }
 
+/* --------------------------------------------------------------- phones */
+
+static void
+smd_dbus_phones_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(SmdDbusCall) call = user_data;
+	SmdPhoneList *list = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
+		g_dbus_method_invocation_return_gerror(call->invocation, error);
+		return;
+	}
+	smd_dbus_gateway1_complete_list_phones(call->self->skeleton, call->invocation,
+					       smd_dbus_rows(list->rows, "a(ssssx)"));
+}
+
+static void
+smd_dbus_do_list_phones(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
+{
+	SmdPhoneList *list = g_new0(SmdPhoneList, 1);
+
+	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(suu)", &list->search,
+		      &list->offset, &list->limit);
+	smd_store_run_async(smd_dbus_store(self), smd_admin_store_phones, list,
+			    (GDestroyNotify)smd_phone_list_free, smd_dbus_phones_cb,
+			    smd_dbus_call_new(self, invocation));
+}
+
+static gboolean
+smd_dbus_handle_list_phones(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invocation,
+			    const gchar *search, guint offset, guint limit, gpointer user_data)
+{
+	smd_dbus_authorize(user_data, invocation, SMD_ACTION_MANAGE_RECIPIENTS,
+			   smd_dbus_do_list_phones);
+	return TRUE;
+}
+
 /* Event kinds that mean a recipient reached a state (DESIGN.md). */
 static const struct {
 	const gchar *kind;
@@ -694,6 +747,8 @@ smd_dbus_daemon_new(SmdEngine *engine, GBusType bus_type, gboolean authorize)
 	g_signal_connect(self->skeleton, "handle-resend-invitation",
 			 G_CALLBACK(smd_dbus_handle_resend_invitation), self);
 	g_signal_connect(self->skeleton, "handle-reload", G_CALLBACK(smd_dbus_handle_reload), self);
+	g_signal_connect(self->skeleton, "handle-list-phones",
+			 G_CALLBACK(smd_dbus_handle_list_phones), self);
 	smd_event_set_hook(smd_dbus_event_hook, self);
 	g_signal_connect(self->skeleton, "handle-revoke-message",
 			 G_CALLBACK(smd_dbus_handle_revoke_message), self);

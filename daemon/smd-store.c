@@ -132,7 +132,9 @@ static const gchar *const smd_store_migrations[] = {
     "ALTER TABLE messages ADD COLUMN notification INTEGER NOT NULL DEFAULT 0;",
     /* 2 → 3: the subject for the admin app's deliveries list, sealed with
      * the vault's metadata key (it outlives the body) */
-    "ALTER TABLE messages ADD COLUMN subject BLOB;",
+    "ALTER TABLE messages ADD COLUMN subject BLOB;"
+    /* the overview's counts per day and the deliveries list by time */
+    "CREATE INDEX messages_received ON messages(received_at);",
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(smd_store_migrations) == SMD_STORE_SCHEMA_VERSION);

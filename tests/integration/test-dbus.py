@@ -97,6 +97,11 @@ def test_admin_api():
             rc, out = gdbus(address, "ListRegistrationRequests")
             ok(rc == 0 and "pat@plain.test" not in out, "the request is gone", out)
 
+            rc, out = gdbus(address, "ListPhones", "PAT@", "0", "10")
+            ok(rc == 0 and "('pat@plain.test', '+31612345678', 'dbus:" in out,
+               "ListPhones: the directory entry, who registered it", out)
+            rc, out = gdbus(address, "ListPhones", "nobody", "0", "10")
+            ok(rc == 0 and out == "(@a(ssssx) [],)", "ListPhones searches the address", out)
             rc, out = gdbus(address, "ReadEvents", "0", "100")
             ok(rc == 0 and "'received'" in out and "'registration-requested'" in out
                and "'phone-registered'" in out and "by=<dbus:" in out,
@@ -106,6 +111,8 @@ def test_admin_api():
             rc, out = gdbus(address, "GetStatistics")
             ok(rc == 0 and "'invited': uint32 1" in out and "'received-today': <uint32 1>" in out,
                "statistics per state", out)
+            ok(out.endswith(", 0, 0, 1, 0)]>},)"),
+               "and per day: today's recipient is still waiting", out)
 
             ctl = os.environ.get("SECUMAILERCTL") or os.path.join(smdtest.ROOT, "build", "daemon",
                                                                   "secumailerctl")
@@ -115,6 +122,9 @@ def test_admin_api():
             p = subprocess.run([ctl, "--session", "log"], capture_output=True, text=True, env=env)
             ok(p.returncode == 0 and "phone-registered" in p.stdout, "secumailerctl log",
                p.stdout[-300:] + p.stderr)
+            p = subprocess.run([ctl, "--session", "phones"], capture_output=True, text=True, env=env)
+            ok(p.returncode == 0 and "pat@plain.test" in p.stdout and "+31612345678" in p.stdout,
+               "secumailerctl phones", p.stdout + p.stderr)
             p = subprocess.run([ctl, "--session", "set-phone", "x@plain.test", "12"],
                                capture_output=True, text=True, env=env)
             ok(p.returncode != 0 and "country code" in p.stderr, "secumailerctl: a clear error",
