@@ -183,10 +183,15 @@ gboolean
 smd_admin_store_events(sqlite3 *db, gpointer data, GError **error)
 {
 	SmdEventPage *page = data;
+	/* a negative cursor asks for the newest events: where a log view starts */
 	g_autoptr(sqlite3_stmt) stmt = smd_store_prepare(
 	    db,
-	    "SELECT id, time, level, kind, message, queue_id, recipient, detail FROM events WHERE "
-	    "id > ?1 ORDER BY id LIMIT ?2",
+	    page->after >= 0
+		? "SELECT id, time, level, kind, message, queue_id, recipient, detail FROM events "
+		  "WHERE id > ?1 ORDER BY id LIMIT ?2"
+		: "SELECT * FROM (SELECT id, time, level, kind, message, queue_id, recipient, "
+		  "detail "
+		  "FROM events ORDER BY id DESC LIMIT ?2) ORDER BY id",
 	    error);
 
 	if (stmt == NULL)

@@ -106,6 +106,12 @@ def test_admin_api():
             ok(rc == 0 and "'received'" in out and "'registration-requested'" in out
                and "'phone-registered'" in out and "by=<dbus:" in out,
                "the event log, with the caller of SetPhone", out[-500:])
+            rc, newest = gdbus(address, "ReadEvents", "--", "-1", "2")
+            import re as _re
+            ids = [int(i) for i in _re.findall(r"\((?:int64 )?(\d+), (?:int64 )?\d+, '", newest)]
+            last = gw.query("SELECT max(id) AS m FROM events")[0]["m"]
+            ok(rc == 0 and ids == [last - 1, last], "a negative cursor: the newest events, in order",
+               newest)
             rc, later = gdbus(address, "ReadEvents", "1000000", "10")
             ok(rc == 0 and later == "(@a(xxssssss) [],)", "nothing after the last cursor", later)
             rc, out = gdbus(address, "GetStatistics")
