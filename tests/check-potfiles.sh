@@ -9,7 +9,11 @@ if [ "$listed" != "$(echo "$listed" | LC_ALL=C sort)" ]; then
   echo "po/POTFILES.in is not sorted"; exit 1
 fi
 status=0
-for f in $(grep -rlE '(^|[^A-Za-z0-9_])N?_\("' daemon gui 2>/dev/null | LC_ALL=C sort); do
+# C sources with _() or N_(), .ui files with translatable properties, and
+# the desktop, metainfo and polkit templates
+for f in $( (grep -rlE --include='*.c' '(^|[^A-Za-z0-9_])N?_\("' daemon gui;
+            grep -rl --include='*.ui' 'translatable="yes"' gui;
+            ls data/*.desktop.in data/*.metainfo.xml.in data/*.policy.in) 2>/dev/null | LC_ALL=C sort -u); do
   if ! echo "$listed" | grep -qx "$f"; then
     echo "missing from po/POTFILES.in: $f"; status=1
   fi

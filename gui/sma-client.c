@@ -1,0 +1,290 @@
+/*
+ * SecuMailer admin — the connection to the daemon's admin API.
+ *
+ * One proxy for the whole app. It is "ready" only after a first call
+ * succeeded, so a service that is missing or refuses us shows as such
+ * instead of as empty pages. The daemon's signals are re-emitted here so
+ * pages connect once and survive reconnects.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "sma-client"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "sma-client.h"
+
+#define SMA_BUS_NAME "org.secumailer.Gateway1"
+#define SMA_OBJECT_PATH "/org/secumailer/Gateway1"
+
+struct _SmaClient {
+	GObject parent_instance;
+
+	GBusType bus_type;
+	SmaClientState state;
+	gchar *problem;
+	SmdDbusGateway1 *proxy; /* only while ready */
+	GCancellable *cancellable;
+};
+
+G_DEFINE_TYPE(SmaClient, sma_client, G_TYPE_OBJECT)
+
+enum { PROP_0, PROP_STATE, PROP_PROBLEM, N_PROPS };
+static GParamSpec *props[N_PROPS];
+
+enum { SIGNAL_REGISTRATION_REQUESTED, SIGNAL_STATUS_CHANGED, SIGNAL_EVENT_ADDED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+/* What a person can do something about, from a D-Bus error. */
+gchar *
+sma_client_error_text(const GError *error)
+{
+	g_autoptr(GError) copy = g_error_copy(error);
+
+	if (g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+	    g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
+	    g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) ||
+	    g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT))
+		return g_strdup(_("The SecuMailer service is not running on this computer."));
+	if (g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED))
+		return g_strdup(_("You are not allowed to manage SecuMailer. Ask your "
+				  "administrator to add you to the secumailer-staff group."));
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ||
+	    g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
+	    g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_FILE_NOT_FOUND))
+		return g_strdup(_("The message bus of this computer cannot be reached."));
+	g_dbus_error_strip_remote_error(copy);
+	return g_strdup(copy->message);
+}
+
+static void
+sma_client_set_state(SmaClient *self, SmaClientState state, const gchar *problem)
+{
+	g_free(self->problem);
+	self->problem = g_strdup(problem);
+	if (state != SMA_CLIENT_READY)
+		g_clear_object(&self->proxy);
+	self->state = state;
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_PROBLEM]);
+	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_STATE]);
+}
+
+/* Calls fail for their own reasons (a bad number) or because the service
+ * went away or stopped trusting us: the latter makes the app unreachable.
+ * Returns TRUE when it did. */
+gboolean
+sma_client_check_error(SmaClient *self, const GError *error)
+{
+	g_autofree gchar *text = NULL;
+
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return FALSE;
+	if (!g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) &&
+	    !g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) &&
+	    !g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) &&
+	    !g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED) &&
+	    !g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED))
+		return FALSE;
+	text = sma_client_error_text(error);
+	sma_client_set_state(self, SMA_CLIENT_UNREACHABLE, text);
+	return TRUE;
+}
+
+static void
+sma_client_registration_requested_cb(SmdDbusGateway1 *proxy, const gchar *recipient,
+				     const gchar *sender, SmaClient *self)
+{
+	g_signal_emit(self, signals[SIGNAL_REGISTRATION_REQUESTED], 0, recipient, sender);
+}
+
+static void
+sma_client_status_changed_cb(SmdDbusGateway1 *proxy, const gchar *queue_id, const gchar *recipient,
+			     const gchar *state, SmaClient *self)
+{
+	g_signal_emit(self, signals[SIGNAL_STATUS_CHANGED], 0, queue_id, recipient, state);
+}
+
+static void
+sma_client_event_added_cb(SmdDbusGateway1 *proxy, const gchar *kind, const gchar *queue_id,
+			  const gchar *recipient, SmaClient *self)
+{
+	g_signal_emit(self, signals[SIGNAL_EVENT_ADDED], 0, kind, queue_id, recipient);
+}
+
+static void
+sma_client_name_owner_cb(GObject *proxy, GParamSpec *pspec, SmaClient *self)
+{
+	g_autofree gchar *owner = g_dbus_proxy_get_name_owner(G_DBUS_PROXY(proxy));
+
+	if (owner == NULL && self->state == SMA_CLIENT_READY)
+		sma_client_set_state(self, SMA_CLIENT_UNREACHABLE,
+				     _("The SecuMailer service has stopped."));
+}
+
+static void
+sma_client_probe_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(SmaClient) self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) stats = NULL;
+	SmdDbusGateway1 *proxy = SMD_DBUS_GATEWAY1(source);
+
+	if (!smd_dbus_gateway1_call_get_statistics_finish(proxy, &stats, result, &error)) {
+		g_autofree gchar *text = NULL;
+		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+			return;
+		text = sma_client_error_text(error);
+		g_debug("probe failed: %s", error->message);
+		sma_client_set_state(self, SMA_CLIENT_UNREACHABLE, text);
+		return;
+	}
+	g_set_object(&self->proxy, proxy);
+	g_signal_connect_object(proxy, "registration-requested",
+				G_CALLBACK(sma_client_registration_requested_cb), self, 0);
+	g_signal_connect_object(proxy, "status-changed", G_CALLBACK(sma_client_status_changed_cb),
+				self, 0);
+	g_signal_connect_object(proxy, "event-added", G_CALLBACK(sma_client_event_added_cb), self,
+				0);
+	g_signal_connect_object(proxy, "notify::g-name-owner", G_CALLBACK(sma_client_name_owner_cb),
+				self, 0);
+	sma_client_set_state(self, SMA_CLIENT_READY, NULL);
+}
+
+static void
+sma_client_proxy_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(SmaClient) self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(SmdDbusGateway1) proxy =
+	    smd_dbus_gateway1_proxy_new_for_bus_finish(result, &error);
+
+	if (proxy == NULL) {
+		g_autofree gchar *text = NULL;
+		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+			return;
+		text = sma_client_error_text(error);
+		sma_client_set_state(self, SMA_CLIENT_UNREACHABLE, text);
+		return;
+	}
+	/* a slow gateway (a big store) must not look unreachable */
+	g_dbus_proxy_set_default_timeout(G_DBUS_PROXY(proxy), 60 * 1000);
+	smd_dbus_gateway1_call_get_statistics(proxy, self->cancellable, sma_client_probe_cb,
+					      g_object_ref(self));
+}
+
+/* (Re)connects; "state" says how it went. */
+void
+sma_client_connect(SmaClient *self)
+{
+	g_return_if_fail(SMA_IS_CLIENT(self));
+
+	g_cancellable_cancel(self->cancellable);
+	g_clear_object(&self->cancellable);
+	self->cancellable = g_cancellable_new();
+	sma_client_set_state(self, SMA_CLIENT_CONNECTING, NULL);
+	/* the signals come through the proxy; no properties to cache */
+	smd_dbus_gateway1_proxy_new_for_bus(
+	    self->bus_type, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES, SMA_BUS_NAME,
+	    SMA_OBJECT_PATH, self->cancellable, sma_client_proxy_cb, g_object_ref(self));
+}
+
+SmaClientState
+sma_client_get_state(SmaClient *self)
+{
+	g_return_val_if_fail(SMA_IS_CLIENT(self), SMA_CLIENT_UNREACHABLE);
+	return self->state;
+}
+
+const gchar *
+sma_client_get_problem(SmaClient *self)
+{
+	g_return_val_if_fail(SMA_IS_CLIENT(self), NULL);
+	return self->problem;
+}
+
+/* NULL unless ready. */
+SmdDbusGateway1 *
+sma_client_get_proxy(SmaClient *self)
+{
+	g_return_val_if_fail(SMA_IS_CLIENT(self), NULL);
+	return self->proxy;
+}
+
+SmaClient *
+sma_client_new(GBusType bus_type)
+{
+	SmaClient *self = g_object_new(SMA_TYPE_CLIENT, NULL);
+	self->bus_type = bus_type;
+	return self;
+}
+
+static void
+sma_client_get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+	SmaClient *self = SMA_CLIENT(object);
+
+	switch (prop_id) {
+	case PROP_STATE:
+		g_value_set_int(value, self->state);
+		break;
+	case PROP_PROBLEM:
+		g_value_set_string(value, self->problem);
+		break;
+	default:
+		G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+	}
+}
+
+static void
+sma_client_dispose(GObject *object)
+{
+	SmaClient *self = SMA_CLIENT(object);
+
+	g_cancellable_cancel(self->cancellable);
+	g_clear_object(&self->cancellable);
+	g_clear_object(&self->proxy);
+	G_OBJECT_CLASS(sma_client_parent_class)->dispose(object);
+}
+
+static void
+sma_client_finalize(GObject *object)
+{
+	SmaClient *self = SMA_CLIENT(object);
+
+	g_free(self->problem);
+	G_OBJECT_CLASS(sma_client_parent_class)->finalize(object);
+}
+
+static void
+sma_client_class_init(SmaClientClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+
+	object_class->get_property = sma_client_get_property;
+	object_class->dispose = sma_client_dispose;
+	object_class->finalize = sma_client_finalize;
+
+	props[PROP_STATE] =
+	    g_param_spec_int("state", NULL, NULL, SMA_CLIENT_CONNECTING, SMA_CLIENT_UNREACHABLE,
+			     SMA_CLIENT_CONNECTING, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+	props[PROP_PROBLEM] = g_param_spec_string("problem", NULL, NULL, NULL,
+						  G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+	g_object_class_install_properties(object_class, N_PROPS, props);
+
+	signals[SIGNAL_REGISTRATION_REQUESTED] =
+	    g_signal_new("registration-requested", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
+			 NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+	signals[SIGNAL_STATUS_CHANGED] =
+	    g_signal_new("status-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+			 NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+	signals[SIGNAL_EVENT_ADDED] =
+	    g_signal_new("event-added", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+			 NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+}
+
+static void
+sma_client_init(SmaClient *self)
+{
+	self->state = SMA_CLIENT_CONNECTING;
+}
