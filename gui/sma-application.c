@@ -112,6 +112,14 @@ sma_application_get_client(SmaApplication *self)
 	return self->client;
 }
 
+/* Before it starts; what --session-bus does. */
+void
+sma_application_set_bus_type(SmaApplication *self, GBusType bus_type)
+{
+	g_return_if_fail(SMA_IS_APPLICATION(self));
+	self->bus_type = bus_type;
+}
+
 SmaApplication *
 sma_application_new(void)
 {

@@ -17,5 +17,6 @@ G_DECLARE_FINAL_TYPE(SmaApplication, sma_application, SMA, APPLICATION, AdwAppli
 
 SmaApplication *sma_application_new(void);
 SmaClient *sma_application_get_client(SmaApplication *self);
+void sma_application_set_bus_type(SmaApplication *self, GBusType bus_type);
 
 G_END_DECLS

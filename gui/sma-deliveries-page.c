@@ -706,10 +706,10 @@ sma_deliveries_page_dispose(GObject *object)
 	g_clear_object(&self->details_cancellable);
 	if (self->column_view != NULL)
 		gtk_column_view_set_model(self->column_view, NULL);
-	gtk_widget_dispose_template(GTK_WIDGET(self), SMA_TYPE_DELIVERIES_PAGE);
 	g_clear_object(&self->selection);
 	g_clear_object(&self->model);
 	g_clear_object(&self->client);
+	/* AdwBin drops its child (and the template with it) */
 	G_OBJECT_CLASS(sma_deliveries_page_parent_class)->dispose(object);
 }
 

@@ -406,11 +406,11 @@ sma_log_page_dispose(GObject *object)
 	g_clear_object(&self->cancellable);
 	if (self->column_view != NULL)
 		gtk_column_view_set_model(self->column_view, NULL);
-	gtk_widget_dispose_template(GTK_WIDGET(self), SMA_TYPE_LOG_PAGE);
 	g_clear_object(&self->shown);
 	g_clear_object(&self->events);
 	g_clear_object(&self->kinds);
 	g_clear_object(&self->client);
+	/* AdwBin drops its child (and the template with it) */
 	G_OBJECT_CLASS(sma_log_page_parent_class)->dispose(object);
 }
 

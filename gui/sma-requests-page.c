@@ -330,7 +330,7 @@ sma_requests_page_dispose(GObject *object)
 	g_cancellable_cancel(self->cancellable);
 	g_clear_object(&self->cancellable);
 	g_clear_object(&self->client);
-	gtk_widget_dispose_template(GTK_WIDGET(self), SMA_TYPE_REQUESTS_PAGE);
+	/* AdwBin drops its child (and the template with it) */
 	G_OBJECT_CLASS(sma_requests_page_parent_class)->dispose(object);
 }
 

@@ -177,10 +177,8 @@ SmaWindow *
 sma_window_new(GtkApplication *app, SmaClient *client)
 {
 	SmaWindow *self = g_object_new(SMA_TYPE_WINDOW, "application", app, NULL);
-	const gchar *app_id = g_application_get_application_id(G_APPLICATION(app));
-
 	self->client = g_object_ref(client);
-	sma_window_bind_settings(self, app_id != NULL ? app_id : "org.secumailer.Admin");
+	sma_window_bind_settings(self, "org.secumailer.Admin");
 	for (guint i = 0; sma_window_page(self, i) != NULL; i++)
 		sma_page_set_client(sma_window_page(self, i), client);
 	g_signal_connect_object(client, "notify::state", G_CALLBACK(sma_window_client_state_cb),

@@ -18,7 +18,13 @@ for f in sbin/secumailerd bin/secumailerctl \
          share/dbus-1/system.d/org.secumailer.Gateway1.conf \
          share/dbus-1/interfaces/org.secumailer.Gateway1.xml \
          share/polkit-1/actions/org.secumailer.Gateway1.policy \
-         share/polkit-1/rules.d/org.secumailer.Gateway1.rules; do
+         share/polkit-1/rules.d/org.secumailer.Gateway1.rules \
+         bin/secumailer-admin \
+         share/applications/org.secumailer.Admin.desktop \
+         share/metainfo/org.secumailer.Admin.metainfo.xml \
+         share/glib-2.0/schemas/org.secumailer.Admin.gschema.xml \
+         share/icons/hicolor/scalable/apps/org.secumailer.Admin.svg \
+         share/icons/hicolor/symbolic/apps/org.secumailer.Admin-symbolic.svg; do
   if [ -e "$dest$prefix/$f" ]; then
     echo "ok: $prefix/$f"
   else

@@ -21,6 +21,7 @@ import ctypes
 import email.message
 import email.policy
 import email.utils
+import http.client
 import json
 import os
 import shutil
@@ -687,3 +688,41 @@ class Gateway:
         # Don't let a stop problem hide the original exception.
         self.stop(check=exc_type is None)
         return False
+
+
+class Browser:
+    """Just enough of a browser: cookies, forms, no redirects followed."""
+
+    def __init__(self, port):
+        self.port = port
+        self.cookies = {}
+
+    def request(self, method, path, form=None, headers=None):
+        con = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
+        headers = dict(headers or {})
+        body = None
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if form is not None:
+            body = urllib.parse.urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        con.request(method, path, body=body, headers=headers)
+        resp = con.getresponse()
+        data = resp.read()
+        for name, value in resp.getheaders():
+            if name.lower() == "set-cookie":
+                k, v = value.split(";", 1)[0].split("=", 1)
+                self.cookies[k] = v
+        con.close()
+        return resp, data
+
+    def csrf(self):
+        return self.cookies.get("smd_csrf", "")
+
+
+def start_bus():
+    """A private D-Bus daemon (killed with everything else the test
+    started); returns the process and its address."""
+    proc = _spawn(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return proc, proc.stdout.readline().strip()

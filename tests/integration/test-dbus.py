@@ -17,12 +17,7 @@ from smdtest import Gateway, TestMX, ok, wait_for  # noqa: E402
 DEST = ["--dest", "org.secumailer.Gateway1", "--object-path", "/org/secumailer/Gateway1"]
 
 
-def start_bus():
-    # a private bus, killed with everything else the test started
-    proc = smdtest._spawn(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    address = proc.stdout.readline().strip()
-    return proc, address
+start_bus = smdtest.start_bus
 
 
 def gdbus(address, method, *args):

@@ -23,40 +23,10 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import smdtest  # noqa: E402
-from smdtest import Gateway, TestMX, ok, wait_for  # noqa: E402
+from smdtest import Browser, Gateway, TestMX, ok, wait_for  # noqa: E402
 
 SECRET = "portal-secret-8d2e"
 PDF = b"%PDF-1.4 fake\n" * 40
-
-
-class Browser:
-    """Just enough of a browser: cookies, forms, no redirects followed."""
-
-    def __init__(self, port):
-        self.port = port
-        self.cookies = {}
-
-    def request(self, method, path, form=None, headers=None):
-        con = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
-        headers = dict(headers or {})
-        body = None
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        if form is not None:
-            body = urllib.parse.urlencode(form)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        con.request(method, path, body=body, headers=headers)
-        resp = con.getresponse()
-        data = resp.read()
-        for name, value in resp.getheaders():
-            if name.lower() == "set-cookie":
-                k, v = value.split(";", 1)[0].split("=", 1)
-                self.cookies[k] = v
-        con.close()
-        return resp, data
-
-    def csrf(self):
-        return self.cookies.get("smd_csrf", "")
 
 
 def set_cookie_headers(resp):

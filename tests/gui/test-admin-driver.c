@@ -1,0 +1,376 @@
+/*
+ * SecuMailer — GUI test driver: the real admin app, on Xvfb, against the
+ * real secumailerd on a private session bus (test-gui.py starts them).
+ *
+ * It drives the widgets as a person would — selects a request, types a
+ * number, presses Submit, switches pages, presses Retry — and checks what
+ * the window then shows. Where the test script must act (change a status,
+ * stop or start the daemon) it prints "STEP name" and waits for the file
+ * name.go in $SMA_SYNC. Checks print "PASS text"; a failure prints
+ * "FAIL text" and exits 1. Screenshots of every page go to $SMA_ARTEFACTS.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <adwaita.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sma-application.h"
+#include "sma-deliveries-page.h"
+#include "sma-event.h"
+#include "sma-log-page.h"
+#include "sma-message-model.h"
+#include "sma-overview-page.h"
+#include "sma-window.h"
+
+#define WAIT_SECONDS 30
+
+static SmaWindow *window;
+
+static void
+pass(const gchar *what)
+{
+	g_print("PASS %s\n", what);
+}
+
+G_GNUC_NORETURN static void
+fail(const gchar *what)
+{
+	g_print("FAIL %s\n", what);
+	exit(EXIT_FAILURE);
+}
+
+static void
+check(gboolean cond, const gchar *what)
+{
+	if (!cond)
+		fail(what);
+	pass(what);
+}
+
+/* Runs the main loop until @cond holds, or fails after WAIT_SECONDS. */
+#define WAIT_UNTIL(cond, what)                                                                     \
+	G_STMT_START                                                                               \
+	{                                                                                          \
+		gint64 deadline_ = g_get_monotonic_time() + WAIT_SECONDS * G_USEC_PER_SEC;         \
+		while (!(cond)) {                                                                  \
+			if (g_get_monotonic_time() > deadline_)                                    \
+				fail(what);                                                        \
+			g_main_context_iteration(NULL, FALSE);                                     \
+			g_usleep(2000);                                                            \
+		}                                                                                  \
+		pass(what);                                                                        \
+	}                                                                                          \
+	G_STMT_END
+
+static void
+settle(guint ms)
+{
+	gint64 until = g_get_monotonic_time() + ms * 1000;
+	while (g_get_monotonic_time() < until) {
+		g_main_context_iteration(NULL, FALSE);
+		g_usleep(2000);
+	}
+}
+
+static void
+step(const gchar *name)
+{
+	g_autofree gchar *go = g_strdup_printf("%s/%s.go", g_getenv("SMA_SYNC"), name);
+	gint64 deadline = g_get_monotonic_time() + 120 * G_USEC_PER_SEC;
+
+	g_print("STEP %s\n", name);
+	/* the window keeps working while the script acts */
+	while (!g_file_test(go, G_FILE_TEST_EXISTS)) {
+		if (g_get_monotonic_time() > deadline)
+			fail("the test script answers");
+		g_main_context_iteration(NULL, FALSE);
+		g_usleep(5000);
+	}
+}
+
+static GtkWidget *
+find_in(GtkWidget *root, const gchar *name)
+{
+	if (g_strcmp0(gtk_widget_get_name(root), name) == 0)
+		return root;
+	for (GtkWidget *c = gtk_widget_get_first_child(root); c != NULL;
+	     c = gtk_widget_get_next_sibling(c)) {
+		GtkWidget *found = find_in(c, name);
+		if (found != NULL)
+			return found;
+	}
+	return NULL;
+}
+
+static GtkWidget *
+find(const gchar *name)
+{
+	return find_in(GTK_WIDGET(window), name);
+}
+
+/* A visible label in the window whose text starts with @prefix. */
+static GtkWidget *
+find_label_in(GtkWidget *root, const gchar *prefix)
+{
+	if (GTK_IS_LABEL(root) && gtk_widget_get_mapped(root) &&
+	    g_str_has_prefix(gtk_label_get_label(GTK_LABEL(root)), prefix))
+		return root;
+	for (GtkWidget *c = gtk_widget_get_first_child(root); c != NULL;
+	     c = gtk_widget_get_next_sibling(c)) {
+		GtkWidget *found = find_label_in(c, prefix);
+		if (found != NULL)
+			return found;
+	}
+	return NULL;
+}
+
+static gboolean
+shows_label(const gchar *prefix)
+{
+	return find_label_in(GTK_WIDGET(window), prefix) != NULL;
+}
+
+static const gchar *
+main_state(void)
+{
+	return gtk_stack_get_visible_child_name(GTK_STACK(find("main-stack")));
+}
+
+static const gchar *
+visible_page(void)
+{
+	return adw_view_stack_get_visible_child_name(ADW_VIEW_STACK(find("view-stack")));
+}
+
+/* The window as it is drawn, to a PNG in the artefacts folder. */
+static void
+screenshot(const gchar *name)
+{
+	g_autofree gchar *path = g_strdup_printf("%s/%s.png", g_getenv("SMA_ARTEFACTS"), name);
+	GtkWidget *widget = GTK_WIDGET(window);
+	g_autoptr(GdkPaintable) paintable = NULL;
+	g_autoptr(GskRenderNode) node = NULL;
+	g_autoptr(GdkTexture) texture = NULL;
+	int w, h;
+
+	settle(500); /* transitions and the first frame of new rows */
+	w = gtk_widget_get_width(widget);
+	h = gtk_widget_get_height(widget);
+	paintable = gtk_widget_paintable_new(widget);
+	/* a busy machine may not have drawn the new page yet: give it time */
+	for (guint tries = 0; node == NULL && tries < 50; tries++) {
+		GtkSnapshot *snapshot = gtk_snapshot_new();
+		gdk_paintable_snapshot(paintable, snapshot, w, h);
+		node = gtk_snapshot_free_to_node(snapshot);
+		if (node == NULL)
+			settle(100);
+	}
+	if (node == NULL)
+		fail("the window draws something");
+	texture = gsk_renderer_render_texture(gtk_native_get_renderer(GTK_NATIVE(window)), node,
+					      &GRAPHENE_RECT_INIT(0, 0, (float)w, (float)h));
+	if (!gdk_texture_save_to_png(texture, path))
+		fail("a screenshot is saved");
+	g_print("SCREENSHOT %s\n", path);
+}
+
+static SmaMessage *
+message_to(const gchar *recipient)
+{
+	SmaDeliveriesPage *page = SMA_DELIVERIES_PAGE(find("deliveries-page"));
+	GListModel *model = G_LIST_MODEL(sma_deliveries_page_get_model(page));
+
+	for (guint i = 0; i < g_list_model_get_n_items(model); i++) {
+		g_autoptr(SmaMessage) msg = g_list_model_get_item(model, i);
+		if (g_strcmp0(sma_message_get_recipient(msg, 0), recipient) == 0)
+			return msg; /* the model keeps its reference */
+	}
+	return NULL;
+}
+
+static guint
+position_of(const gchar *recipient)
+{
+	SmaDeliveriesPage *page = SMA_DELIVERIES_PAGE(find("deliveries-page"));
+	GListModel *model = G_LIST_MODEL(sma_deliveries_page_get_model(page));
+
+	for (guint i = 0; i < g_list_model_get_n_items(model); i++) {
+		g_autoptr(SmaMessage) msg = g_list_model_get_item(model, i);
+		if (g_strcmp0(sma_message_get_recipient(msg, 0), recipient) == 0)
+			return i;
+	}
+	return GTK_INVALID_LIST_POSITION;
+}
+
+static gboolean
+log_has_kind(const gchar *kind)
+{
+	GListModel *shown = sma_log_page_get_shown(SMA_LOG_PAGE(find("log-page")));
+
+	for (guint i = 0; i < g_list_model_get_n_items(shown); i++) {
+		g_autoptr(SmaEvent) event = g_list_model_get_item(shown, i);
+		if (g_strcmp0(sma_event_get_kind(event), kind) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static void
+requests_scenario(void)
+{
+	GtkWidget *list, *row, *phone, *submit, *error;
+	AdwViewStackPage *page;
+
+	WAIT_UNTIL(g_strcmp0(main_state(), "main") == 0, "the app connects to the daemon");
+	WAIT_UNTIL(find("pat@plain.test") != NULL, "the pending request is listed");
+	check(g_strcmp0(visible_page(), "requests") == 0,
+	      "with requests pending, the app opens on the requests page");
+	page = adw_view_stack_get_page(ADW_VIEW_STACK(find("view-stack")), find("requests-page"));
+	check(adw_view_stack_page_get_badge_number(page) == 1 &&
+		  adw_view_stack_page_get_needs_attention(page),
+	      "the requests tab has a badge with the count");
+	check(shows_label("from doctor@org.test"), "the request names the sender");
+	screenshot("requests");
+
+	list = find("requests-list");
+	row = find("pat@plain.test");
+	gtk_list_box_select_row(GTK_LIST_BOX(list), GTK_LIST_BOX_ROW(row));
+	phone = find("requests-phone");
+	submit = find("requests-submit");
+	error = find("requests-error");
+	WAIT_UNTIL(gtk_widget_get_mapped(phone) && gtk_widget_get_mapped(submit),
+		   "selecting the request shows a phone field and Submit");
+	gtk_editable_set_text(GTK_EDITABLE(phone), "06 1234");
+	gtk_widget_activate(submit);
+	WAIT_UNTIL(gtk_widget_get_visible(error) && gtk_widget_has_css_class(phone, "error"),
+		   "an invalid number gives an inline error on the field");
+	check(strlen(gtk_label_get_label(GTK_LABEL(error))) > 10 && find("pat@plain.test") != NULL,
+	      "which says what is wrong, and the request stays");
+	screenshot("requests-invalid");
+
+	gtk_editable_set_text(GTK_EDITABLE(phone), "06 12345678");
+	check(!gtk_widget_get_visible(error), "typing clears the error");
+	gtk_widget_activate(submit);
+	WAIT_UNTIL(shows_label("Stored: +31 6"), "a valid number gives a Stored toast");
+	WAIT_UNTIL(find("pat@plain.test") == NULL, "and the request leaves the list");
+	check(adw_view_stack_page_get_badge_number(page) == 0, "the badge goes");
+	screenshot("requests-stored");
+	step("stored");
+}
+
+static void
+deliveries_scenario(void)
+{
+	SmaMessage *held, *delivered;
+	SmaDeliveriesPage *page = SMA_DELIVERIES_PAGE(find("deliveries-page"));
+
+	sma_window_show_page(window, "deliveries");
+	WAIT_UNTIL((held = message_to("pat@plain.test")) != NULL &&
+		       (delivered = message_to("colleague@org.test")) != NULL,
+		   "the deliveries list shows both messages");
+	check(g_strcmp0(sma_message_get_subject(held), "Lab results") == 0, "with their subjects");
+	WAIT_UNTIL(g_strcmp0(sma_message_get_state(held, 0), "invited") == 0,
+		   "the released message is invited");
+	check(shows_label("Invited") && shows_label("Delivered over TLS"),
+	      "status chips: invited, delivered over TLS");
+
+	sma_deliveries_page_select(page, position_of("colleague@org.test"));
+	WAIT_UNTIL(shows_label("TLSv1."), "the details show the TLS version of the delivery");
+	check(shows_label("Server certificate (SHA-256)"), "and the certificate fingerprint");
+	screenshot("deliveries");
+
+	sma_deliveries_page_select(page, position_of("pat@plain.test"));
+	WAIT_UNTIL(find("resend-button") != NULL && find("revoke-button") != NULL,
+		   "a held message offers Resend invitation and Revoke");
+	screenshot("deliveries-held");
+
+	/* the script requests a pin on the portal: the recipient is pin-sent */
+	step("pin");
+	WAIT_UNTIL(g_strcmp0(sma_message_get_state(held, 0), "pin-sent") == 0 &&
+		       shows_label("Pin code sent"),
+		   "a status change in the daemon appears in the list without a reload");
+}
+
+static void
+other_pages_scenario(void)
+{
+	SmaOverviewPage *overview = SMA_OVERVIEW_PAGE(find("overview-page"));
+	g_autofree gchar *export_path =
+	    g_strdup_printf("%s/log-export.tsv", g_getenv("SMA_ARTEFACTS"));
+	g_autoptr(GFile) export_file = g_file_new_for_path(export_path);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *exported = NULL;
+
+	sma_window_show_page(window, "recipients");
+	WAIT_UNTIL(find("pat@plain.test") != NULL && shows_label("+31612345678"),
+		   "the recipients page lists the number");
+	screenshot("recipients");
+
+	sma_window_show_page(window, "log");
+	WAIT_UNTIL(log_has_kind("pin-requested"), "the log follows new events");
+	check(sma_log_page_get_following(SMA_LOG_PAGE(find("log-page"))),
+	      "at the bottom, it follows");
+	screenshot("log");
+	gtk_editable_set_text(GTK_EDITABLE(find("log-search")), "pin-requested");
+	WAIT_UNTIL(
+	    g_list_model_get_n_items(sma_log_page_get_shown(SMA_LOG_PAGE(find("log-page")))) == 1,
+	    "the text filter narrows the log");
+	check(sma_log_page_export_to_file(SMA_LOG_PAGE(find("log-page")), export_file, &error),
+	      "the shown events export to a file");
+	g_file_get_contents(export_path, &exported, NULL, NULL);
+	check(exported != NULL && g_str_has_prefix(exported, "time\tlevel\tkind") &&
+		  strstr(exported, "\tpin-requested\t") != NULL &&
+		  strstr(exported, "\treceived\t") == NULL,
+	      "the export holds the filtered rows only");
+	gtk_editable_set_text(GTK_EDITABLE(find("log-search")), "");
+
+	sma_window_show_page(window, "overview");
+	WAIT_UNTIL(g_strcmp0(sma_overview_page_get_figure(overview, FALSE, 0), "1") == 0 &&
+		       g_strcmp0(sma_overview_page_get_figure(overview, FALSE, 2), "1") == 0,
+		   "the overview counts today's delivered and waiting recipients");
+	screenshot("overview");
+}
+
+static void
+unreachable_scenario(void)
+{
+	step("stop-daemon");
+	WAIT_UNTIL(g_strcmp0(main_state(), "unreachable") == 0,
+		   "with the daemon stopped, the app says it cannot reach the service");
+	check(shows_label("The SecuMailer service"), "and why");
+	screenshot("unreachable");
+	step("start-daemon");
+	gtk_widget_activate(find("retry-button"));
+	WAIT_UNTIL(g_strcmp0(main_state(), "main") == 0, "Retry reconnects once it runs again");
+}
+
+int
+main(int argc, char **argv)
+{
+	g_autoptr(SmaApplication) app = NULL;
+	g_autoptr(GError) error = NULL;
+
+	gtk_init();
+	app = sma_application_new();
+	/* its own id: the test never meets a running admin app */
+	g_application_set_application_id(G_APPLICATION(app), "org.secumailer.AdminTest");
+	g_application_set_flags(G_APPLICATION(app), G_APPLICATION_NON_UNIQUE);
+	sma_application_set_bus_type(app, G_BUS_TYPE_SESSION);
+	if (!g_application_register(G_APPLICATION(app), NULL, &error))
+		fail(error->message);
+	g_application_activate(G_APPLICATION(app));
+	window = SMA_WINDOW(gtk_application_get_active_window(GTK_APPLICATION(app)));
+	check(window != NULL, "the main window opens");
+
+	requests_scenario();
+	deliveries_scenario();
+	other_pages_scenario();
+	unreachable_scenario();
+
+	gtk_window_destroy(GTK_WINDOW(window));
+	settle(100);
+	g_print("DONE\n");
+	return EXIT_SUCCESS;
+}
