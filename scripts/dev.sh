@@ -88,5 +88,15 @@ echo "Portal: http://127.0.0.1:8080   SMS: $DEV/sms.jsonl"
 echo "Admin API: DBUS_SESSION_BUS_ADDRESS=$DBUS_SESSION_BUS_ADDRESS gdbus call --session --dest org.secumailer.Gateway1 --object-path /org/secumailer/Gateway1 --method org.secumailer.Gateway1.ListRegistrationRequests"
 echo
 G_MESSAGES_DEBUG="${G_MESSAGES_DEBUG:-}" "$ROOT/build/daemon/secumailerd" --config "$DEV/secumailer.conf" --session-bus --no-polkit &
-PIDS+=($!)
-wait "${PIDS[-1]}"
+DAEMON=$!
+PIDS+=($DAEMON)
+
+# the admin app, where there is a display (its settings schema from the
+# build tree)
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -x "$ROOT/build/gui/secumailer-admin" ]; then
+  GSETTINGS_SCHEMA_DIR="$ROOT/build/data" "$ROOT/build/gui/secumailer-admin" --session-bus &
+  PIDS+=($!)
+else
+  echo "No display: the admin app (build/gui/secumailer-admin --session-bus) is not started."
+fi
+wait "$DAEMON"
