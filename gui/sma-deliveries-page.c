@@ -286,10 +286,7 @@ sma_deliveries_page_action_done(SmaDeliveriesAction *action, gboolean ok, GError
 	SmaDeliveriesPage *self = action->self;
 
 	if (!ok) {
-		if (sma_client_check_error(self->client, error))
-			return;
-		g_dbus_error_strip_remote_error(error);
-		sma_page_toast(GTK_WIDGET(self), error->message);
+		sma_page_call_failed(GTK_WIDGET(self), self->client, error);
 		return;
 	}
 	sma_page_toast(GTK_WIDGET(self), done);
@@ -534,11 +531,7 @@ sma_deliveries_page_details_cb(GObject *source, GAsyncResult *result, gpointer u
 
 	if (!smd_dbus_gateway1_call_get_message_finish(SMD_DBUS_GATEWAY1(source), &recipients,
 						       &events, result, &error)) {
-		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
-		    sma_client_check_error(self->client, error))
-			return;
-		g_dbus_error_strip_remote_error(error);
-		sma_page_toast(GTK_WIDGET(self), error->message);
+		sma_page_call_failed(GTK_WIDGET(self), self->client, error);
 		return;
 	}
 	sma_deliveries_page_clear_details(self);
@@ -591,13 +584,11 @@ sma_deliveries_page_load_details(SmaDeliveriesPage *self)
 {
 	SmdDbusGateway1 *proxy = sma_client_get_proxy(self->client);
 
-	g_cancellable_cancel(self->details_cancellable);
-	g_clear_object(&self->details_cancellable);
+	sma_page_restart(&self->details_cancellable);
 	if (proxy == NULL || self->details_queue_id == NULL) {
 		gtk_stack_set_visible_child_name(self->details_stack, "none");
 		return;
 	}
-	self->details_cancellable = g_cancellable_new();
 	smd_dbus_gateway1_call_get_message(proxy, self->details_queue_id, self->details_cancellable,
 					   sma_deliveries_page_details_cb, g_object_ref(self));
 }

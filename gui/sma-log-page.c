@@ -162,9 +162,7 @@ sma_log_page_read_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	self->reading = FALSE;
 	if (!smd_dbus_gateway1_call_read_events_finish(SMD_DBUS_GATEWAY1(source), &rows, result,
 						       &error)) {
-		if (!sma_client_check_error(self->client, error) &&
-		    !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-			sma_page_toast(GTK_WIDGET(self), error->message);
+		sma_page_call_failed(GTK_WIDGET(self), self->client, error);
 		return;
 	}
 	g_variant_iter_init(&iter, rows);
@@ -215,9 +213,7 @@ sma_log_page_reload(SmaPage *page)
 {
 	SmaLogPage *self = SMA_LOG_PAGE(page);
 
-	g_cancellable_cancel(self->cancellable);
-	g_clear_object(&self->cancellable);
-	self->cancellable = g_cancellable_new();
+	sma_page_restart(&self->cancellable);
 	self->reading = FALSE;
 	self->again = FALSE;
 	self->cursor = 0;

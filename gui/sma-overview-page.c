@@ -29,7 +29,6 @@ struct _SmaOverviewPage {
 	/* owned */
 	SmaClient *client;
 	GCancellable *cancellable;
-	guint refresh_id;
 };
 
 static void sma_overview_page_iface_init(SmaPageInterface *iface);
@@ -64,9 +63,7 @@ sma_overview_page_stats_cb(GObject *source, GAsyncResult *result, gpointer user_
 
 	if (!smd_dbus_gateway1_call_get_statistics_finish(SMD_DBUS_GATEWAY1(source), &stats, result,
 							  &error)) {
-		if (!sma_client_check_error(self->client, error) &&
-		    !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-			sma_page_toast(GTK_WIDGET(self), error->message);
+		sma_page_call_failed(GTK_WIDGET(self), self->client, error);
 		return;
 	}
 	days = g_variant_lookup_value(stats, "days", G_VARIANT_TYPE("a(xuuuu)"));
@@ -100,20 +97,8 @@ sma_overview_page_reload(SmaPage *page)
 
 	if (proxy == NULL)
 		return;
-	g_cancellable_cancel(self->cancellable);
-	g_clear_object(&self->cancellable);
-	self->cancellable = g_cancellable_new();
-	smd_dbus_gateway1_call_get_statistics(proxy, self->cancellable, sma_overview_page_stats_cb,
-					      g_object_ref(self));
-}
-
-static gboolean
-sma_overview_page_refresh_cb(gpointer user_data)
-{
-	SmaOverviewPage *self = user_data;
-	self->refresh_id = 0;
-	sma_overview_page_reload(SMA_PAGE(self));
-	return G_SOURCE_REMOVE;
+	smd_dbus_gateway1_call_get_statistics(proxy, sma_page_restart(&self->cancellable),
+					      sma_overview_page_stats_cb, g_object_ref(self));
 }
 
 /* Many events come in bursts: count once they settle. */
@@ -121,8 +106,7 @@ static void
 sma_overview_page_event_cb(SmaClient *client, const gchar *kind, const gchar *queue_id,
 			   const gchar *recipient, SmaOverviewPage *self)
 {
-	if (self->refresh_id == 0)
-		self->refresh_id = g_timeout_add_seconds(1, sma_overview_page_refresh_cb, self);
+	sma_page_reload_soon(SMA_PAGE(self), 1000);
 }
 
 static void
@@ -167,7 +151,6 @@ sma_overview_page_dispose(GObject *object)
 {
 	SmaOverviewPage *self = SMA_OVERVIEW_PAGE(object);
 
-	g_clear_handle_id(&self->refresh_id, g_source_remove);
 	g_cancellable_cancel(self->cancellable);
 	g_clear_object(&self->cancellable);
 	g_clear_object(&self->client);

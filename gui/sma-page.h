@@ -29,5 +29,12 @@ void sma_page_reload(SmaPage *self);
 gboolean sma_page_focus_search(SmaPage *self);
 /* A toast in the window that holds @widget. */
 void sma_page_toast(GtkWidget *widget, const gchar *text);
+/* Cancels the call in flight and gives a cancellable for the next one. */
+GCancellable *sma_page_restart(GCancellable **cancellable);
+/* A failed call: nothing when cancelled, the "cannot reach" state when
+ * the service went away or refuses us, otherwise a toast that says why. */
+void sma_page_call_failed(GtkWidget *widget, SmaClient *client, GError *error);
+/* Reloads once a burst of events has settled (@ms after the first). */
+void sma_page_reload_soon(SmaPage *self, guint ms);
 
 G_END_DECLS

@@ -28,7 +28,6 @@ struct _SmaRecipientsPage {
 	/* owned */
 	SmaClient *client;
 	GCancellable *cancellable;
-	guint refresh_id;
 };
 
 static void sma_recipients_page_iface_init(SmaPageInterface *iface);
@@ -75,10 +74,7 @@ sma_recipients_page_remove_cb(GObject *source, GAsyncResult *result, gpointer us
 
 	if (!smd_dbus_gateway1_call_remove_phone_finish(SMD_DBUS_GATEWAY1(source), result,
 							&error)) {
-		if (!sma_client_check_error(edit->self->client, error)) {
-			g_dbus_error_strip_remote_error(error);
-			sma_page_toast(GTK_WIDGET(edit->self), error->message);
-		}
+		sma_page_call_failed(GTK_WIDGET(edit->self), edit->self->client, error);
 	} else {
 		g_autofree gchar *text =
 		    g_strdup_printf(_("Removed the number of %s"), edit->address);
@@ -179,9 +175,7 @@ sma_recipients_page_list_cb(GObject *source, GAsyncResult *result, gpointer user
 
 	if (!smd_dbus_gateway1_call_list_phones_finish(SMD_DBUS_GATEWAY1(source), &phones, result,
 						       &error)) {
-		if (!sma_client_check_error(self->client, error) &&
-		    !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-			sma_page_toast(GTK_WIDGET(self), error->message);
+		sma_page_call_failed(GTK_WIDGET(self), self->client, error);
 		return;
 	}
 	while ((child = gtk_widget_get_first_child(GTK_WIDGET(self->list_box))) != NULL)
@@ -324,21 +318,12 @@ sma_recipients_page_add_cb(SmaRecipientsPage *self)
 	sma_recipients_page_edit(self, NULL);
 }
 
-static gboolean
-sma_recipients_page_refresh_cb(gpointer user_data)
-{
-	SmaRecipientsPage *self = user_data;
-	self->refresh_id = 0;
-	sma_recipients_page_reload(SMA_PAGE(self));
-	return G_SOURCE_REMOVE;
-}
-
 static void
 sma_recipients_page_event_cb(SmaClient *client, const gchar *kind, const gchar *queue_id,
 			     const gchar *recipient, SmaRecipientsPage *self)
 {
-	if (g_str_has_prefix(kind, "phone-") && self->refresh_id == 0)
-		self->refresh_id = g_timeout_add(300, sma_recipients_page_refresh_cb, self);
+	if (g_str_has_prefix(kind, "phone-"))
+		sma_page_reload_soon(SMA_PAGE(self), 300);
 }
 
 static void
@@ -370,7 +355,6 @@ sma_recipients_page_dispose(GObject *object)
 {
 	SmaRecipientsPage *self = SMA_RECIPIENTS_PAGE(object);
 
-	g_clear_handle_id(&self->refresh_id, g_source_remove);
 	g_cancellable_cancel(self->cancellable);
 	g_clear_object(&self->cancellable);
 	g_clear_object(&self->client);

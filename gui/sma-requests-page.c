@@ -32,7 +32,6 @@ struct _SmaRequestsPage {
 	GListStore *requests; /* of SmaRequest, oldest first */
 	GCancellable *cancellable;
 	gchar *submitting; /* the recipient of a SetPhone in flight */
-	guint refresh_id;
 	gboolean loaded;
 };
 
@@ -150,9 +149,7 @@ sma_requests_page_list_cb(GObject *source, GAsyncResult *result, gpointer user_d
 
 	if (!smd_dbus_gateway1_call_list_registration_requests_finish(SMD_DBUS_GATEWAY1(source),
 								      &rows, result, &error)) {
-		if (!sma_client_check_error(self->client, error) &&
-		    !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-			sma_page_toast(GTK_WIDGET(self), error->message);
+		sma_page_call_failed(GTK_WIDGET(self), self->client, error);
 		return;
 	}
 	/* keep the selection (and what is being typed) across live updates */
@@ -198,11 +195,9 @@ sma_requests_page_reload(SmaPage *page)
 		return;
 	if (!self->loaded)
 		gtk_stack_set_visible_child_name(self->stack, "loading");
-	g_cancellable_cancel(self->cancellable);
-	g_clear_object(&self->cancellable);
-	self->cancellable = g_cancellable_new();
 	smd_dbus_gateway1_call_list_registration_requests(
-	    proxy, self->cancellable, sma_requests_page_list_cb, g_object_ref(self));
+	    proxy, sma_page_restart(&self->cancellable), sma_requests_page_list_cb,
+	    g_object_ref(self));
 }
 
 static void
@@ -258,23 +253,7 @@ sma_requests_page_submit_cb(SmaRequestsPage *self)
 					 sma_requests_page_set_phone_cb, g_object_ref(self));
 }
 
-static gboolean
-sma_requests_page_refresh_cb(gpointer user_data)
-{
-	SmaRequestsPage *self = user_data;
-	self->refresh_id = 0;
-	sma_requests_page_reload(SMA_PAGE(self));
-	return G_SOURCE_REMOVE;
-}
-
 /* new requests, and requests answered elsewhere (the web page) */
-static void
-sma_requests_page_live_cb(SmaRequestsPage *self)
-{
-	if (self->refresh_id == 0)
-		self->refresh_id = g_timeout_add(300, sma_requests_page_refresh_cb, self);
-}
-
 static void
 sma_requests_page_event_cb(SmaClient *client, const gchar *kind, const gchar *queue_id,
 			   const gchar *recipient, SmaRequestsPage *self)
@@ -282,7 +261,7 @@ sma_requests_page_event_cb(SmaClient *client, const gchar *kind, const gchar *qu
 	if (g_strcmp0(kind, "registration-requested") == 0 ||
 	    g_strcmp0(kind, "phone-registered") == 0 || g_strcmp0(kind, "invited") == 0 ||
 	    g_strcmp0(kind, "expired") == 0 || g_strcmp0(kind, "revoked") == 0)
-		sma_requests_page_live_cb(self);
+		sma_page_reload_soon(SMA_PAGE(self), 300);
 }
 
 static void
@@ -326,7 +305,6 @@ sma_requests_page_dispose(GObject *object)
 {
 	SmaRequestsPage *self = SMA_REQUESTS_PAGE(object);
 
-	g_clear_handle_id(&self->refresh_id, g_source_remove);
 	g_cancellable_cancel(self->cancellable);
 	g_clear_object(&self->cancellable);
 	g_clear_object(&self->client);
