@@ -145,6 +145,8 @@ sma_recipients_page_row(SmaRecipientsPage *self, const gchar *address, const gch
 	/* TRANSLATORS: a phone directory entry: "NUMBER · registered by WHO on WHEN" */
 	g_autofree gchar *subtitle =
 	    g_strdup_printf(_("%s · registered by %s on %s"), number, who, when);
+	g_autofree gchar *edit_name = g_strdup_printf("edit:%s", address);
+	g_autofree gchar *remove_name = g_strdup_printf("remove:%s", address);
 	GtkWidget *edit, *remove;
 
 	adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), address);
@@ -156,6 +158,8 @@ sma_recipients_page_row(SmaRecipientsPage *self, const gchar *address, const gch
 	remove =
 	    sma_recipients_page_icon_button("user-trash-symbolic", _("Remove the Number"), address);
 	g_signal_connect(remove, "clicked", G_CALLBACK(sma_recipients_page_remove_clicked), self);
+	gtk_widget_set_name(edit, edit_name);
+	gtk_widget_set_name(remove, remove_name);
 	adw_action_row_add_suffix(ADW_ACTION_ROW(row), edit);
 	adw_action_row_add_suffix(ADW_ACTION_ROW(row), remove);
 	gtk_widget_set_name(row, address);
@@ -276,6 +280,7 @@ sma_recipients_page_edit_full(SmaRecipientsPage *self, const gchar *address, gbo
 	gtk_list_box_set_selection_mode(GTK_LIST_BOX(list), GTK_SELECTION_NONE);
 	if (adding) {
 		edit->address_row = ADW_ENTRY_ROW(adw_entry_row_new());
+		gtk_widget_set_name(GTK_WIDGET(edit->address_row), "phone-address");
 		adw_preferences_row_set_title(ADW_PREFERENCES_ROW(edit->address_row),
 					      _("E-mail address"));
 		gtk_editable_set_text(GTK_EDITABLE(edit->address_row),
@@ -283,6 +288,7 @@ sma_recipients_page_edit_full(SmaRecipientsPage *self, const gchar *address, gbo
 		gtk_list_box_append(GTK_LIST_BOX(list), GTK_WIDGET(edit->address_row));
 	}
 	edit->number_row = ADW_ENTRY_ROW(adw_entry_row_new());
+	gtk_widget_set_name(GTK_WIDGET(edit->number_row), "phone-number");
 	adw_preferences_row_set_title(ADW_PREFERENCES_ROW(edit->number_row), _("Mobile number"));
 	adw_entry_row_set_input_purpose(edit->number_row, GTK_INPUT_PURPOSE_PHONE);
 	gtk_editable_set_text(GTK_EDITABLE(edit->number_row), number != NULL ? number : "");

@@ -204,6 +204,47 @@ position_of(const gchar *recipient)
 	return GTK_INVALID_LIST_POSITION;
 }
 
+/* The message dialog in front of the window. */
+static AdwMessageDialog *
+dialog(void)
+{
+	GListModel *toplevels = gtk_window_get_toplevels(); /* borrowed */
+
+	for (guint i = 0; i < g_list_model_get_n_items(toplevels); i++) {
+		g_autoptr(GObject) w = g_list_model_get_item(toplevels, i);
+		if (ADW_IS_MESSAGE_DIALOG(w) && gtk_widget_get_mapped(GTK_WIDGET(w)))
+			return ADW_MESSAGE_DIALOG(w);
+	}
+	return NULL;
+}
+
+static GtkWidget *
+button_in(GtkWidget *root, const gchar *label)
+{
+	if (GTK_IS_BUTTON(root) && g_strcmp0(gtk_button_get_label(GTK_BUTTON(root)), label) == 0)
+		return root;
+	for (GtkWidget *c = gtk_widget_get_first_child(root); c != NULL;
+	     c = gtk_widget_get_next_sibling(c)) {
+		GtkWidget *found = button_in(c, label);
+		if (found != NULL)
+			return found;
+	}
+	return NULL;
+}
+
+/* Presses the dialog's response button labelled @label, as a person would
+ * (the dialog closes itself then). */
+static void
+answer(const gchar *label)
+{
+	GtkWidget *button = button_in(GTK_WIDGET(dialog()), label);
+
+	if (button == NULL)
+		fail("the dialog has its buttons");
+	gtk_widget_activate(button);
+	WAIT_UNTIL(dialog() == NULL, "the dialog closes");
+}
+
 static gboolean
 log_has_kind(const gchar *kind)
 {
@@ -258,6 +299,9 @@ requests_scenario(void)
 	check(adw_view_stack_page_get_badge_number(page) == 0, "the badge goes");
 	screenshot("requests-stored");
 	step("stored");
+	WAIT_UNTIL(find("new@plain.test") != NULL &&
+		       adw_view_stack_page_get_badge_number(page) == 1,
+		   "a new request appears live, with the badge");
 }
 
 static void
@@ -307,6 +351,24 @@ other_pages_scenario(void)
 	WAIT_UNTIL(find("pat@plain.test") != NULL && shows_label("+31612345678"),
 		   "the recipients page lists the number");
 	screenshot("recipients");
+	gtk_widget_activate(find("edit:pat@plain.test"));
+	WAIT_UNTIL(dialog() != NULL, "Change asks for the new number");
+	gtk_editable_set_text(GTK_EDITABLE(find_in(GTK_WIDGET(dialog()), "phone-number")), "12");
+	answer("_Submit");
+	WAIT_UNTIL(
+	    dialog() != NULL && find_in(GTK_WIDGET(dialog()), "phone-number") != NULL &&
+		gtk_widget_has_css_class(find_in(GTK_WIDGET(dialog()), "phone-number"), "error"),
+	    "a wrong number brings the dialog back with the error");
+	gtk_editable_set_text(GTK_EDITABLE(find_in(GTK_WIDGET(dialog()), "phone-number")),
+			      "06 87654321");
+	answer("_Submit");
+	WAIT_UNTIL(shows_label("+31687654321"), "a right one changes the number in the list");
+	step("changed");
+	gtk_widget_activate(find("remove:pat@plain.test"));
+	WAIT_UNTIL(dialog() != NULL, "Remove asks first");
+	answer("_Remove");
+	WAIT_UNTIL(find("pat@plain.test") == NULL, "and the number leaves the directory");
+	step("removed");
 
 	sma_window_show_page(window, "log");
 	WAIT_UNTIL(log_has_kind("pin-requested"), "the log follows new events");
@@ -328,7 +390,7 @@ other_pages_scenario(void)
 
 	sma_window_show_page(window, "overview");
 	WAIT_UNTIL(g_strcmp0(sma_overview_page_get_figure(overview, FALSE, 0), "1") == 0 &&
-		       g_strcmp0(sma_overview_page_get_figure(overview, FALSE, 2), "1") == 0,
+		       g_strcmp0(sma_overview_page_get_figure(overview, FALSE, 2), "2") == 0,
 		   "the overview counts today's delivered and waiting recipients");
 	screenshot("overview");
 }

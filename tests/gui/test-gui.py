@@ -70,7 +70,7 @@ def test_admin_app():
         # ASan and UBSan stay on, LSan would only list those
         if "ASAN_OPTIONS" in env:
             env["ASAN_OPTIONS"] += ":detect_leaks=0"
-        proc = smdtest._spawn([driver], env=env, stdout=subprocess.PIPE,
+        proc = smdtest._spawn(os.environ.get("SMA_DRIVER_WRAPPER", "").split() + [driver], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
         failed = False
         for line in proc.stdout:
@@ -93,6 +93,9 @@ def test_admin_app():
                     ev = gw.events("phone-registered")
                     ok(len(ev) == 1 and "by=<dbus:" in ev[0]["detail"],
                        "logged as registered by the app's caller", repr(ev))
+                    gw.send("nurse@org.test", "new@plain.test",
+                            smdtest.make_message("nurse@org.test", "new@plain.test", "Hello",
+                                                 "Hi\n"))
                 elif name == "pin":
                     raw = plain.messages()[0][0].decode("utf-8", "replace").replace("=\r\n", "")
                     token = re.findall(r"/m/([A-Za-z0-9_-]{32})", raw)[0]
@@ -101,6 +104,12 @@ def test_admin_app():
                     resp, _ = b.request("POST", f"/m/{token}/pin", {"csrf": b.csrf()})
                     ok(resp.status == 200, "the recipient requests a pin on the portal",
                        resp.status)
+                elif name == "changed":
+                    ok(gw.query("SELECT number FROM phones WHERE address = 'pat@plain.test'")
+                       == [{"number": "+31687654321"}], "the daemon has the changed number")
+                elif name == "removed":
+                    ok(gw.query("SELECT number FROM phones WHERE address = 'pat@plain.test'")
+                       == [], "the daemon forgot the number")
                 elif name == "stop-daemon":
                     gw.stop()
                     ok(not gw.running, "the daemon is stopped")
