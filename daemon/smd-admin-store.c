@@ -313,18 +313,32 @@ gboolean
 smd_admin_store_messages(sqlite3 *db, gpointer data, GError **error)
 {
 	SmdMessageList *l = data;
-	/* newest first over the primary key; every filter is an index lookup */
-	g_autoptr(sqlite3_stmt) stmt = smd_store_prepare(
-	    db,
+	/* One page of message ids, newest first, chosen by what drives the
+	 * search: with a million messages, an address walks its own index
+	 * entries, a state walks (state, message_id) backwards and stops at
+	 * the page, and no filter walks the primary key. Never a scan of
+	 * every message per row. */
+	const gchar *page =
+	    l->address != NULL
+		? "SELECT m.id FROM messages m WHERE m.id IN (SELECT message_id FROM recipients "
+		  "WHERE address = ?2 COLLATE NOCASE UNION SELECT id FROM messages WHERE sender = "
+		  "?2 COLLATE NOCASE) AND (?1 IS NULL OR EXISTS (SELECT 1 FROM recipients r WHERE "
+		  "r.state = ?1 AND r.message_id = m.id)) AND m.notification = 0 AND (?3 = 0 OR "
+		  "m.received_at >= ?3) AND (?4 = 0 OR m.received_at <= ?4) ORDER BY m.id DESC "
+		  "LIMIT ?5 OFFSET ?6"
+	    : l->state != NULL
+		? "SELECT r.message_id FROM recipients r JOIN messages m ON m.id = r.message_id "
+		  "WHERE r.state = ?1 AND ?2 IS NULL AND m.notification = 0 AND (?3 = 0 OR "
+		  "m.received_at >= ?3) AND (?4 = 0 OR m.received_at <= ?4) GROUP BY r.message_id "
+		  "ORDER BY r.message_id DESC LIMIT ?5 OFFSET ?6"
+		: "SELECT m.id FROM messages m WHERE ?1 IS NULL AND ?2 IS NULL AND m.notification "
+		  "= 0 AND (?3 = 0 OR m.received_at >= ?3) AND (?4 = 0 OR m.received_at <= ?4) "
+		  "ORDER BY m.id DESC LIMIT ?5 OFFSET ?6";
+	g_autofree gchar *sql = g_strdup_printf(
 	    "SELECT m.id, m.queue_id, m.received_at, m.sender, m.size, m.subject FROM messages m "
-	    "WHERE m.notification = 0 "
-	    "AND (?1 IS NULL OR EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND "
-	    "r.state = ?1)) "
-	    "AND (?2 IS NULL OR m.sender = ?2 COLLATE NOCASE OR EXISTS (SELECT 1 FROM recipients r "
-	    "WHERE r.message_id = m.id AND r.address = ?2 COLLATE NOCASE)) "
-	    "AND (?3 = 0 OR m.received_at >= ?3) AND (?4 = 0 OR m.received_at <= ?4) "
-	    "ORDER BY m.id DESC LIMIT ?5 OFFSET ?6",
-	    error);
+	    "WHERE m.id IN (%s) ORDER BY m.id DESC",
+	    page);
+	g_autoptr(sqlite3_stmt) stmt = smd_store_prepare(db, sql, error);
 	g_autoptr(sqlite3_stmt) rcpts = smd_store_prepare(
 	    db, "SELECT address, state FROM recipients WHERE message_id = ?1 ORDER BY id", error);
 

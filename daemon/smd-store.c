@@ -134,7 +134,12 @@ static const gchar *const smd_store_migrations[] = {
      * the vault's metadata key (it outlives the body) */
     "ALTER TABLE messages ADD COLUMN subject BLOB;"
     /* the overview's counts per day and the deliveries list by time */
-    "CREATE INDEX messages_received ON messages(received_at);",
+    "CREATE INDEX messages_received ON messages(received_at);"
+    /* the deliveries list by state and by address, newest first, without
+     * reading a million rows (bench/scale) */
+    "CREATE INDEX recipients_state_message ON recipients(state, message_id);"
+    "CREATE INDEX recipients_address_nocase ON recipients(address COLLATE NOCASE, message_id);"
+    "CREATE INDEX messages_sender_nocase ON messages(sender COLLATE NOCASE, id);",
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(smd_store_migrations) == SMD_STORE_SCHEMA_VERSION);
