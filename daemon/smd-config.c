@@ -12,6 +12,7 @@
 
 #include "smd-config.h"
 #include "smd-error.h"
+#include "smd-i18n.h"
 #include "smd-phone.h"
 #include "smd-smtp-parser.h"
 
@@ -33,7 +34,7 @@ static const struct {
      {"provider", "path", "url", "method", "headers", "body", "content-type", "username",
       "password", "token", "from", "account", "timeout", NULL}},
     {"store", {"directory", "retention", NULL}},
-    {"organisation", {"name", "notify-from", "colour", "logo", NULL}},
+    {"organisation", {"name", "notify-from", "colour", "logo", "language", NULL}},
 };
 
 typedef struct {
@@ -655,6 +656,33 @@ smd_config_parse_sms(SmdConfigParser *p, SmdConfig *c, GError **error)
 	return TRUE;
 }
 
+/* [organisation] language: e-mails and SMS in one language, or two in one
+ * message ("nl+en"); each must have its catalogue installed. */
+static gboolean
+smd_config_parse_language(SmdConfigParser *p, SmdConfig *c, GError **error)
+{
+	g_auto(GStrv) langs = NULL;
+
+	c->org_language = smd_config_string(p, "organisation", "language");
+	if (c->org_language == NULL)
+		c->org_language = g_strdup("en");
+	langs = smd_i18n_split(c->org_language);
+	if (g_strv_length(langs) > 2 ||
+	    (langs[0] != NULL && langs[1] != NULL && g_str_equal(langs[0], langs[1])))
+		return smd_config_fail(p, "organisation", "language", error,
+				       _("“%s”: one language, or two joined by “+”"),
+				       c->org_language);
+	for (guint i = 0; langs[i] != NULL; i++) {
+		if (!smd_i18n_supported(langs[i]))
+			return smd_config_fail(
+			    p, "organisation", "language", error,
+			    _("“%s” is not a language SecuMailer has a translation for here "
+			      "(en, nl)"),
+			    langs[i]);
+	}
+	return TRUE;
+}
+
 static gboolean
 smd_config_parse_rest(SmdConfigParser *p, SmdConfig *c, GError **error)
 {
@@ -696,7 +724,7 @@ smd_config_parse_rest(SmdConfigParser *p, SmdConfig *c, GError **error)
 	if (c->org_notify_from != NULL && !smd_address_validate(c->org_notify_from, NULL, NULL))
 		return smd_config_fail(p, "organisation", "notify-from", error,
 				       _("“%s” is not an e-mail address"), c->org_notify_from);
-	return TRUE;
+	return smd_config_parse_language(p, c, error);
 }
 
 SmdConfig *
@@ -767,6 +795,7 @@ smd_config_free(SmdConfig *c)
 	g_clear_pointer(&c->portal_trusted_proxies, g_ptr_array_unref);
 	g_free(c->org_colour);
 	g_free(c->org_logo);
+	g_free(c->org_language);
 	g_free(c->sms_provider);
 	g_free(c->sms_path);
 	g_free(c->sms_url);

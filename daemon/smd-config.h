@@ -75,8 +75,9 @@ typedef struct {
 	/* [organisation] */
 	gchar *org_name;
 	gchar *org_notify_from;
-	gchar *org_colour; /* "#1c5d99" */
-	gchar *org_logo;   /* a PNG, JPEG or SVG file */
+	gchar *org_colour;   /* "#1c5d99" */
+	gchar *org_logo;     /* a PNG, JPEG or SVG file */
+	gchar *org_language; /* "en", "nl", or both: "nl+en" (first one first) */
 } SmdConfig;
 
 SmdConfig *smd_config_load(const gchar *path, GError **error);

@@ -9,13 +9,16 @@
 
 #include <glib/gi18n.h>
 
+#include "smd-i18n.h"
+
 #include "smd-phone.h"
 #include "smd-portal-private.h"
 
 SmdPage *
-smd_page_new(guint status, const gchar *title)
+smd_page_new(const gchar *lang, guint status, const gchar *title)
 {
 	SmdPage *page = g_new0(SmdPage, 1);
+	page->lang = lang;
 	page->status = status;
 	page->title = g_strdup(title);
 	page->body = g_string_new(NULL);
@@ -43,85 +46,121 @@ smd_page_add(SmdPage *page, const gchar *format, ...)
 	g_string_append(page->body, text);
 }
 
-gchar *
-smd_page_render(const SmdPage *page, const gchar *org_name, gboolean theme, gboolean logo)
+/* Links to the page in each language we have, the current one marked. */
+static gchar *
+smd_page_languages(const SmdPage *page, const gchar *path)
 {
+	static const struct {
+		const gchar *lang;
+		const gchar *name; /* in its own language, never translated */
+	} langs[] = {{"nl", "Nederlands"}, {"en", "English"}};
+	GString *nav = g_string_new(NULL);
+
+	for (guint i = 0; i < G_N_ELEMENTS(langs); i++) {
+		g_autofree gchar *link = NULL;
+		if (!smd_i18n_supported(langs[i].lang))
+			continue;
+		link = g_markup_printf_escaped(
+		    g_strcmp0(langs[i].lang, page->lang) == 0
+			? "<a href=\"%s?lang=%s\" lang=\"%s\" hreflang=\"%s\" "
+			  "aria-current=\"true\">%s</a>"
+			: "<a href=\"%s?lang=%s\" lang=\"%s\" hreflang=\"%s\">%s</a>",
+		    path, langs[i].lang, langs[i].lang, langs[i].lang, langs[i].name);
+		g_string_append_printf(nav, "%s%s", nav->len > 0 ? " · " : "", link);
+	}
+	return g_string_free(nav, FALSE);
+}
+
+gchar *
+smd_page_render(const SmdPage *page, const gchar *org_name, gboolean theme, gboolean logo,
+		const gchar *path)
+{
+	const gchar *lang = page->lang;
 	g_autofree gchar *title = g_markup_escape_text(page->title, -1);
 	g_autofree gchar *org = g_markup_escape_text(org_name, -1);
 	g_autofree gchar *brand =
 	    logo ? g_strdup_printf("<img src=\"/static/logo\" alt=\"%s\" class=\"logo\">", org)
 		 : g_strdup(org);
-	return g_strdup_printf("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	g_autofree gchar *languages = smd_page_languages(page, path);
+	/* TRANSLATORS: the accessible name of the portal's language switch */
+	g_autofree gchar *nav_label = g_markup_escape_text(L_(lang, "Language"), -1);
+
+	return g_strdup_printf("<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">"
 			       "<meta name=\"viewport\" content=\"width=device-width, "
 			       "initial-scale=1\"><title>%s — %s</title>"
 			       "<link rel=\"stylesheet\" href=\"/static/portal.css\">%s</head>"
-			       "<body><header><p>%s</p></header><main><h1>%s</h1>%s</main>"
-			       "</body></html>\n",
-			       title, org,
+			       "<body><header><p>%s</p><nav class=\"languages\" aria-label=\"%s\">"
+			       "%s</nav></header><main><h1>%s</h1>%s</main></body></html>\n",
+			       lang, title, org,
 			       theme ? "<link rel=\"stylesheet\" href=\"/static/theme.css\">" : "",
-			       brand, title, page->body->str);
+			       brand, nav_label, languages, title, page->body->str);
 }
 
 SmdPage *
-smd_page_not_found(void)
+smd_page_not_found(const gchar *lang)
 {
 	/* the same page for an unknown and for a mistyped link */
-	SmdPage *page = smd_page_new(404, _("This link does not work"));
+	SmdPage *page = smd_page_new(lang, 404, L_(lang, "This link does not work"));
 	smd_page_add(page, "<p>%s</p>",
-		     _("This link is not valid. Check that you opened the whole link from the "
-		       "e-mail. If it still does not work, ask the sender to send the message "
-		       "again."));
+		     L_(lang,
+			"This link is not valid. Check that you opened the whole link from the "
+			"e-mail. If it still does not work, ask the sender to send the message "
+			"again."));
 	return page;
 }
 
 SmdPage *
-smd_page_expired(void)
+smd_page_expired(const gchar *lang)
 {
-	SmdPage *page = smd_page_new(410, _("This message is no longer available"));
+	SmdPage *page = smd_page_new(lang, 410, L_(lang, "This message is no longer available"));
 	smd_page_add(page, "<p>%s</p>",
-		     _("The message behind this link has expired or was withdrawn and has been "
-		       "deleted. Ask the sender to send it again if you still need it."));
+		     L_(lang,
+			"The message behind this link has expired or was withdrawn and has been "
+			"deleted. Ask the sender to send it again if you still need it."));
 	return page;
 }
 
 SmdPage *
-smd_page_registration_closed(void)
+smd_page_registration_closed(const gchar *lang)
 {
-	SmdPage *page = smd_page_new(403, _("Registration is not possible from here"));
+	SmdPage *page = smd_page_new(lang, 403, L_(lang, "Registration is not possible from here"));
 	smd_page_add(page, "<p>%s</p>",
-		     _("Mobile numbers can only be registered from the organisation's own "
-		       "network. Open this link at work, or ask a colleague to enter the number "
-		       "in the SecuMailer admin app."));
+		     L_(lang,
+			"Mobile numbers can only be registered from the organisation's own "
+			"network. Open this link at work, or ask a colleague to enter the number "
+			"in the SecuMailer admin app."));
 	return page;
 }
 
 SmdPage *
-smd_page_withdrawn(void)
+smd_page_withdrawn(const gchar *lang)
 {
-	SmdPage *page = smd_page_new(410, _("This message was withdrawn"));
+	SmdPage *page = smd_page_new(lang, 410, L_(lang, "This message was withdrawn"));
 	smd_page_add(page, "<p>%s</p>",
-		     _("The sender's organisation has withdrawn this message and deleted it. "
-		       "Contact the sender if you have questions."));
+		     L_(lang,
+			"The sender's organisation has withdrawn this message and deleted it. "
+			"Contact the sender if you have questions."));
 	return page;
 }
 
 SmdPage *
-smd_page_locked(void)
+smd_page_locked(const gchar *lang)
 {
-	SmdPage *page = smd_page_new(403, _("This link is locked"));
+	SmdPage *page = smd_page_new(lang, 403, L_(lang, "This link is locked"));
 	smd_page_add(page, "<p>%s</p>",
-		     _("A wrong pin code was entered too many times, so this link has been "
-		       "locked to protect the message. Contact the sender to have it unlocked."));
+		     L_(lang,
+			"A wrong pin code was entered too many times, so this link has been "
+			"locked to protect the message. Contact the sender to have it unlocked."));
 	return page;
 }
 
 SmdPage *
-smd_page_forbidden(void)
+smd_page_forbidden(const gchar *lang)
 {
-	SmdPage *page = smd_page_new(403, _("The form has expired"));
+	SmdPage *page = smd_page_new(lang, 403, L_(lang, "The form has expired"));
 	smd_page_add(page, "<p>%s</p>",
-		     _("This form could not be accepted. Go back, reload the page and try "
-		       "again."));
+		     L_(lang, "This form could not be accepted. Go back, reload the page and try "
+			      "again."));
 	return page;
 }
 
@@ -135,31 +174,32 @@ smd_page_form_start(SmdPage *page, const gchar *action, const gchar *csrf)
 }
 
 SmdPage *
-smd_page_registration(const SmdLink *link, const gchar *action, const gchar *csrf,
-		      const gchar *phone, const gchar *error)
+smd_page_registration(const gchar *lang, const SmdLink *link, const gchar *action,
+		      const gchar *csrf, const gchar *phone, const gchar *error)
 {
-	SmdPage *page =
-	    smd_page_new(error != NULL ? 400 : 200, _("Mobile number of the recipient"));
+	SmdPage *page = smd_page_new(lang, error != NULL ? 400 : 200,
+				     L_(lang, "Mobile number of the recipient"));
 
 	smd_page_add(page, "<p>%s <strong>%s</strong>.</p>",
-		     _("Messages are waiting on this portal for"), link->address);
+		     L_(lang, "Messages are waiting on this portal for"), link->address);
 	if (link->waiting != NULL && link->waiting->len > 0) {
-		smd_page_add(page, "<p>%s</p><ul>", _("Waiting messages:"));
+		smd_page_add(page, "<p>%s</p><ul>", L_(lang, "Waiting messages:"));
 		for (guint i = 0; i < link->waiting->len; i++) {
 			g_auto(GStrv) f = g_strsplit(g_ptr_array_index(link->waiting, i), "\t", 2);
 			g_autoptr(GDateTime) dt =
 			    g_date_time_new_from_unix_local(g_ascii_strtoll(f[1], NULL, 10));
 			g_autofree gchar *when = g_date_time_format(dt, "%x %H:%M");
 			/* TRANSLATORS: "from <sender>, <date>" in the list of waiting messages */
-			smd_page_add(page, "<li>%s %s, %s</li>", _("from"), f[0], when);
+			smd_page_add(page, "<li>%s %s, %s</li>", L_(lang, "from"), f[0], when);
 		}
 		g_string_append(page->body, "</ul>");
 	}
 	smd_page_add(page, "<p>%s</p>",
-		     _("The recipient reads them after entering a pin code that we send by SMS. "
-		       "Enter their mobile number; we remember it for later messages."));
+		     L_(lang,
+			"The recipient reads them after entering a pin code that we send by SMS. "
+			"Enter their mobile number; we remember it for later messages."));
 	smd_page_form_start(page, action, csrf);
-	smd_page_add(page, "<label for=\"phone\">%s</label>", _("Mobile number"));
+	smd_page_add(page, "<label for=\"phone\">%s</label>", L_(lang, "Mobile number"));
 	if (error != NULL)
 		smd_page_add(page, "<p class=\"error\" id=\"phone-error\" role=\"alert\">%s</p>",
 			     error);
@@ -172,56 +212,59 @@ smd_page_registration(const SmdLink *link, const gchar *action, const gchar *csr
 			   "autocomplete=\"off\" inputmode=\"tel\" required value=\"%s\">",
 		     phone != NULL ? phone : "");
 	/* TRANSLATORS: button label, keep it in line with DESIGN.md */
-	smd_page_add(page, "<p><button type=\"submit\">%s</button></p></form>", _("Submit"));
+	smd_page_add(page, "<p><button type=\"submit\">%s</button></p></form>", L_(lang, "Submit"));
 	return page;
 }
 
 SmdPage *
-smd_page_stored(const gchar *address, const gchar *masked)
+smd_page_stored(const gchar *lang, const gchar *address, const gchar *masked)
 {
 	/* TRANSLATORS: title shown after a number was saved */
-	SmdPage *page = smd_page_new(200, _("Stored"));
-	smd_page_add(page, "<p>%s <strong>%s</strong>: %s</p>", _("The mobile number of"), address,
-		     masked);
+	SmdPage *page = smd_page_new(lang, 200, L_(lang, "Stored"));
+	smd_page_add(page, "<p>%s <strong>%s</strong>: %s</p>", L_(lang, "The mobile number of"),
+		     address, masked);
 	smd_page_add(page, "<p>%s</p>",
-		     _("The recipient now gets an e-mail with a link to read the message."));
+		     L_(lang, "The recipient now gets an e-mail with a link to read the message."));
 	return page;
 }
 
 SmdPage *
-smd_page_recipient(const SmdLink *link, const gchar *token, const gchar *csrf)
+smd_page_recipient(const gchar *lang, const SmdLink *link, const gchar *token, const gchar *csrf)
 {
-	SmdPage *page = smd_page_new(200, _("A secure message is waiting for you"));
+	SmdPage *page = smd_page_new(lang, 200, L_(lang, "A secure message is waiting for you"));
 	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local(link->received_at);
 	g_autofree gchar *when = g_date_time_format(dt, "%x %H:%M");
 	g_autofree gchar *action = g_strdup_printf("/m/%s/pin", token);
 	g_autofree gchar *masked = link->number != NULL ? smd_phone_mask(link->number) : NULL;
 
-	smd_page_add(page, "<p>%s <strong>%s</strong>, %s.</p>", _("A message from"),
+	smd_page_add(page, "<p>%s <strong>%s</strong>, %s.</p>", L_(lang, "A message from"),
 		     link->sender != NULL ? link->sender : "", when);
 	smd_page_add(page, "<p>%s %s.</p>",
-		     _("To open it, we send a pin code by SMS to your mobile number"),
+		     L_(lang, "To open it, we send a pin code by SMS to your mobile number"),
 		     masked != NULL ? masked : "");
 	smd_page_form_start(page, action, csrf);
 	/* TRANSLATORS: button label, keep it in line with DESIGN.md */
-	smd_page_add(page, "<button type=\"submit\">%s</button></form>", _("Request pin code"));
+	smd_page_add(page, "<button type=\"submit\">%s</button></form>",
+		     L_(lang, "Request pin code"));
 	return page;
 }
 
 SmdPage *
-smd_page_pin(const gchar *token, const gchar *csrf, const gchar *masked, const gchar *notice,
-	     const gchar *error)
+smd_page_pin(const gchar *lang, const gchar *token, const gchar *csrf, const gchar *masked,
+	     const gchar *notice, const gchar *error)
 {
-	SmdPage *page = smd_page_new(error != NULL ? 400 : 200, _("Enter your pin code"));
+	SmdPage *page =
+	    smd_page_new(lang, error != NULL ? 400 : 200, L_(lang, "Enter your pin code"));
 	g_autofree gchar *action = g_strdup_printf("/m/%s/login", token);
 	g_autofree gchar *again = g_strdup_printf("/m/%s/pin", token);
 
 	if (notice != NULL)
 		smd_page_add(page, "<p class=\"notice\">%s</p>", notice);
 	else
-		smd_page_add(page, "<p>%s %s.</p>", _("We sent a pin code by SMS to"), masked);
+		smd_page_add(page, "<p>%s %s.</p>", L_(lang, "We sent a pin code by SMS to"),
+			     masked);
 	smd_page_form_start(page, action, csrf);
-	smd_page_add(page, "<label for=\"pin\">%s</label>", _("Pin code"));
+	smd_page_add(page, "<label for=\"pin\">%s</label>", L_(lang, "Pin code"));
 	if (error != NULL)
 		smd_page_add(page, "<p class=\"error\" id=\"pin-error\" role=\"alert\">%s</p>",
 			     error);
@@ -233,37 +276,41 @@ smd_page_pin(const gchar *token, const gchar *csrf, const gchar *masked, const g
 			    : "<input type=\"text\" id=\"pin\" name=\"pin\" inputmode=\"numeric\" "
 			      "autocomplete=\"one-time-code\" pattern=\"[0-9]{6}\" maxlength=\"6\" "
 			      "required>");
-	smd_page_add(page, "<p><button type=\"submit\">%s</button></p></form>", _("Submit"));
+	smd_page_add(page, "<p><button type=\"submit\">%s</button></p></form>", L_(lang, "Submit"));
 	smd_page_form_start(page, again, csrf);
-	smd_page_add(page, "<button type=\"submit\">%s</button></form>", _("Send a new pin code"));
+	smd_page_add(page, "<button type=\"submit\">%s</button></form>",
+		     L_(lang, "Send a new pin code"));
 	return page;
 }
 
 SmdPage *
-smd_page_sms_failed(const gchar *token, const gchar *csrf)
+smd_page_sms_failed(const gchar *lang, const gchar *token, const gchar *csrf)
 {
-	SmdPage *page = smd_page_new(503, _("The pin code could not be sent"));
+	SmdPage *page = smd_page_new(lang, 503, L_(lang, "The pin code could not be sent"));
 	g_autofree gchar *action = g_strdup_printf("/m/%s/pin", token);
-	smd_page_add(page, "<p>%s</p>",
-		     _("We could not send the SMS just now. Please try again in a few minutes."));
+	smd_page_add(
+	    page, "<p>%s</p>",
+	    L_(lang, "We could not send the SMS just now. Please try again in a few minutes."));
 	smd_page_form_start(page, action, csrf);
-	smd_page_add(page, "<button type=\"submit\">%s</button></form>", _("Request pin code"));
+	smd_page_add(page, "<button type=\"submit\">%s</button></form>",
+		     L_(lang, "Request pin code"));
 	return page;
 }
 
 SmdPage *
-smd_page_message(const SmdMimeView *view, const gchar *token)
+smd_page_message(const gchar *lang, const SmdMimeView *view, const gchar *token)
 {
-	SmdPage *page = smd_page_new(200, view->subject != NULL && view->subject[0] != '\0'
-					      ? view->subject
-					      : _("(no subject)"));
+	SmdPage *page = smd_page_new(lang, 200,
+				     view->subject != NULL && view->subject[0] != '\0'
+					 ? view->subject
+					 : L_(lang, "(no subject)"));
 	const struct {
 		const gchar *label;
 		const gchar *value;
-	} fields[] = {{_("From"), view->from},
-		      {_("To"), view->to},
-		      {_("Cc"), view->cc},
-		      {_("Date"), view->date}};
+	} fields[] = {{L_(lang, "From"), view->from},
+		      {L_(lang, "To"), view->to},
+		      {L_(lang, "Cc"), view->cc},
+		      {L_(lang, "Date"), view->date}};
 
 	g_string_append(page->body, "<dl class=\"headers\">");
 	for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
@@ -274,9 +321,10 @@ smd_page_message(const SmdMimeView *view, const gchar *token)
 	g_string_append(page->body, "</dl>");
 	/* TRANSLATORS: button label, keep it in line with DESIGN.md */
 	smd_page_add(page, "<p><a class=\"button\" href=\"/m/%s/download\" download>%s</a></p>",
-		     token, _("Download"));
+		     token, L_(lang, "Download"));
 	if (view->attachments->len > 0) {
-		smd_page_add(page, "<h2>%s</h2><ul class=\"attachments\">", _("Attachments"));
+		smd_page_add(page, "<h2>%s</h2><ul class=\"attachments\">",
+			     L_(lang, "Attachments"));
 		for (guint i = 0; i < view->attachments->len; i++) {
 			SmdAttachment *a = g_ptr_array_index(view->attachments, i);
 			g_autofree gchar *size = g_format_size(a->size);
@@ -292,7 +340,7 @@ smd_page_message(const SmdMimeView *view, const gchar *token)
 		smd_page_add(page,
 			     "<iframe class=\"html\" sandbox=\"\" src=\"%s\" title=\"%s\" "
 			     "referrerpolicy=\"no-referrer\"></iframe>",
-			     src, _("The message"));
+			     src, L_(lang, "The message"));
 	}
 	if (view->text != NULL)
 		smd_page_add(page, "<pre class=\"body\">%s</pre>", view->text);

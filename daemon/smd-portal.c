@@ -13,6 +13,7 @@
 
 #include "smd-common.h"
 #include "smd-error.h"
+#include "smd-i18n.h"
 #include "smd-event.h"
 #include "smd-phone.h"
 #include "smd-portal-private.h"
@@ -70,6 +71,8 @@ typedef struct {
 	gchar *csrf; /* the cookie's value (a new one if there was none) */
 	gboolean new_csrf;
 	SmdLink *link;
+	const gchar *lang; /* interned: the visitor's language */
+	gchar *path;	   /* where the language switch leads */
 } SmdPortalRequest;
 
 static void
@@ -83,6 +86,7 @@ smd_portal_request_free(SmdPortalRequest *r)
 	g_free(r->client);
 	g_free(r->csrf);
 	g_clear_pointer(&r->link, smd_link_free);
+	g_free(r->path);
 	g_free(r);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdPortalRequest, smd_portal_request_free)
@@ -146,8 +150,10 @@ smd_portal_send_page(SmdPortalRequest *r, SmdPage *page)
 {
 	const gchar *org = r->portal->config->org_name != NULL ? r->portal->config->org_name
 							       : r->portal->config->smtp_hostname;
-	g_autofree gchar *html = smd_page_render(page, org, r->portal->config->org_colour != NULL,
-						 r->portal->config->org_logo != NULL);
+	g_autofree gchar *html = smd_page_render(
+	    page, org, r->portal->config->org_colour != NULL, r->portal->config->org_logo != NULL,
+	    /* an unknown link's page must not differ by its path */
+	    r->path != NULL && page->status != 404 ? r->path : "/");
 
 	smd_portal_security_headers(r->portal, r->msg);
 	if (r->new_csrf)
@@ -277,14 +283,14 @@ smd_portal_registered_cb(GObject *source, GAsyncResult *result, gpointer user_da
 
 	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
 		smd_portal_finish(r, g_error_matches(error, SMD_ERROR, SMD_ERROR_NOT_FOUND)
-					 ? smd_page_expired()
-					 : smd_page_sms_failed(r->token, r->csrf));
+					 ? smd_page_expired(r->lang)
+					 : smd_page_sms_failed(r->lang, r->token, r->csrf));
 		return;
 	}
 	smd_event_log_all(reg->events);
 	smd_engine_send_notices(r->portal->engine, reg->notices);
 	masked = smd_phone_mask(reg->number);
-	smd_portal_finish(r, smd_page_stored(reg->address, masked));
+	smd_portal_finish(r, smd_page_stored(r->lang, reg->address, masked));
 }
 
 /* [portal] registration-networks: numbers only from the organisation */
@@ -313,32 +319,33 @@ smd_portal_registration(SmdPortalRequest *r)
 	SmdRegistration *reg;
 
 	if (g_strcmp0(r->action, "") != 0) {
-		smd_portal_finish(r, smd_page_not_found());
+		smd_portal_finish(r, smd_page_not_found(r->lang));
 		return;
 	}
 	if (!smd_portal_may_register(r)) {
-		smd_portal_finish(r, smd_page_registration_closed());
+		smd_portal_finish(r, smd_page_registration_closed(r->lang));
 		return;
 	}
 	if (!r->post) {
 		if (r->link->number != NULL) {
 			g_autofree gchar *masked = smd_phone_mask(r->link->number);
-			smd_portal_finish(r, smd_page_stored(r->link->address, masked));
+			smd_portal_finish(r, smd_page_stored(r->lang, r->link->address, masked));
 			return;
 		}
-		smd_portal_finish(r, smd_page_registration(r->link, action, r->csrf, NULL, NULL));
+		smd_portal_finish(
+		    r, smd_page_registration(r->lang, r->link, action, r->csrf, NULL, NULL));
 		return;
 	}
 	if (!smd_portal_csrf_ok(r)) {
-		smd_portal_finish(r, smd_page_forbidden());
+		smd_portal_finish(r, smd_page_forbidden(r->lang));
 		return;
 	}
 	phone = g_hash_table_lookup(r->form, "phone");
 	number = smd_phone_normalise(phone != NULL ? phone : "",
 				     r->portal->config->portal_default_country, &error);
 	if (number == NULL) {
-		smd_portal_finish(
-		    r, smd_page_registration(r->link, action, r->csrf, phone, error->message));
+		smd_portal_finish(r, smd_page_registration(r->lang, r->link, action, r->csrf, phone,
+							   L_(r->lang, error->message)));
 		return;
 	}
 	reg = g_new0(SmdRegistration, 1);
@@ -367,10 +374,10 @@ smd_portal_sms_sent_cb(GObject *source, GAsyncResult *result, gpointer user_data
 	if (!smd_sms_provider_send_finish(SMD_SMS_PROVIDER(source), result, &error)) {
 		smd_portal_log(r->portal, SMD_EVENT_ERROR, "sms-failed", r->link->queue_id,
 			       r->link->address, error->message, _("The SMS could not be sent"));
-		smd_portal_finish(r, smd_page_sms_failed(r->token, r->csrf));
+		smd_portal_finish(r, smd_page_sms_failed(r->lang, r->token, r->csrf));
 		return;
 	}
-	smd_portal_finish(r, smd_page_pin(r->token, r->csrf, masked, NULL, NULL));
+	smd_portal_finish(r, smd_page_pin(r->lang, r->token, r->csrf, masked, NULL, NULL));
 }
 
 static void
@@ -386,14 +393,14 @@ smd_portal_pin_stored_cb(GObject *source, GAsyncResult *result, gpointer user_da
 	g_free(send);
 	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
 		if (g_error_matches(error, SMD_ERROR, SMD_ERROR_TEMPORARY)) {
-			smd_portal_finish(r,
-					  smd_page_pin(r->token, r->csrf, NULL,
-						       _("A pin code was sent a moment ago. Wait a "
-							 "minute before you ask for a new one."),
-						       NULL));
+			smd_portal_finish(
+			    r, smd_page_pin(r->lang, r->token, r->csrf, NULL,
+					    L_(r->lang, "A pin code was sent a moment ago. Wait a "
+							"minute before you ask for a new one."),
+					    NULL));
 			return;
 		}
-		smd_portal_finish(r, smd_page_locked());
+		smd_portal_finish(r, smd_page_locked(r->lang));
 		return;
 	}
 	smd_event_log_all(req->events);
@@ -436,19 +443,20 @@ smd_portal_pin_checked_cb(GObject *source, GAsyncResult *result, gpointer user_d
 	g_autoptr(GError) error = NULL;
 
 	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
-		smd_portal_finish(r, smd_page_locked());
+		smd_portal_finish(r, smd_page_locked(r->lang));
 		return;
 	}
 	smd_event_log_all(check->events);
 	if (check->verdict == SMD_PIN_LOCKED) {
-		smd_portal_finish(r, smd_page_locked());
+		smd_portal_finish(r, smd_page_locked(r->lang));
 		return;
 	}
 	if (check->verdict == SMD_PIN_WRONG) {
 		smd_portal_finish(
-		    r, smd_page_pin(r->token, r->csrf, NULL, _("Enter the pin code from the SMS."),
-				    _("That pin code is not right, or it has expired. "
-				      "Try again, or ask for a new one.")));
+		    r, smd_page_pin(r->lang, r->token, r->csrf, NULL,
+				    L_(r->lang, "Enter the pin code from the SMS."),
+				    L_(r->lang, "That pin code is not right, or it has expired. "
+						"Try again, or ask for a new one.")));
 		return;
 	}
 	/* a fresh session id after login: nothing from before carries over */
@@ -537,7 +545,7 @@ smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		message = smd_vault_open(r->portal->vault, load->queue_id, load->wrapped_key,
 					 load->envelope, &error);
 	if (message == NULL) {
-		smd_portal_finish(r, smd_page_expired());
+		smd_portal_finish(r, smd_page_expired(r->lang));
 		return;
 	}
 	if (mode == SMD_SHOW_HTML || mode == SMD_SHOW_ATTACHMENT) {
@@ -554,7 +562,7 @@ smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 					load->queue_id, r->client,
 					_("Attachment downloaded on the portal"));
 		} else {
-			smd_portal_finish(r, smd_page_not_found());
+			smd_portal_finish(r, smd_page_not_found(r->lang));
 			return;
 		}
 		smd_portal_release(r);
@@ -580,7 +588,7 @@ smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		g_autoptr(SmdMimeView) view = smd_mime_view_new(message);
 		smd_portal_mark(r->portal, recipient_id, SMD_STATE_OPENED, "opened", load->queue_id,
 				r->client, _("Message opened on the portal"));
-		smd_portal_finish(r, smd_page_message(view, r->token));
+		smd_portal_finish(r, smd_page_message(r->lang, view, r->token));
 	}
 }
 
@@ -611,26 +619,26 @@ static void
 smd_portal_recipient(SmdPortalRequest *r)
 {
 	if (r->link->locked) {
-		smd_portal_finish(r, smd_page_locked());
+		smd_portal_finish(r, smd_page_locked(r->lang));
 		return;
 	}
 	if (g_strcmp0(r->link->recipient_state, "revoked") == 0) {
-		smd_portal_finish(r, smd_page_withdrawn());
+		smd_portal_finish(r, smd_page_withdrawn(r->lang));
 		return;
 	}
 	if (!r->link->body_present) {
-		smd_portal_finish(r, smd_page_expired());
+		smd_portal_finish(r, smd_page_expired(r->lang));
 		return;
 	}
 	if (r->post && !smd_portal_csrf_ok(r)) {
-		smd_portal_finish(r, smd_page_forbidden());
+		smd_portal_finish(r, smd_page_forbidden(r->lang));
 		return;
 	}
 	if (!r->post && g_strcmp0(r->action, "") == 0) {
 		/* a GET only shows a page: mail scanners burn nothing */
 		smd_portal_log(r->portal, SMD_EVENT_INFO, "page-opened", r->link->queue_id,
 			       r->link->address, r->client, _("Portal page opened"));
-		smd_portal_finish(r, smd_page_recipient(r->link, r->token, r->csrf));
+		smd_portal_finish(r, smd_page_recipient(r->lang, r->link, r->token, r->csrf));
 		return;
 	}
 	if (r->post && g_strcmp0(r->action, "pin") == 0) {
@@ -657,7 +665,7 @@ smd_portal_recipient(SmdPortalRequest *r)
 		smd_portal_show(r, SMD_SHOW_ATTACHMENT, (guint)r->index);
 		return;
 	}
-	smd_portal_finish(r, smd_page_not_found());
+	smd_portal_finish(r, smd_page_not_found(r->lang));
 }
 
 static void
@@ -670,18 +678,18 @@ smd_portal_lookup_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 
 	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
 		g_warning("portal lookup failed: %s", error->message);
-		smd_portal_finish(r, smd_page_not_found());
+		smd_portal_finish(r, smd_page_not_found(r->lang));
 		return;
 	}
 	r->link = g_steal_pointer(&lookup->link);
 	registration = r->registration;
 	if (r->link == NULL ||
 	    g_strcmp0(r->link->kind, registration ? "registration" : "recipient") != 0) {
-		smd_portal_finish(r, smd_page_not_found());
+		smd_portal_finish(r, smd_page_not_found(r->lang));
 		return;
 	}
 	if (r->link->expires_at <= smd_now()) {
-		smd_portal_finish(r, smd_page_expired());
+		smd_portal_finish(r, smd_page_expired(r->lang));
 		return;
 	}
 	if (registration)
@@ -777,6 +785,42 @@ smd_portal_client_address(SmdPortal *self, SoupServerMessage *msg)
 	return g_strdup(peer != NULL ? peer : "unknown");
 }
 
+/* The visitor's language: a choice made with the switch (?lang=, kept in
+ * a cookie), else their browser's (Accept-Language), else the
+ * organisation's first. And where the switch on this page leads: the page
+ * itself, or for the answer to a form the link's own page. */
+static void
+smd_portal_choose_language(SmdPortal *self, SmdPortalRequest *r, const char *path,
+			   GHashTable *query)
+{
+	const gchar *asked = query != NULL ? g_hash_table_lookup(query, "lang") : NULL;
+	g_autofree gchar *cookie = smd_portal_get_cookie(r->msg, "smd_lang");
+	g_auto(GStrv) org = smd_i18n_split(self->config->org_language);
+	g_auto(GStrv) parts = g_strsplit(path, "/", 4);
+	const gchar *accept = soup_message_headers_get_one(
+	    soup_server_message_get_request_headers(r->msg), "Accept-Language");
+
+	if (asked != NULL && smd_i18n_supported(asked)) {
+		r->lang = g_intern_string(asked);
+		smd_portal_set_cookie(self, r->msg, "smd_lang", r->lang, 365 * 86400);
+	} else if (cookie != NULL && smd_i18n_supported(cookie)) {
+		r->lang = g_intern_string(cookie);
+	} else {
+		r->lang = g_intern_string(smd_i18n_negotiate(accept, org[0]));
+	}
+	if (r->post && g_strv_length(parts) >= 3)
+		r->path = g_strdup_printf("/%s/%s", parts[1], parts[2]);
+	else
+		r->path = g_strdup(path);
+	for (const gchar *p = r->path; *p != '\0'; p++) {
+		if (!g_ascii_isalnum(*p) && *p != '/' && *p != '-' && *p != '_') {
+			g_free(r->path);
+			r->path = g_strdup("/");
+			break;
+		}
+	}
+}
+
 static void
 smd_portal_handler(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
 		   gpointer user_data)
@@ -807,6 +851,7 @@ smd_portal_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
 		r->csrf = smd_token_new();
 		r->new_csrf = TRUE;
 	}
+	smd_portal_choose_language(self, r, path, query);
 	if (!r->post && g_strcmp0(method, "GET") != 0 && g_strcmp0(method, "HEAD") != 0) {
 		smd_portal_security_headers(self, msg);
 		soup_server_message_set_status(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
@@ -826,7 +871,7 @@ smd_portal_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
 	    (g_strcmp0(parts[1], "r") != 0 && g_strcmp0(parts[1], "m") != 0) ||
 	    !smd_token_is_well_formed(parts[2]) ||
 	    (g_strv_length(parts) > 4 && g_strcmp0(parts[3], "attachment") != 0)) {
-		g_autoptr(SmdPage) page = smd_page_not_found();
+		g_autoptr(SmdPage) page = smd_page_not_found(r->lang);
 		smd_portal_send_page(r, page);
 		return;
 	}
