@@ -14,6 +14,7 @@
 #include "smd-dsn.h"
 #include "smd-error.h"
 #include "smd-gmime.h"
+#include "smd-i18n.h"
 
 gchar *
 smd_dsn_status_from_reply(const gchar *reply)
@@ -46,6 +47,32 @@ smd_dsn_header_section(GBytes *original)
 	return g_bytes_new(data, end != NULL ? (gsize)(end - data) + 2 : len);
 }
 
+static gchar *
+smd_dsn_opening(const gchar *lang, gpointer data)
+{
+	const SmdConfig *config = data;
+	/* TRANSLATORS: the opening of a bounce message to the sender */
+	return g_strdup_printf(L_(lang,
+				  "This is the mail system at host %s.\n\n"
+				  "Your message could not be delivered to one or more "
+				  "recipients.\n"
+				  "The details are below; the message headers are attached.\n"),
+			       config->smtp_hostname);
+}
+
+static gchar *
+smd_dsn_from_name(const gchar *lang, gpointer data)
+{
+	/* TRANSLATORS: the display name of the bounce sender */
+	return g_strdup(L_(lang, "Mail Delivery System"));
+}
+
+static gchar *
+smd_dsn_subject(const gchar *lang, gpointer data)
+{
+	return g_strdup(L_(lang, "Undelivered Mail Returned to Sender"));
+}
+
 GBytes *
 smd_dsn_build(const SmdConfig *config, const SmdJob *job, GBytes *original, GError **error)
 {
@@ -66,12 +93,12 @@ smd_dsn_build(const SmdConfig *config, const SmdJob *job, GBytes *original, GErr
 	g_autofree gchar *msgid = NULL;
 	g_autofree gchar *random = smd_random_id();
 
-	/* TRANSLATORS: the opening of a bounce message to the sender */
-	g_string_append_printf(text,
-			       _("This is the mail system at host %s.\n\n"
-				 "Your message could not be delivered to one or more recipients.\n"
-				 "The details are below; the message headers are attached.\n\n"),
-			       config->smtp_hostname);
+	{
+		/* in the organisation's language(s): the sender works there */
+		g_autofree gchar *opening =
+		    smd_i18n_join(config->org_language, "\n", smd_dsn_opening, (gpointer)config);
+		g_string_append_printf(text, "%s\n", opening);
+	}
 	g_string_append_printf(fields, "Reporting-MTA: dns; %s\n", config->smtp_hostname);
 	g_string_append_printf(fields, "X-SecuMailer-Queue-ID: %s\n", job->queue_id);
 	g_string_append_printf(fields, "Arrival-Date: %s\n", arrival_str);
@@ -114,11 +141,15 @@ smd_dsn_build(const SmdConfig *config, const SmdJob *job, GBytes *original, GErr
 	g_mime_multipart_add(report, GMIME_OBJECT(headers));
 	g_mime_message_set_mime_part(msg, GMIME_OBJECT(report));
 
-	/* TRANSLATORS: the display name of the bounce sender */
-	g_mime_message_add_mailbox(msg, GMIME_ADDRESS_TYPE_FROM, _("Mail Delivery System"),
-				   daemon_addr);
+	{
+		g_autofree gchar *name =
+		    smd_i18n_join(config->org_language, " / ", smd_dsn_from_name, NULL);
+		g_autofree gchar *subject =
+		    smd_i18n_join(config->org_language, " / ", smd_dsn_subject, NULL);
+		g_mime_message_add_mailbox(msg, GMIME_ADDRESS_TYPE_FROM, name, daemon_addr);
+		g_mime_message_set_subject(msg, subject, "utf-8");
+	}
 	g_mime_message_add_mailbox(msg, GMIME_ADDRESS_TYPE_TO, NULL, job->sender);
-	g_mime_message_set_subject(msg, _("Undelivered Mail Returned to Sender"), "utf-8");
 	g_mime_message_set_date(msg, now);
 	msgid = g_strdup_printf("%s.dsn@%s", random, config->smtp_hostname);
 	g_mime_message_set_message_id(msg, msgid);

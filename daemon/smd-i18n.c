@@ -235,6 +235,34 @@ smd_i18n_split(const gchar *languages)
 	return g_strsplit(languages != NULL && languages[0] != '\0' ? languages : "en", "+", 4);
 }
 
+gchar *
+smd_i18n_join(const gchar *languages, const gchar *separator, SmdI18nBuild build, gpointer data)
+{
+	g_auto(GStrv) langs = smd_i18n_split(languages);
+	GString *out = g_string_new(NULL);
+
+	for (guint i = 0; langs[i] != NULL; i++) {
+		g_autofree gchar *part = build(g_intern_string(langs[i]), data);
+		if (i > 0)
+			g_string_append(out, separator);
+		g_string_append(out, part);
+	}
+	return g_string_free(out, FALSE);
+}
+
+gchar *
+smd_i18n_format_time(const gchar *lang, gint64 unix_seconds)
+{
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local(unix_seconds);
+
+	if (dt == NULL)
+		return g_strdup("");
+	/* TRANSLATORS: a date and time in e-mails and on the portal, as a
+	 * GDateTime format: numbers only, month names would come out in the
+	 * daemon's locale; for example "%d-%m-%Y %H:%M" */
+	return g_date_time_format(dt, L_(lang, "%Y-%m-%d %H:%M"));
+}
+
 void
 smd_i18n_set_localedir(const gchar *localedir)
 {

@@ -13,12 +13,21 @@ G_BEGIN_DECLS
  * translates it into @lang. */
 #define L_(lang, text) smd_i18n_get((lang), (text))
 
-const gchar *smd_i18n_get(const gchar *lang, const gchar *msgid);
-const gchar *smd_i18n_nget(const gchar *lang, const gchar *singular, const gchar *plural, gulong n);
+/* (the result is a format when the message is one: checked like it) */
+const gchar *smd_i18n_get(const gchar *lang, const gchar *msgid) G_GNUC_FORMAT(2);
+const gchar *smd_i18n_nget(const gchar *lang, const gchar *singular, const gchar *plural, gulong n)
+    G_GNUC_FORMAT(2) G_GNUC_FORMAT(3);
 gboolean smd_i18n_supported(const gchar *lang);
 const gchar *smd_i18n_negotiate(const gchar *accept_language, const gchar *fallback);
 /* The languages of "nl+en" (a NULL-terminated vector, first one first). */
 gchar **smd_i18n_split(const gchar *languages);
+/* Text built once per language of @languages ("nl+en"), joined by
+ * @separator, first language first. */
+typedef gchar *(*SmdI18nBuild)(const gchar *lang, gpointer data);
+gchar *smd_i18n_join(const gchar *languages, const gchar *separator, SmdI18nBuild build,
+		     gpointer data);
+/* A date and time as people of @lang write it. */
+gchar *smd_i18n_format_time(const gchar *lang, gint64 unix_seconds);
 /* For tests: read catalogues from @localedir from now on. */
 void smd_i18n_set_localedir(const gchar *localedir);
 

@@ -100,7 +100,10 @@ main(int argc, char **argv)
 	SmdMainStop stop = {0};
 
 	setlocale(LC_ALL, "");
-	bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+	/* $SECUMAILER_LOCALEDIR: the catalogues of a build tree */
+	bindtextdomain(GETTEXT_PACKAGE, g_getenv("SECUMAILER_LOCALEDIR") != NULL
+					    ? g_getenv("SECUMAILER_LOCALEDIR")
+					    : LOCALEDIR);
 	bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
 	textdomain(GETTEXT_PACKAGE);
 

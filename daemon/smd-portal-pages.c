@@ -186,9 +186,8 @@ smd_page_registration(const gchar *lang, const SmdLink *link, const gchar *actio
 		smd_page_add(page, "<p>%s</p><ul>", L_(lang, "Waiting messages:"));
 		for (guint i = 0; i < link->waiting->len; i++) {
 			g_auto(GStrv) f = g_strsplit(g_ptr_array_index(link->waiting, i), "\t", 2);
-			g_autoptr(GDateTime) dt =
-			    g_date_time_new_from_unix_local(g_ascii_strtoll(f[1], NULL, 10));
-			g_autofree gchar *when = g_date_time_format(dt, "%x %H:%M");
+			g_autofree gchar *when =
+			    smd_i18n_format_time(lang, g_ascii_strtoll(f[1], NULL, 10));
 			/* TRANSLATORS: "from <sender>, <date>" in the list of waiting messages */
 			smd_page_add(page, "<li>%s %s, %s</li>", L_(lang, "from"), f[0], when);
 		}
@@ -232,8 +231,7 @@ SmdPage *
 smd_page_recipient(const gchar *lang, const SmdLink *link, const gchar *token, const gchar *csrf)
 {
 	SmdPage *page = smd_page_new(lang, 200, L_(lang, "A secure message is waiting for you"));
-	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local(link->received_at);
-	g_autofree gchar *when = g_date_time_format(dt, "%x %H:%M");
+	g_autofree gchar *when = smd_i18n_format_time(lang, link->received_at);
 	g_autofree gchar *action = g_strdup_printf("/m/%s/pin", token);
 	g_autofree gchar *masked = link->number != NULL ? smd_phone_mask(link->number) : NULL;
 

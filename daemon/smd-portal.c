@@ -380,6 +380,21 @@ smd_portal_sms_sent_cb(GObject *source, GAsyncResult *result, gpointer user_data
 	smd_portal_finish(r, smd_page_pin(r->lang, r->token, r->csrf, masked, NULL, NULL));
 }
 
+typedef struct {
+	const gchar *pin;
+	const gchar *org;
+} SmdPortalSms;
+
+static gchar *
+smd_portal_sms_text(const gchar *lang, gpointer data)
+{
+	SmdPortalSms *sms = data;
+	/* TRANSLATORS: the SMS; %1$s is the pin, %2$s the organisation */
+	return g_strdup_printf(
+	    L_(lang, "Your pin code is %1$s. It is valid for 10 minutes. — %2$s"), sms->pin,
+	    sms->org);
+}
+
 static void
 smd_portal_pin_stored_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -404,10 +419,11 @@ smd_portal_pin_stored_cb(GObject *source, GAsyncResult *result, gpointer user_da
 		return;
 	}
 	smd_event_log_all(req->events);
-	/* TRANSLATORS: the SMS; %1$s is the pin, %2$s the organisation */
-	text = g_strdup_printf(_("Your pin code is %1$s. It is valid for 10 minutes. — %2$s"), pin,
-			       r->portal->config->org_name != NULL ? r->portal->config->org_name
-								   : "SecuMailer");
+	/* in the organisation's language(s), as its e-mails */
+	text = smd_i18n_join(r->portal->config->org_language, "\n", smd_portal_sms_text,
+			     &(SmdPortalSms){pin, r->portal->config->org_name != NULL
+						      ? r->portal->config->org_name
+						      : "SecuMailer"});
 	smd_sms_provider_send_async(r->portal->sms, req->number, text, NULL, smd_portal_sms_sent_cb,
 				    r);
 	memset(pin, 0, strlen(pin));
