@@ -101,6 +101,67 @@ def test_invitation():
         ok(len(gw.events("invited")) == 1, "an 'invited' event")
 
 
+def test_languages():
+    """[organisation] language: Dutch, or Dutch and English in one message,
+    for the invitation, the registration request and the SMS."""
+    for language in ("nl", "nl+en"):
+        with TestMX() as plain, TestMX(starttls=True) as org, \
+                Gateway({"plain.test": plain, "org.test": org},
+                        extra={"portal": {"listen": f"127.0.0.1:{smdtest.free_port()}",
+                                          "public-url": "http://127.0.0.1:8080"},
+                               "organisation": {"name": "Kliniek", "language": language}}) as gw:
+            wait_for(lambda: os.path.exists(gw.db_path))
+            write_phone(gw, "pat@plain.test", "+31612345678")
+            gw.send("doctor@org.test", "pat@plain.test",
+                    make_message("doctor@org.test", "pat@plain.test", "x", "y\n"))
+            gw.send("doctor@org.test", "new@plain.test",
+                    make_message("doctor@org.test", "new@plain.test", "x", "y\n"))
+            ok(wait_for(lambda: plain.messages() and org.messages(), 20),
+               f"{language}: invitation and registration request sent")
+            inv = parse(plain.messages()[0][0])
+            req = parse(org.messages()[0][0])
+            text = inv.get_body(("plain",)).get_content()
+            html = inv.get_body(("html",)).get_content()
+            dutch = "heeft een bericht van doctor@org.test voor u"
+            english = "has a message for you from doctor@org.test"
+            ok(dutch in text and dutch in html and "Er staat een beveiligd bericht" in inv["Subject"],
+               f"{language}: the invitation is in Dutch", text[:300])
+            if language == "nl":
+                ok(english not in text and inv["Content-Language"] == "nl",
+                   "nl: and only in Dutch", inv["Content-Language"])
+                ok("Mobiel nummer nodig" in req["Subject"], "nl: the registration request too",
+                   req["Subject"])
+            else:
+                ok(english in text and text.index(dutch) < text.index(english) and
+                   english in html and html.index(dutch) < html.index(english),
+                   "nl+en: both languages in one message, Dutch first", text)
+                ok(inv["Subject"].index("Er staat") < inv["Subject"].index("A secure message"),
+                   "nl+en: both in the subject, Dutch first", inv["Subject"])
+                ok(inv["Content-Language"] == "nl, en", "nl+en: Content-Language: nl, en",
+                   inv["Content-Language"])
+                reqtext = req.get_body(("plain",)).get_content()
+                ok("Uw bericht aan new@plain.test" in reqtext and
+                   "Your message to new@plain.test" in reqtext,
+                   "nl+en: the registration request has both", reqtext[:400])
+
+
+def test_language_config_errors():
+    for value, why in (("fr", "not a language"), ("nl+nl", "one language, or two"),
+                       ("nl+en+de", "one language, or two")):
+        with TestMX() as plain:
+            gw = Gateway({"plain.test": plain}, extra={"organisation": {"language": value}})
+            try:
+                gw.start(timeout=5)
+                started = True
+            except smdtest.GatewayError as e:
+                started = False
+                ok("[organisation] language" in str(e) and why in str(e),
+                   f"language = {value}: refused, naming the key", str(e)[-300:])
+            if started:
+                ok(False, f"language = {value}: refused")
+                gw.stop(check=False)
+
+
 def test_no_header_injection():
     """A subject crafted to smuggle a header into the invitation stays one
     encoded header (show-subject on)."""
@@ -127,4 +188,4 @@ def test_no_header_injection():
 
 
 if __name__ == "__main__":
-    smdtest.main([test_registration_request, test_invitation, test_no_header_injection])
+    smdtest.main([test_languages, test_language_config_errors, test_registration_request, test_invitation, test_no_header_injection])

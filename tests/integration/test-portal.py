@@ -195,6 +195,71 @@ def test_portal_flow():
         ok(resp.status == 303, "another browser has no session")
 
 
+def test_languages():
+    """Each visitor in their language: Accept-Language, or the switch
+    (?lang=, remembered in a cookie), else the organisation's first."""
+    pport = smdtest.free_port()
+    with TestMX() as plain, TestMX(starttls=True) as org, \
+            Gateway({"plain.test": plain, "org.test": org},
+                    extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                      "public-url": f"http://127.0.0.1:{pport}"},
+                           "organisation": {"name": "Kliniek", "language": "nl+en"}}) as gw:
+        gw.send("doctor@org.test", "pat@plain.test", message_with_attachment())
+        ok(wait_for(lambda: org.messages(), 20), "registration request sent")
+        rtoken = link_from(org.messages()[0][0], "r")
+
+        def page(headers=None, path=None, browser=None):
+            b = browser or Browser(pport)
+            resp, body = b.request("GET", path or f"/r/{rtoken}", headers=headers)
+            return resp, body.decode()
+
+        resp, body = page({"Accept-Language": "nl-NL,nl;q=0.9,en;q=0.8"})
+        ok('<html lang="nl">' in body and ">Verzenden</button>" in body and
+           "Mobiel nummer" in body, "Accept-Language: nl gives Dutch labels", body[-600:])
+        resp, body = page({"Accept-Language": "en-GB,en;q=0.9,nl;q=0.5"})
+        ok('<html lang="en">' in body and ">Submit</button>" in body,
+           "Accept-Language: en gives English", body[-400:])
+        resp, body = page({"Accept-Language": "fr, de;q=0.8"})
+        ok('<html lang="nl">' in body, "a language we do not have: the organisation's first")
+        ok('hreflang="nl"' in body and 'hreflang="en"' in body and
+           f'href="/r/{rtoken}?lang=en"' in body, "every page has the language switch")
+
+        b = Browser(pport)
+        resp, body = page({"Accept-Language": "nl"}, f"/r/{rtoken}?lang=en", b)
+        ok('<html lang="en">' in body and any(
+            "smd_lang=en" in c and "SameSite=Strict" in c for c in set_cookie_headers(resp)),
+           "the switch overrides Accept-Language and is remembered in a cookie")
+        resp, body = page({"Accept-Language": "nl"}, None, b)
+        ok('<html lang="en">' in body, "the next page keeps the chosen language")
+        resp, body = page({"Accept-Language": "en"}, f"/r/{rtoken}?lang=xx")
+        ok('<html lang="en">' in body and not any("smd_lang" in c for c in set_cookie_headers(resp)),
+           "an unknown ?lang= is ignored")
+
+        nl = Browser(pport)
+        hdr = {"Accept-Language": "nl"}
+        nl.request("GET", f"/r/{rtoken}", headers=hdr)
+        resp, body = nl.request("POST", f"/r/{rtoken}", {"csrf": nl.csrf(), "phone": "06 1234"},
+                                headers=hdr)
+        ok(resp.status == 400 and b"Dit is geen geldig telefoonnummer" in body,
+           "an invalid number: the error in Dutch", body[-500:])
+        resp, body = nl.request("POST", f"/r/{rtoken}", {"csrf": nl.csrf(), "phone": "06 12345678"},
+                                headers=hdr)
+        ok(b"<h1>Opgeslagen</h1>" in body, "Stored in Dutch: Opgeslagen", body[-400:])
+        ok(wait_for(lambda: plain.messages(), 20), "invitation sent")
+        mtoken = link_from(plain.messages()[0][0], "m")
+        resp, body = nl.request("GET", f"/m/{mtoken}", headers=hdr)
+        ok(">Pincode aanvragen</button>".encode() in body, "Request pin code in Dutch")
+        nl.request("POST", f"/m/{mtoken}/pin", {"csrf": nl.csrf()}, headers=hdr)
+        sms = sms_lines(gw)
+        ok(len(sms) == 1 and sms[0]["text"].startswith("Uw pincode is ") and
+           "Your pin code is " in sms[0]["text"], "the SMS in Dutch, then English", repr(sms))
+        pin = re.search(r"\b(\d{6})\b", sms[0]["text"]).group(1)
+        nl.request("POST", f"/m/{mtoken}/login", {"csrf": nl.csrf(), "pin": pin}, headers=hdr)
+        resp, body = nl.request("GET", f"/m/{mtoken}/view", headers=hdr)
+        ok(resp.status == 200 and b">Downloaden</a>" in body and b"<dt>Van</dt>" in body,
+           "the message page in Dutch: Downloaden", body[:600])
+
+
 def test_unknown_links_and_lockout():
     pport = smdtest.free_port()
     with TestMX() as plain, TestMX(starttls=True) as org, \
@@ -402,5 +467,5 @@ def test_portal_https():
 
 
 if __name__ == "__main__":
-    smdtest.main([test_portal_flow, test_unknown_links_and_lockout, test_retention,
+    smdtest.main([test_languages, test_portal_flow, test_unknown_links_and_lockout, test_retention,
                   test_portal_options_and_http_sms, test_trusted_proxy, test_portal_https])
