@@ -11,7 +11,7 @@ fi
 status=0
 # C sources with _() or N_(), .ui files with translatable properties, and
 # the desktop, metainfo and polkit templates
-for f in $( (grep -rlE --include='*.c' '(^|[^A-Za-z0-9_])N?_\("' daemon gui;
+for f in $( (grep -rlE --include='*.c' '(^|[^A-Za-z0-9_])(N|L)?_\(' daemon gui;
             grep -rl --include='*.ui' 'translatable="yes"' gui;
             ls data/*.desktop.in data/*.metainfo.xml.in data/*.policy.in) 2>/dev/null | LC_ALL=C sort -u); do
   if ! echo "$listed" | grep -qx "$f"; then

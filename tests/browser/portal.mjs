@@ -2,6 +2,7 @@
 // labels people see. Usage:
 //   node portal.mjs register URL PHONE SHOTDIR VIEWPORT
 //   node portal.mjs read URL SMSFILE SHOTDIR VIEWPORT DOWNLOADDIR
+//   node portal.mjs switch URL - SHOTDIR VIEWPORT      (the language switch)
 // VIEWPORT is "desktop" or "phone". Prints one JSON object with results.
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -42,7 +43,19 @@ async function readPin(file) {
 
 try {
   await page.goto(url);
-  if (mode === 'register') {
+  if (mode === 'switch') {
+    result.before = await page.locator('html').getAttribute('lang');
+    await page.getByRole('link', { name: 'Nederlands' }).click();
+    await page.getByRole('button', { name: 'Verzenden' }).waitFor();
+    result.dutchLang = await page.locator('html').getAttribute('lang');
+    result.dutchLabel = await page.getByText('Mobiel nummer', { exact: true }).count();
+    await shot('registration-nl');
+    await page.reload();
+    result.afterReload = await page.locator('html').getAttribute('lang');
+    await page.getByRole('link', { name: 'English' }).click();
+    await page.getByRole('button', { name: 'Submit' }).waitFor();
+    result.back = await page.locator('html').getAttribute('lang');
+  } else if (mode === 'register') {
     await shot('registration');
     await page.getByLabel('Mobile number').fill(arg);
     await page.getByRole('button', { name: 'Submit' }).click();

@@ -94,6 +94,12 @@ def test_portal_in_chromium():
                 ok(wait_for(lambda: org.messages(), 20), f"{viewport}: registration request")
                 link = re.findall(r"http://127\.0\.0\.1:\d+/r/[A-Za-z0-9_-]{32}",
                                           org.messages()[0][0].decode().replace("=\r\n", ""))[0]
+                res = run_node("switch", link, "-", ARTEFACTS, viewport)
+                ok(res.get("ok") and res.get("before") == "en" and res.get("dutchLang") == "nl"
+                   and res.get("dutchLabel") == 1 and res.get("afterReload") == "nl"
+                   and res.get("back") == "en",
+                   f"{viewport}: the language switch: Nederlands gives Verzenden, kept on "
+                   "reload, English back", repr(res))
                 res = run_node("register", link, "06 12345678", ARTEFACTS, viewport)
                 ok(res.get("ok") and res.get("stored") and "+31 6" in res.get("text", ""),
                    f"{viewport}: Submit → Stored (number masked)", repr(res))
