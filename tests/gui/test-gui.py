@@ -34,6 +34,33 @@ def gdbus_ok(address):
                           env=env, capture_output=True, timeout=20).returncode == 0
 
 
+def run_driver(driver, env, args, on_step):
+    """Runs test-admin-driver, turning its lines into TAP; on "STEP name"
+    calls on_step(name), then lets the driver go on. Returns True when
+    anything failed."""
+    proc = smdtest._spawn(os.environ.get("SMA_DRIVER_WRAPPER", "").split() + [driver, *args],
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    failed = False
+    for line in proc.stdout:
+        line = line.rstrip("\n")
+        if line.startswith("PASS "):
+            ok(True, line[5:])
+        elif line.startswith("FAIL "):
+            ok(False, line[5:])
+            failed = True
+        elif line.startswith("SCREENSHOT "):
+            smdtest.diag("screenshot: " + line[11:])
+        elif line.startswith("STEP "):
+            name = line[5:]
+            on_step(name)
+            open(os.path.join(env["SMA_SYNC"], name + ".go"), "w").close()
+        elif line.strip():
+            smdtest.diag(line)
+    rc = proc.wait(timeout=30)
+    ok(rc == 0 and not failed, f"the driver {' '.join(args)} finished", f"exit status {rc}")
+    return failed or rc != 0
+
+
 def test_admin_app():
     driver = os.environ.get("SMA_DRIVER")
     artefacts = os.environ.get("SMA_ARTEFACTS") or smdtest.tmpdir("gui-")
@@ -42,7 +69,6 @@ def test_admin_app():
         return
     xvfb, display = start_xvfb()
     bus, address = smdtest.start_bus()
-    sync = smdtest.tmpdir("sync-")
     pport = smdtest.free_port()
     with TestMX() as plain, TestMX(starttls=True) as org, \
             Gateway({"plain.test": plain, "org.test": org},
@@ -61,70 +87,57 @@ def test_admin_app():
                     20), "one message delivered over TLS, one waits for a number",
            gw.recipient_states(raw=True))
 
+        def on_step(name):
+            if name == "stored":
+                ok(gw.query("SELECT number FROM phones WHERE address = 'pat@plain.test'")
+                   == [{"number": "+31612345678"}], "the daemon has the number")
+                ok(wait_for(lambda: plain.messages(), 20) and
+                   gw.recipient_states(raw=True).count(("pat@plain.test", "invited")) == 1,
+                   "the held message was released into an invitation")
+                ev = gw.events("phone-registered")
+                ok(len(ev) == 1 and "by=<dbus:" in ev[0]["detail"],
+                   "logged as registered by the app's caller", repr(ev))
+                gw.send("nurse@org.test", "new@plain.test",
+                        smdtest.make_message("nurse@org.test", "new@plain.test", "Hello", "Hi\n"))
+            elif name == "pin":
+                raw = plain.messages()[0][0].decode("utf-8", "replace").replace("=\r\n", "")
+                token = re.findall(r"/m/([A-Za-z0-9_-]{32})", raw)[0]
+                b = Browser(pport)
+                b.request("GET", f"/m/{token}")
+                resp, _ = b.request("POST", f"/m/{token}/pin", {"csrf": b.csrf()})
+                ok(resp.status == 200, "the recipient requests a pin on the portal", resp.status)
+            elif name == "changed":
+                ok(gw.query("SELECT number FROM phones WHERE address = 'pat@plain.test'")
+                   == [{"number": "+31687654321"}], "the daemon has the changed number")
+            elif name == "removed":
+                ok(gw.query("SELECT number FROM phones WHERE address = 'pat@plain.test'")
+                   == [], "the daemon forgot the number")
+            elif name == "stop-daemon":
+                gw.stop()
+                ok(not gw.running, "the daemon is stopped")
+            elif name == "start-daemon":
+                gw.start()
+                ok(wait_for(lambda: gdbus_ok(address), 20), "the daemon runs again")
+
         env = dict(os.environ, DISPLAY=display, DBUS_SESSION_BUS_ADDRESS=address,
-                   SMA_SYNC=sync, SMA_ARTEFACTS=artefacts, GSETTINGS_BACKEND="memory",
-                   GSK_RENDERER="cairo", GDK_BACKEND="x11", NO_AT_BRIDGE="1",
-                   GTK_A11Y="none", LC_ALL="C.UTF-8")
+                   SMA_SYNC=smdtest.tmpdir("sync-"), SMA_ARTEFACTS=artefacts,
+                   GSETTINGS_BACKEND="memory", GSK_RENDERER="cairo", GDK_BACKEND="x11",
+                   NO_AT_BRIDGE="1", GTK_A11Y="none", LC_ALL="C.UTF-8")
         env.pop("WAYLAND_DISPLAY", None)
+        env.pop("LANGUAGE", None)
         # GTK, fontconfig and Pango keep their caches until exit on purpose;
         # ASan and UBSan stay on, LSan would only list those
         if "ASAN_OPTIONS" in env:
             env["ASAN_OPTIONS"] += ":detect_leaks=0"
-        proc = smdtest._spawn(os.environ.get("SMA_DRIVER_WRAPPER", "").split() + [driver], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
-        failed = False
-        for line in proc.stdout:
-            line = line.rstrip("\n")
-            if line.startswith("PASS "):
-                ok(True, line[5:])
-            elif line.startswith("FAIL "):
-                ok(False, line[5:])
-                failed = True
-            elif line.startswith("SCREENSHOT "):
-                smdtest.diag("screenshot: " + line[11:])
-            elif line.startswith("STEP "):
-                name = line[5:]
-                if name == "stored":
-                    ok(gw.query("SELECT number FROM phones WHERE address = 'pat@plain.test'")
-                       == [{"number": "+31612345678"}], "the daemon has the number")
-                    ok(wait_for(lambda: plain.messages(), 20) and
-                       gw.recipient_states(raw=True).count(("pat@plain.test", "invited")) == 1,
-                       "the held message was released into an invitation")
-                    ev = gw.events("phone-registered")
-                    ok(len(ev) == 1 and "by=<dbus:" in ev[0]["detail"],
-                       "logged as registered by the app's caller", repr(ev))
-                    gw.send("nurse@org.test", "new@plain.test",
-                            smdtest.make_message("nurse@org.test", "new@plain.test", "Hello",
-                                                 "Hi\n"))
-                elif name == "pin":
-                    raw = plain.messages()[0][0].decode("utf-8", "replace").replace("=\r\n", "")
-                    token = re.findall(r"/m/([A-Za-z0-9_-]{32})", raw)[0]
-                    b = Browser(pport)
-                    b.request("GET", f"/m/{token}")
-                    resp, _ = b.request("POST", f"/m/{token}/pin", {"csrf": b.csrf()})
-                    ok(resp.status == 200, "the recipient requests a pin on the portal",
-                       resp.status)
-                elif name == "changed":
-                    ok(gw.query("SELECT number FROM phones WHERE address = 'pat@plain.test'")
-                       == [{"number": "+31687654321"}], "the daemon has the changed number")
-                elif name == "removed":
-                    ok(gw.query("SELECT number FROM phones WHERE address = 'pat@plain.test'")
-                       == [], "the daemon forgot the number")
-                elif name == "stop-daemon":
-                    gw.stop()
-                    ok(not gw.running, "the daemon is stopped")
-                elif name == "start-daemon":
-                    gw.start()
-                    ok(wait_for(lambda: gdbus_ok(address), 20), "the daemon runs again")
-                open(os.path.join(sync, name + ".go"), "w").close()
-            elif line.strip():
-                smdtest.diag(line)
-        rc = proc.wait(timeout=30)
-        ok(rc == 0 and not failed, "the driver finished", f"exit status {rc}")
+        run_driver(driver, env, [], on_step)
+        # the same app under LANGUAGE=nl (C.UTF-8 lets gettext follow LANGUAGE)
+        ok(wait_for(lambda: gdbus_ok(address), 20), "the daemon runs for the Dutch app")
+        run_driver(driver, dict(env, LANGUAGE="nl", SMA_SYNC=smdtest.tmpdir("sync-")),
+                   ["dutch"], on_step)
         shots = sorted(f for f in os.listdir(artefacts) if f.endswith(".png"))
         ok(all(f"{p}.png" in shots for p in ("requests", "deliveries", "recipients", "log",
-                                              "overview", "unreachable")),
-           "a screenshot of every page", shots)
+                                              "overview", "unreachable", "overview-nl")),
+           "a screenshot of every page, and in Dutch", shots)
     bus.terminate()
     xvfb.terminate()
 
