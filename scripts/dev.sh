@@ -56,7 +56,11 @@ directory = $DEV/state
 [organisation]
 name = Example Organisation
 notify-from = secure-mail@example.org
+language = nl+en
 CONF
+
+# the translations as built in the tree
+export SECUMAILER_LOCALEDIR="$ROOT/build/po"
 
 PIDS=()
 cleanup() { kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
