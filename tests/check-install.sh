@@ -32,6 +32,23 @@ for f in sbin/secumailerd bin/secumailerctl \
   fi
 done
 
+# the translations went into the data files, and the catalogue is installed
+for check in "share/applications/org.secumailer.Admin.desktop:GenericName\\[nl\\]=" \
+             "share/metainfo/org.secumailer.Admin.metainfo.xml:xml:lang=\"nl\"" \
+             "share/polkit-1/actions/org.secumailer.Gateway1.policy:xml:lang=\"nl\""; do
+  f="${check%%:*}"; pattern="${check#*:}"
+  if grep -q "$pattern" "$dest$prefix/$f"; then
+    echo "ok: Dutch in $f"
+  else
+    echo "no Dutch in $f"; status=1
+  fi
+done
+if [ -f "$dest$prefix/share/locale/nl/LC_MESSAGES/secumailer.mo" ]; then
+  echo "ok: share/locale/nl/LC_MESSAGES/secumailer.mo"
+else
+  echo "missing: share/locale/nl/LC_MESSAGES/secumailer.mo"; status=1
+fi
+
 # verify the unit as installed, with ExecStart pointing into the DESTDIR
 if command -v systemd-analyze >/dev/null; then
   unit="$dest/secumailer.service"
