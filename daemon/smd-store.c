@@ -139,7 +139,9 @@ static const gchar *const smd_store_migrations[] = {
      * reading a million rows (bench/scale) */
     "CREATE INDEX recipients_state_message ON recipients(state, message_id);"
     "CREATE INDEX recipients_address_nocase ON recipients(address COLLATE NOCASE, message_id);"
-    "CREATE INDEX messages_sender_nocase ON messages(sender COLLATE NOCASE, id);",
+    "CREATE INDEX messages_sender_nocase ON messages(sender COLLATE NOCASE, id);"
+    /* the few portal e-mails, to leave them out of the statistics */
+    "CREATE INDEX messages_notification ON messages(id) WHERE notification = 1;",
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(smd_store_migrations) == SMD_STORE_SCHEMA_VERSION);
