@@ -50,8 +50,13 @@ fill_batch(sqlite3 *db, gpointer data, GError **error)
 {
 	Fill *f = data;
 	g_autoptr(GBytes) body = g_bytes_new_static("Subject: x\r\n\r\nbody\r\n", 21);
-	g_autoptr(sqlite3_stmt) state =
-	    smd_store_prepare(db, "UPDATE recipients SET state = ?2 WHERE message_id = ?1", error);
+	/* deferred ones wait: a daemon started on the store must not spend
+	 * the measurement retrying them */
+	g_autoptr(sqlite3_stmt) state = smd_store_prepare(
+	    db,
+	    "UPDATE recipients SET state = ?2, next_attempt_at = CASE WHEN ?2 = 'deferred' THEN "
+	    "?3 ELSE next_attempt_at END WHERE message_id = ?1",
+	    error);
 	g_autoptr(sqlite3_stmt) done =
 	    smd_store_prepare(db, "DELETE FROM bodies WHERE message_id = ?1", error);
 
@@ -84,6 +89,7 @@ fill_batch(sqlite3 *db, gpointer data, GError **error)
 		sqlite3_reset(state);
 		sqlite3_bind_int64(state, 1, msg->message_id);
 		sqlite3_bind_text(state, 2, st, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(state, 3, g_get_real_time() / G_USEC_PER_SEC + 30 * 86400);
 		if (sqlite3_step(state) != SQLITE_DONE)
 			return smd_store_fail(db, "state", error);
 		if (g_str_equal(st, "delivered") || g_str_equal(st, "bounced")) {
