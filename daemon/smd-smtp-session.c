@@ -312,7 +312,13 @@ smd_smtp_session_cmd_starttls(SmdSmtpSession *self, const SmdCommand *cmd)
 				       _("Send EHLO first and no transaction"));
 		return;
 	}
-	tls = g_tls_server_connection_new(self->stream, self->tls_certificate, &error);
+	/* No client certificates are asked for, so no trust list: made with a
+	 * NULL database, glib-networking 2.74 does not parse the system's CA
+	 * bundle for every connection (bench/relay: 54 % of the daemon's CPU
+	 * under STARTTLS load, as for outbound in smd-smtp-client.c). */
+	tls = g_initable_new(g_tls_backend_get_server_connection_type(g_tls_backend_get_default()),
+			     NULL, &error, "base-io-stream", self->stream, "certificate",
+			     self->tls_certificate, "database", NULL, NULL);
 	if (tls == NULL) {
 		g_warning("cannot start TLS: %s", error->message);
 		smd_smtp_session_reply(self, "454 4.7.0 %s",
