@@ -16,6 +16,7 @@
 #include "smd-dbus-daemon.h"
 #include "smd-engine.h"
 #include "smd-portal.h"
+#include "smd-smtp-client.h"
 #include "smd-smtp-server.h"
 
 /* How long a stop waits for running deliveries before it leaves them to
@@ -172,6 +173,7 @@ main(int argc, char **argv)
 		smd_portal_stop(portal);
 	smd_smtp_server_stop(smtp);
 	smd_engine_stop(engine);
+	smd_smtp_client_close_idle();
 	g_mime_shutdown();
 	return EXIT_SUCCESS;
 }

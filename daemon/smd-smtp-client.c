@@ -16,6 +16,11 @@
 #include "smd-tls-verify.h"
 
 #define SMD_CLIENT_READ_CHUNK 8192
+/* An open session waits this long for the next message to the same hop,
+ * and carries at most this many (Postfix's connection cache does the
+ * same): a TLS handshake per message was most of the cost of delivery. */
+#define SMD_CLIENT_IDLE_SECONDS 5
+#define SMD_CLIENT_MAX_MESSAGES 100
 
 typedef struct _SmdClient SmdClient;
 typedef void (*SmdClientStep)(SmdClient *c, SmdReply *reply);
@@ -46,7 +51,24 @@ struct _SmdClient {
 	gchar *reason;
 	SmdHopResult result;
 	gboolean finished;
+	gchar *key;	 /* the next hop, for reusing sessions */
+	guint messages;	 /* sent over this session before */
+	gboolean reused; /* an idle session, not yet proven alive (RSET) */
 };
+
+/* A session kept open after its transaction. */
+typedef struct {
+	gchar *key;
+	GSocketConnection *socket_conn;
+	GIOStream *stream;
+	gchar *relay;
+	SmdTlsInfo tls;
+	SmdReply ehlo;
+	guint messages;
+	guint timeout_id;
+} SmdIdleSession;
+
+static GHashTable *smd_client_idle; /* key → GQueue of SmdIdleSession, newest first */
 
 static void
 smd_client_free(gpointer p)
@@ -71,7 +93,107 @@ smd_client_free(gpointer p)
 	smd_reply_clear(&c->reply);
 	g_ptr_array_unref(c->accepted);
 	g_free(c->reason);
+	g_free(c->key);
 	g_free(c);
+}
+
+static void
+smd_idle_session_free(SmdIdleSession *idle)
+{
+	g_clear_handle_id(&idle->timeout_id, g_source_remove);
+	if (idle->stream != NULL) {
+		/* a courtesy QUIT; the close does not wait for the peer */
+		g_output_stream_write_all_async(g_io_stream_get_output_stream(idle->stream),
+						"QUIT\r\n", 6, G_PRIORITY_DEFAULT, NULL, NULL,
+						NULL);
+		g_io_stream_close_async(idle->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+	}
+	g_clear_object(&idle->stream);
+	g_clear_object(&idle->socket_conn);
+	g_free(idle->relay);
+	smd_tls_info_clear(&idle->tls);
+	smd_reply_clear(&idle->ehlo);
+	g_free(idle->key);
+	g_free(idle);
+}
+
+static gboolean
+smd_idle_session_expire_cb(gpointer user_data)
+{
+	SmdIdleSession *idle = user_data;
+	GQueue *queue = g_hash_table_lookup(smd_client_idle, idle->key);
+
+	idle->timeout_id = 0;
+	if (queue != NULL)
+		g_queue_remove(queue, idle);
+	smd_idle_session_free(idle);
+	return G_SOURCE_REMOVE;
+}
+
+/* Keeps @c's session for the next message to the same hop; FALSE when it
+ * cannot be (the caller ends it with QUIT). */
+static gboolean
+smd_client_park(SmdClient *c)
+{
+	SmdIdleSession *idle;
+	GQueue *queue;
+
+	if (c->messages + 1 >= SMD_CLIENT_MAX_MESSAGES || c->inbuf->len > 0 || c->stream == NULL)
+		return FALSE;
+	if (smd_client_idle == NULL)
+		smd_client_idle = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+							(GDestroyNotify)g_queue_free);
+	queue = g_hash_table_lookup(smd_client_idle, c->key);
+	if (queue == NULL) {
+		queue = g_queue_new();
+		g_hash_table_insert(smd_client_idle, g_strdup(c->key), queue);
+	}
+	idle = g_new0(SmdIdleSession, 1);
+	idle->key = g_strdup(c->key);
+	g_signal_handlers_disconnect_by_data(c->stream, c);
+	idle->stream = g_steal_pointer(&c->stream);
+	idle->socket_conn = g_steal_pointer(&c->socket_conn);
+	idle->relay = g_strdup(c->relay);
+	smd_tls_info_copy(&idle->tls, &c->tls);
+	smd_reply_init(&idle->ehlo);
+	for (guint i = 0; i < c->ehlo.lines->len; i++)
+		g_ptr_array_add(idle->ehlo.lines, g_strdup(g_ptr_array_index(c->ehlo.lines, i)));
+	idle->ehlo.code = c->ehlo.code;
+	idle->ehlo.complete = TRUE;
+	idle->messages = c->messages + 1;
+	idle->timeout_id =
+	    g_timeout_add_seconds(SMD_CLIENT_IDLE_SECONDS, smd_idle_session_expire_cb, idle);
+	g_queue_push_head(queue, idle);
+	return TRUE;
+}
+
+static SmdIdleSession *
+smd_client_take_idle(const gchar *key)
+{
+	GQueue *queue = smd_client_idle != NULL ? g_hash_table_lookup(smd_client_idle, key) : NULL;
+	SmdIdleSession *idle = queue != NULL ? g_queue_pop_head(queue) : NULL;
+
+	if (idle != NULL)
+		g_clear_handle_id(&idle->timeout_id, g_source_remove);
+	return idle;
+}
+
+/* Ends every idle session (shutdown). */
+void
+smd_smtp_client_close_idle(void)
+{
+	GHashTableIter iter;
+	gpointer queue;
+
+	if (smd_client_idle == NULL)
+		return;
+	g_hash_table_iter_init(&iter, smd_client_idle);
+	while (g_hash_table_iter_next(&iter, NULL, &queue)) {
+		SmdIdleSession *idle;
+		while ((idle = g_queue_pop_head(queue)) != NULL)
+			smd_idle_session_free(idle);
+	}
+	g_clear_pointer(&smd_client_idle, g_hash_table_unref);
 }
 
 static void
@@ -118,11 +240,18 @@ smd_client_outcome_for(guint code)
 static void smd_client_read(SmdClient *c);
 static void smd_client_read_cb(GObject *source, GAsyncResult *result, gpointer user_data);
 
+static void smd_client_connect(SmdClient *c);
+
 static void
 smd_client_fail_io(SmdClient *c, const gchar *what, const GError *error)
 {
 	g_autofree gchar *reason =
 	    g_strdup_printf("%s: %s", what, error != NULL ? error->message : "");
+	if (c->reused) {
+		/* the server ended the idle session: nothing was sent, start over */
+		smd_client_connect(c);
+		return;
+	}
 	if (c->step == NULL || c->accepted->len == 0) {
 		smd_client_finish(c, SMD_HOP_TRY_NEXT, reason);
 		return;
@@ -283,6 +412,11 @@ smd_client_data_end_cb(SmdClient *c, SmdReply *reply)
 {
 	g_autofree gchar *text = smd_reply_to_string(reply);
 	smd_client_set_all(c, c->accepted, smd_client_outcome_for(reply->code), text);
+	/* the session stays open for the next message to this hop */
+	if (smd_client_park(c)) {
+		smd_client_finish(c, SMD_HOP_DONE, NULL);
+		return;
+	}
 	smd_client_quit(c, SMD_HOP_DONE, NULL);
 }
 
@@ -598,6 +732,71 @@ smd_client_connect_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	smd_client_read(c);
 }
 
+/* A fresh connection (again, when an idle session turned out dead). */
+static void
+smd_client_connect(SmdClient *c)
+{
+	if (c->stream != NULL) {
+		g_signal_handlers_disconnect_by_data(c->stream, c);
+		g_io_stream_close_async(c->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+	}
+	g_clear_object(&c->stream);
+	g_clear_object(&c->socket_conn);
+	g_clear_pointer(&c->relay, g_free);
+	smd_tls_info_clear(&c->tls);
+	g_byte_array_set_size(c->inbuf, 0);
+	smd_reply_clear(&c->reply);
+	smd_reply_init(&c->reply);
+	c->reused = FALSE;
+	c->messages = 0;
+	c->step = NULL;
+	g_clear_object(&c->socket_client);
+	c->socket_client = g_socket_client_new();
+	g_socket_client_set_timeout(c->socket_client, c->config->connect_timeout);
+	g_socket_client_connect_to_host_async(c->socket_client, c->host, c->port,
+					      g_task_get_cancellable(c->task),
+					      smd_client_connect_cb, c);
+}
+
+static void
+smd_client_rset_cb(SmdClient *c, SmdReply *reply)
+{
+	g_auto(SmdReply) ehlo = {0};
+
+	if (reply->code != 250) {
+		smd_client_connect(c);
+		return;
+	}
+	/* alive: the transaction goes on as after EHLO inside TLS */
+	c->reused = FALSE;
+	smd_reply_init(&ehlo);
+	for (guint i = 0; i < c->ehlo.lines->len; i++)
+		g_ptr_array_add(ehlo.lines, g_strdup(g_ptr_array_index(c->ehlo.lines, i)));
+	ehlo.code = c->ehlo.code;
+	ehlo.complete = TRUE;
+	smd_client_start_mail(c, &ehlo);
+}
+
+/* Takes over an idle session; RSET proves it is still there. */
+static void
+smd_client_reuse(SmdClient *c, SmdIdleSession *idle)
+{
+	c->stream = g_steal_pointer(&idle->stream);
+	c->socket_conn = g_steal_pointer(&idle->socket_conn);
+	c->relay = g_strdup(idle->relay);
+	smd_tls_info_copy(&c->tls, &idle->tls);
+	smd_reply_clear(&c->ehlo);
+	smd_reply_init(&c->ehlo);
+	for (guint i = 0; i < idle->ehlo.lines->len; i++)
+		g_ptr_array_add(c->ehlo.lines, g_strdup(g_ptr_array_index(idle->ehlo.lines, i)));
+	c->ehlo.code = idle->ehlo.code;
+	c->ehlo.complete = TRUE;
+	c->messages = idle->messages;
+	c->reused = TRUE;
+	smd_idle_session_free(idle);
+	smd_client_command(c, smd_client_rset_cb, "RSET");
+}
+
 void
 smd_smtp_client_deliver_async(const SmdConfig *config, const gchar *host, guint16 port,
 			      const gchar *server_name, const gchar *sender, GPtrArray *recipients,
@@ -625,10 +824,16 @@ smd_smtp_client_deliver_async(const SmdConfig *config, const gchar *host, guint1
 	g_task_set_task_data(task, c, smd_client_free);
 	g_task_set_source_tag(task, smd_smtp_client_deliver_async);
 
-	c->socket_client = g_socket_client_new();
-	g_socket_client_set_timeout(c->socket_client, config->connect_timeout);
-	g_socket_client_connect_to_host_async(c->socket_client, host, port, cancellable,
-					      smd_client_connect_cb, c);
+	c->key = g_strdup_printf("%s|%u|%s|%d", host, port, server_name != NULL ? server_name : "",
+				 require_tls);
+	{
+		SmdIdleSession *idle = smd_client_take_idle(c->key);
+		if (idle != NULL) {
+			smd_client_reuse(c, idle);
+			return;
+		}
+	}
+	smd_client_connect(c);
 }
 
 SmdHopResult

@@ -29,6 +29,9 @@ void smd_smtp_client_deliver_async(const SmdConfig *config, const gchar *host, g
 				   GPtrArray *recipients, GBytes *message, gboolean require_tls,
 				   GCancellable *cancellable, GAsyncReadyCallback callback,
 				   gpointer user_data);
+/* Ends the sessions kept open for reuse (at shutdown). */
+void smd_smtp_client_close_idle(void);
+
 /* Returns the result; @reason says why for TRY_NEXT and NO_TLS. */
 SmdHopResult smd_smtp_client_deliver_finish(GAsyncResult *result, gchar **reason);
 

@@ -25,4 +25,10 @@ run_suite build-ci --buildtype=debugoptimized
 echo "== ASan + UBSan build and test =="
 run_suite build-asan --buildtype=debug -Db_sanitize=address,undefined
 
+# The benchmarks' short forms, so they cannot rot: they must run to the
+# end and every message must arrive; their figures are not judged.
+echo "== benchmark smoke runs =="
+/usr/bin/python3 bench/relay --smoke
+/usr/bin/python3 bench/scale --quick
+
 echo "All test suites passed."

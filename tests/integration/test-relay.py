@@ -155,7 +155,38 @@ def test_null_sender_relayed():
         ok(msgs and msgs[0][1]["mail_from"] == "", "MAIL FROM:<> kept", repr(msgs and msgs[0][1]))
 
 
+def test_sessions_reused():
+    """One TLS session carries the next messages to the same hop (RSET in
+    between), each with the TLS facts of that session; a session the
+    server ended while idle is replaced without a deferral."""
+    with TestMX(starttls=True) as mx, Gateway({"tls.test": mx}) as gw:
+        for i in range(4):
+            gw.send("a@client.test", f"r{i}@tls.test",
+                    smdtest.make_message("a@client.test", f"r{i}@tls.test", f"m{i}", "x\n"))
+            ok(wait_for(lambda: len(mx.messages()) == i + 1, 20), f"message {i + 1} delivered")
+        cmds = mx.commands()
+        conns = sorted({c for c, _, _ in cmds})
+        ok(len(conns) == 1, "four messages, one connection", conns)
+        ok([line for _, tls, line in cmds if line.upper().startswith("STARTTLS")] == ["STARTTLS"]
+           and sum(1 for _, tls, line in cmds if tls and line.upper().startswith("MAIL FROM"))
+           == 4 and sum(1 for _, tls, line in cmds if tls and line.upper() == "RSET") == 3,
+           "one STARTTLS, four MAIL FROM inside TLS, RSET before each reuse",
+           [line for _, _, line in cmds])
+        rows = gw.query("SELECT tls_version, tls_cipher FROM recipients")
+        ok(len(rows) == 4 and all(r["tls_version"] and r["tls_cipher"] for r in rows),
+           "every recipient has the session's TLS facts", repr(rows))
+
+        mx.restart()  # the server forgets the idle session
+        gw.send("a@client.test", "late@tls.test",
+                smdtest.make_message("a@client.test", "late@tls.test", "late", "x\n"))
+        ok(wait_for(lambda: len(mx.messages()) >= 1 and
+                    gw.recipient_states(raw=True).count(("late@tls.test", "delivered")) == 1, 20),
+           "after the server dropped the idle session: delivered on a new one",
+           gw.recipient_states(raw=True))
+        ok(gw.events("deferred") == [], "without a deferral", repr(gw.events("deferred")))
+
+
 if __name__ == "__main__":
     gateway_or_skip()
     smdtest.main([test_byte_identical_and_tls_facts, test_tls_inbound_two_recipients,
-                  test_null_sender_relayed])
+                  test_null_sender_relayed, test_sessions_reused])
