@@ -7,6 +7,8 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 
 #include "smd-common.h"
@@ -727,6 +729,9 @@ smd_client_connect_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	}
 	g_socket_set_timeout(g_socket_connection_get_socket(c->socket_conn),
 			     c->config->command_timeout);
+	/* small commands, each waiting for its answer: no Nagle delay */
+	g_socket_set_option(g_socket_connection_get_socket(c->socket_conn), IPPROTO_TCP,
+			    TCP_NODELAY, 1, NULL);
 	c->stream = G_IO_STREAM(g_object_ref(c->socket_conn));
 	c->step = smd_client_greeting_cb;
 	smd_client_read(c);
