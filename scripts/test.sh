@@ -30,5 +30,6 @@ run_suite build-asan --buildtype=debug -Db_sanitize=address,undefined
 echo "== benchmark smoke runs =="
 /usr/bin/python3 bench/relay --smoke
 /usr/bin/python3 bench/scale --quick
+/usr/bin/python3 bench/portal --smoke
 
 echo "All test suites passed."
