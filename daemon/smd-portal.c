@@ -40,6 +40,7 @@ struct _SmdPortal {
 	SoupServer *server;
 	SmdSmsProvider *sms;
 	GHashTable *sessions; /* session id → SmdPortalSession */
+	GHashTable *recent;   /* "kind queue client" → when it was last logged */
 	/* borrowed */
 	const SmdConfig *config;
 	SmdStore *store;
@@ -48,6 +49,27 @@ struct _SmdPortal {
 };
 
 G_DEFINE_TYPE(SmdPortal, smd_portal, G_TYPE_OBJECT)
+
+/* The same visitor on the same page again within minutes adds nothing to
+ * the log but a committed write per view (bench/portal). */
+#define SMD_PORTAL_REPEAT_SECONDS 600
+#define SMD_PORTAL_REPEAT_KEEP 10000
+
+static gboolean
+smd_portal_seen_recently(SmdPortal *self, const gchar *kind, const gchar *queue_id,
+			 const gchar *client)
+{
+	g_autofree gchar *key = g_strdup_printf("%s %s %s", kind, queue_id, client);
+	gint64 now = g_get_monotonic_time() / G_USEC_PER_SEC;
+	gpointer last = g_hash_table_lookup(self->recent, key);
+
+	if (last != NULL && now - GPOINTER_TO_SIZE(last) < SMD_PORTAL_REPEAT_SECONDS)
+		return TRUE;
+	if (g_hash_table_size(self->recent) >= SMD_PORTAL_REPEAT_KEEP)
+		g_hash_table_remove_all(self->recent); /* bounded; forgetting only logs again */
+	g_hash_table_insert(self->recent, g_steal_pointer(&key), GSIZE_TO_POINTER((gsize)now));
+	return FALSE;
+}
 
 static void
 smd_portal_session_free(SmdPortalSession *s)
@@ -602,8 +624,10 @@ smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	}
 	{
 		g_autoptr(SmdMimeView) view = smd_mime_view_new(message);
-		smd_portal_mark(r->portal, recipient_id, SMD_STATE_OPENED, "opened", load->queue_id,
-				r->client, _("Message opened on the portal"));
+		if (!smd_portal_seen_recently(r->portal, "opened", load->queue_id, r->client))
+			smd_portal_mark(r->portal, recipient_id, SMD_STATE_OPENED, "opened",
+					load->queue_id, r->client,
+					_("Message opened on the portal"));
 		smd_portal_finish(r, smd_page_message(r->lang, view, r->token));
 	}
 }
@@ -652,8 +676,10 @@ smd_portal_recipient(SmdPortalRequest *r)
 	}
 	if (!r->post && g_strcmp0(r->action, "") == 0) {
 		/* a GET only shows a page: mail scanners burn nothing */
-		smd_portal_log(r->portal, SMD_EVENT_INFO, "page-opened", r->link->queue_id,
-			       r->link->address, r->client, _("Portal page opened"));
+		if (!smd_portal_seen_recently(r->portal, "page-opened", r->link->queue_id,
+					      r->client))
+			smd_portal_log(r->portal, SMD_EVENT_INFO, "page-opened", r->link->queue_id,
+				       r->link->address, r->client, _("Portal page opened"));
 		smd_portal_finish(r, smd_page_recipient(r->lang, r->link, r->token, r->csrf));
 		return;
 	}
@@ -1011,6 +1037,7 @@ smd_portal_finalize(GObject *object)
 	g_clear_object(&self->sms);
 	g_clear_object(&self->engine);
 	g_hash_table_unref(self->sessions);
+	g_hash_table_unref(self->recent);
 	G_OBJECT_CLASS(smd_portal_parent_class)->finalize(object);
 }
 
@@ -1025,4 +1052,5 @@ smd_portal_init(SmdPortal *self)
 {
 	self->sessions = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					       (GDestroyNotify)smd_portal_session_free);
+	self->recent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 }

@@ -128,6 +128,11 @@ def test_portal_flow():
            "recipient page: sender and Request pin code", page[-400:])
         r.request("GET", f"/m/{mtoken}")
         ok(sms_lines(gw) == [], "GETs (mail scanners) send no SMS")
+        r.request("GET", f"/m/{mtoken}")
+        ok(wait_for(lambda: len(gw.events("page-opened")) == 1, 5) and
+           (time.sleep(0.5) or len(gw.events("page-opened")) == 1),
+           "three views by one visitor within minutes: one page-opened event",
+           repr(gw.events("page-opened")))
 
         resp, page = r.request("POST", f"/m/{mtoken}/pin", {"csrf": "forged"})
         ok(resp.status == 403 and sms_lines(gw) == [], "forged CSRF: 403, no SMS")
