@@ -95,7 +95,7 @@ smd_admin_store_statistics(sqlite3 *db, gpointer data, GError **error)
 	    smd_store_prepare(db, "SELECT state, count(*) FROM recipients GROUP BY state", error);
 	g_autoptr(sqlite3_stmt) own = smd_store_prepare(
 	    db,
-	    "SELECT r.state, count(*) FROM messages m INDEXED BY messages_notification CROSS JOIN "
+	    "SELECT r.state, count(*) FROM messages m CROSS JOIN "
 	    "recipients r ON r.message_id = m.id WHERE m.notification = 1 GROUP BY r.state",
 	    error);
 
@@ -368,7 +368,7 @@ smd_admin_store_messages(sqlite3 *db, gpointer data, GError **error)
 	sqlite3_bind_int64(stmt, 3, l->since);
 	sqlite3_bind_int64(stmt, 4, l->until);
 	sqlite3_bind_int(stmt, 5, (int)CLAMP(l->limit, 1, 500));
-	sqlite3_bind_int(stmt, 6, (int)l->offset);
+	sqlite3_bind_int64(stmt, 6, (sqlite3_int64)l->offset);
 	while (sqlite3_step(stmt) == SQLITE_ROW) {
 		GVariantBuilder list;
 		g_variant_builder_init(&list, G_VARIANT_TYPE("a(ss)"));
@@ -473,7 +473,7 @@ smd_admin_store_phones(sqlite3 *db, gpointer data, GError **error)
 	if (search != NULL && search[0] != '\0')
 		sqlite3_bind_text(stmt, 1, search, -1, SQLITE_STATIC);
 	sqlite3_bind_int(stmt, 2, (int)CLAMP(l->limit, 1, 500));
-	sqlite3_bind_int(stmt, 3, (int)l->offset);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)l->offset);
 	while (sqlite3_step(stmt) == SQLITE_ROW)
 		g_ptr_array_add(l->rows,
 				g_variant_ref_sink(g_variant_new(

@@ -20,6 +20,7 @@
 #include "smd-notify.h"
 #include "smd-portal-store.h"
 #include "smd-queue.h"
+#include "smd-smtp-client.h"
 #include "smd-store-messages.h"
 #include "smd-store.h"
 #include "smd-vault.h"
@@ -395,6 +396,8 @@ smd_engine_reload(SmdEngine *self, SmdConfig *config)
 	g_ptr_array_add(self->old_configs, self->config);
 	self->config = config;
 	smd_queue_set_config(self->queue, config);
+	/* sessions kept open were checked under the old TLS settings */
+	smd_smtp_client_close_idle();
 	g_signal_emit(self, signals[SIGNAL_CONFIG_CHANGED], 0);
 	g_message("configuration reloaded from %s", config->path);
 }

@@ -180,16 +180,19 @@ smd_i18n_nget(const gchar *lang, const gchar *singular, const gchar *plural, gul
 	return form;
 }
 
+/* The languages SecuMailer ships (po/LINGUAS and English): anything else
+ * a visitor sends is not even looked for, so no cookie or query can make
+ * the daemon open files or grow a cache. */
+static const gchar *const smd_i18n_shipped[] = {"en", "nl"};
+
 gboolean
 smd_i18n_supported(const gchar *lang)
 {
-	if (lang == NULL || lang[0] == '\0' || strlen(lang) > 8)
-		return FALSE;
-	for (const gchar *p = lang; *p != '\0'; p++) {
-		if (!g_ascii_islower(*p))
-			return FALSE;
+	for (guint i = 0; lang != NULL && i < G_N_ELEMENTS(smd_i18n_shipped); i++) {
+		if (g_str_equal(lang, smd_i18n_shipped[i]))
+			return g_str_equal(lang, "en") || smd_i18n_catalog(lang) != NULL;
 	}
-	return g_str_equal(lang, "en") || smd_i18n_catalog(lang) != NULL;
+	return FALSE;
 }
 
 /* The best language of an Accept-Language header that we have, by its
@@ -198,7 +201,8 @@ const gchar *
 smd_i18n_negotiate(const gchar *accept_language, const gchar *fallback)
 {
 	g_auto(GStrv) ranges = NULL;
-	static const gchar *known[] = {"en", "nl"};
+	const gchar *const *known = smd_i18n_shipped;
+	const gsize n_known = G_N_ELEMENTS(smd_i18n_shipped);
 	const gchar *best = NULL;
 	gdouble best_q = 0.0;
 
@@ -207,10 +211,15 @@ smd_i18n_negotiate(const gchar *accept_language, const gchar *fallback)
 	ranges = g_strsplit(accept_language, ",", 50);
 	for (guint i = 0; ranges[i] != NULL; i++) {
 		g_auto(GStrv) parts = g_strsplit(ranges[i], ";", 4);
-		g_autofree gchar *tag = g_ascii_strdown(g_strstrip(parts[0]), -1);
-		gchar *dash = strchr(tag, '-');
+		g_autofree gchar *tag = NULL;
+		gchar *dash;
 		gdouble q = 1.0;
 
+		/* "nl,", ",," and ";q=1" have empty items: skip them */
+		if (parts[0] == NULL || g_strstrip(parts[0])[0] == '\0')
+			continue;
+		tag = g_ascii_strdown(parts[0], -1);
+		dash = strchr(tag, '-');
 		if (dash != NULL)
 			*dash = '\0';
 		for (guint j = 1; parts[j] != NULL; j++) {
@@ -218,7 +227,7 @@ smd_i18n_negotiate(const gchar *accept_language, const gchar *fallback)
 			if (g_str_has_prefix(param, "q="))
 				q = g_ascii_strtod(param + 2, NULL);
 		}
-		for (guint k = 0; k < G_N_ELEMENTS(known); k++) {
+		for (guint k = 0; k < n_known; k++) {
 			/* earlier wins a tie: the visitor's order */
 			if (g_str_equal(tag, known[k]) && q > best_q && smd_i18n_supported(tag)) {
 				best = known[k];

@@ -843,8 +843,15 @@ smd_portal_choose_language(SmdPortal *self, SmdPortalRequest *r, const char *pat
 	    soup_server_message_get_request_headers(r->msg), "Accept-Language");
 
 	if (asked != NULL && smd_i18n_supported(asked)) {
+		g_autofree gchar *cookie_header = NULL;
 		r->lang = g_intern_string(asked);
-		smd_portal_set_cookie(self, r->msg, "smd_lang", r->lang, 365 * 86400);
+		/* Lax, not Strict: the choice must hold when the visitor comes
+		 * back through the link in an e-mail (a cross-site navigation) */
+		cookie_header =
+		    g_strdup_printf("smd_lang=%s; Path=/; Max-Age=%d; SameSite=Lax%s", r->lang,
+				    365 * 86400, self->secure ? "; Secure" : "");
+		soup_message_headers_append(soup_server_message_get_response_headers(r->msg),
+					    "Set-Cookie", cookie_header);
 	} else if (cookie != NULL && smd_i18n_supported(cookie)) {
 		r->lang = g_intern_string(cookie);
 	} else {

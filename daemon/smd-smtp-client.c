@@ -100,16 +100,23 @@ smd_client_free(gpointer p)
 }
 
 static void
+smd_idle_session_quit_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	GIOStream *stream = user_data;
+	g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), result, NULL, NULL);
+	/* the close does not wait for the peer */
+	g_io_stream_close_async(stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+	g_object_unref(stream);
+}
+
+static void
 smd_idle_session_free(SmdIdleSession *idle)
 {
 	g_clear_handle_id(&idle->timeout_id, g_source_remove);
-	if (idle->stream != NULL) {
-		/* a courtesy QUIT; the close does not wait for the peer */
-		g_output_stream_write_all_async(g_io_stream_get_output_stream(idle->stream),
-						"QUIT\r\n", 6, G_PRIORITY_DEFAULT, NULL, NULL,
-						NULL);
-		g_io_stream_close_async(idle->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
-	}
+	if (idle->stream != NULL) /* a courtesy QUIT, then the close */
+		g_output_stream_write_all_async(
+		    g_io_stream_get_output_stream(idle->stream), "QUIT\r\n", 6, G_PRIORITY_DEFAULT,
+		    NULL, smd_idle_session_quit_cb, g_object_ref(idle->stream));
 	g_clear_object(&idle->stream);
 	g_clear_object(&idle->socket_conn);
 	g_free(idle->relay);
@@ -126,8 +133,11 @@ smd_idle_session_expire_cb(gpointer user_data)
 	GQueue *queue = g_hash_table_lookup(smd_client_idle, idle->key);
 
 	idle->timeout_id = 0;
-	if (queue != NULL)
+	if (queue != NULL) {
 		g_queue_remove(queue, idle);
+		if (g_queue_is_empty(queue))
+			g_hash_table_remove(smd_client_idle, idle->key);
+	}
 	smd_idle_session_free(idle);
 	return G_SOURCE_REMOVE;
 }
@@ -175,6 +185,8 @@ smd_client_take_idle(const gchar *key)
 	GQueue *queue = smd_client_idle != NULL ? g_hash_table_lookup(smd_client_idle, key) : NULL;
 	SmdIdleSession *idle = queue != NULL ? g_queue_pop_head(queue) : NULL;
 
+	if (queue != NULL && g_queue_is_empty(queue))
+		g_hash_table_remove(smd_client_idle, key);
 	if (idle != NULL)
 		g_clear_handle_id(&idle->timeout_id, g_source_remove);
 	return idle;
@@ -829,8 +841,11 @@ smd_smtp_client_deliver_async(const SmdConfig *config, const gchar *host, guint1
 	g_task_set_task_data(task, c, smd_client_free);
 	g_task_set_source_tag(task, smd_smtp_client_deliver_async);
 
-	c->key = g_strdup_printf("%s|%u|%s|%d", host, port, server_name != NULL ? server_name : "",
-				 require_tls);
+	/* the policy is part of the hop: a session checked under a weaker
+	 * one is never taken for a stricter one */
+	c->key = g_strdup_printf(
+	    "%s|%u|%s|%d|%d|%s", host, port, server_name != NULL ? server_name : "", require_tls,
+	    (int)config->tls_policy, config->ca_file != NULL ? config->ca_file : "");
 	{
 		SmdIdleSession *idle = smd_client_take_idle(c->key);
 		if (idle != NULL) {

@@ -78,12 +78,17 @@ sma_client_check_error(SmaClient *self, const GError *error)
 {
 	g_autofree gchar *text = NULL;
 
+	/* a page that went away while its call ran: nothing to show */
+	if (self == NULL)
+		return TRUE;
 	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return FALSE;
+	/* AccessDenied is polkit's answer for one action (a cancelled password
+	 * prompt, a staff member without that right): said for that call; only
+	 * the first call decides that the app cannot work at all */
 	if (!g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) &&
 	    !g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) &&
 	    !g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) &&
-	    !g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED) &&
 	    !g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED))
 		return FALSE;
 	text = sma_client_error_text(error);
@@ -167,8 +172,9 @@ sma_client_proxy_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		sma_client_set_state(self, SMA_CLIENT_UNREACHABLE, text);
 		return;
 	}
-	/* a slow gateway (a big store) must not look unreachable */
-	g_dbus_proxy_set_default_timeout(G_DBUS_PROXY(proxy), 60 * 1000);
+	/* a slow gateway, or a polkit password prompt (the daemon waits 120 s
+	 * for it), must not look unreachable */
+	g_dbus_proxy_set_default_timeout(G_DBUS_PROXY(proxy), 150 * 1000);
 	smd_dbus_gateway1_call_get_statistics(proxy, self->cancellable, sma_client_probe_cb,
 					      g_object_ref(self));
 }

@@ -159,12 +159,16 @@ sma_log_page_read_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	GVariant *row;
 	guint n;
 
-	self->reading = FALSE;
 	if (!smd_dbus_gateway1_call_read_events_finish(SMD_DBUS_GATEWAY1(source), &rows, result,
 						       &error)) {
+		/* a read cancelled by a reload: the reload's own read runs */
+		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+			return;
+		self->reading = FALSE;
 		sma_page_call_failed(GTK_WIDGET(self), self->client, error);
 		return;
 	}
+	self->reading = FALSE;
 	g_variant_iter_init(&iter, rows);
 	while ((row = g_variant_iter_next_value(&iter)) != NULL) {
 		SmaEvent *event = sma_event_new(row);

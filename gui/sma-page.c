@@ -65,7 +65,7 @@ sma_page_restart(GCancellable **cancellable)
 void
 sma_page_call_failed(GtkWidget *widget, SmaClient *client, GError *error)
 {
-	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+	if (client == NULL || g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
 	    sma_client_check_error(client, error))
 		return;
 	g_dbus_error_strip_remote_error(error);

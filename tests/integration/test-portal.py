@@ -232,10 +232,15 @@ def test_languages():
         b = Browser(pport)
         resp, body = page({"Accept-Language": "nl"}, f"/r/{rtoken}?lang=en", b)
         ok('<html lang="en">' in body and any(
-            "smd_lang=en" in c and "SameSite=Strict" in c for c in set_cookie_headers(resp)),
-           "the switch overrides Accept-Language and is remembered in a cookie")
+            "smd_lang=en" in c and "SameSite=Lax" in c for c in set_cookie_headers(resp)),
+           "the switch overrides Accept-Language and is remembered in a cookie (Lax: it holds "
+           "when the visitor comes back from an e-mail link)")
         resp, body = page({"Accept-Language": "nl"}, None, b)
         ok('<html lang="en">' in body, "the next page keeps the chosen language")
+        for hostile in (",", "nl,", ";q=1", ",,,;;", "x" * 5000, "*;q=abc, -, nl-"):
+            resp, body = page({"Accept-Language": hostile})
+            ok(resp.status == 200, f"Accept-Language {hostile[:20]!r}: a page, no crash",
+               resp.status)
         resp, body = page({"Accept-Language": "en"}, f"/r/{rtoken}?lang=xx")
         ok('<html lang="en">' in body and not any("smd_lang" in c for c in set_cookie_headers(resp)),
            "an unknown ?lang= is ignored")
