@@ -302,6 +302,8 @@ smd_message_list_free(SmdMessageList *list)
 {
 	g_free(list->state);
 	g_free(list->address);
+	g_free(list->older_than);
+	g_free(list->newer_than);
 	g_clear_object(&list->vault);
 	g_clear_pointer(&list->rows, g_ptr_array_unref);
 	g_free(list);
@@ -334,27 +336,40 @@ smd_admin_store_messages(sqlite3 *db, gpointer data, GError **error)
 	 * entries, a state walks (state, message_id) backwards and stops at
 	 * the page, and no filter walks the primary key. Never a scan of
 	 * every message per row. */
+	/* keyset paging: after or before a message people already have, so
+	 * new mail neither shifts nor hides a page (offsets would) */
+#define SMD_ADMIN_KEYSET                                                                           \
+	" AND (?7 IS NULL OR m.id < (SELECT id FROM messages WHERE queue_id = ?7)) AND (?8 IS "    \
+	"NULL OR m.id > (SELECT id FROM messages WHERE queue_id = ?8)) "
 	const gchar *page =
 	    l->address != NULL
 		? "SELECT m.id FROM messages m WHERE m.id IN (SELECT message_id FROM recipients "
 		  "WHERE address = ?2 COLLATE NOCASE UNION SELECT id FROM messages WHERE sender = "
 		  "?2 COLLATE NOCASE) AND (?1 IS NULL OR EXISTS (SELECT 1 FROM recipients r WHERE "
 		  "r.state = ?1 AND r.message_id = m.id)) AND m.notification = 0 AND (?3 = 0 OR "
-		  "m.received_at >= ?3) AND (?4 = 0 OR m.received_at <= ?4) ORDER BY m.id DESC "
-		  "LIMIT ?5 OFFSET ?6"
+		  "m.received_at >= ?3) AND (?4 = 0 OR m.received_at <= ?4)" SMD_ADMIN_KEYSET
+		  "ORDER BY m.id DESC LIMIT ?5 OFFSET ?6"
 	    : l->state != NULL
 		? "SELECT r.message_id FROM recipients r JOIN messages m ON m.id = r.message_id "
 		  "WHERE r.state = ?1 AND ?2 IS NULL AND m.notification = 0 AND (?3 = 0 OR "
-		  "m.received_at >= ?3) AND (?4 = 0 OR m.received_at <= ?4) GROUP BY r.message_id "
-		  "ORDER BY r.message_id DESC LIMIT ?5 OFFSET ?6"
+		  "m.received_at >= ?3) AND (?4 = 0 OR m.received_at <= ?4)" SMD_ADMIN_KEYSET
+		  "GROUP BY r.message_id ORDER BY r.message_id DESC LIMIT ?5 OFFSET ?6"
 		: "SELECT m.id FROM messages m WHERE ?1 IS NULL AND ?2 IS NULL AND m.notification "
-		  "= 0 AND (?3 = 0 OR m.received_at >= ?3) AND (?4 = 0 OR m.received_at <= ?4) "
-		  "ORDER BY m.id DESC LIMIT ?5 OFFSET ?6";
-	g_autofree gchar *sql = g_strdup_printf(
-	    "SELECT m.id, m.queue_id, m.received_at, m.sender, m.size, m.subject FROM messages m "
-	    "WHERE m.id IN (%s) ORDER BY m.id DESC",
-	    page);
-	g_autoptr(sqlite3_stmt) stmt = smd_store_prepare(db, sql, error);
+		  "= 0 AND (?3 = 0 OR m.received_at >= ?3) AND (?4 = 0 OR m.received_at <= "
+		  "?4)" SMD_ADMIN_KEYSET "ORDER BY m.id DESC LIMIT ?5 OFFSET ?6";
+	GString *sql = g_string_new(NULL);
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+
+	g_string_printf(sql,
+			"SELECT m.id, m.queue_id, m.received_at, m.sender, m.size, m.subject FROM "
+			"messages m WHERE m.id IN (%s) ORDER BY m.id DESC",
+			page);
+	/* newer than a message: the oldest of them first, so the caller can
+	 * ask again from the last one until it has all */
+	if (l->newer_than != NULL)
+		g_string_replace(sql, "DESC", "ASC", 0);
+	stmt = smd_store_prepare(db, sql->str, error);
+	g_string_free(sql, TRUE);
 	g_autoptr(sqlite3_stmt) rcpts = smd_store_prepare(
 	    db, "SELECT address, state FROM recipients WHERE message_id = ?1 ORDER BY id", error);
 
@@ -369,6 +384,10 @@ smd_admin_store_messages(sqlite3 *db, gpointer data, GError **error)
 	sqlite3_bind_int64(stmt, 4, l->until);
 	sqlite3_bind_int(stmt, 5, (int)CLAMP(l->limit, 1, 500));
 	sqlite3_bind_int64(stmt, 6, (sqlite3_int64)l->offset);
+	if (l->older_than != NULL)
+		sqlite3_bind_text(stmt, 7, l->older_than, -1, SQLITE_STATIC);
+	if (l->newer_than != NULL)
+		sqlite3_bind_text(stmt, 8, l->newer_than, -1, SQLITE_STATIC);
 	while (sqlite3_step(stmt) == SQLITE_ROW) {
 		GVariantBuilder list;
 		g_variant_builder_init(&list, G_VARIANT_TYPE("a(ss)"));

@@ -504,6 +504,8 @@ smd_dbus_do_list_messages(SmdDbusDaemon *self, GDBusMethodInvocation *invocation
 	g_variant_lookup(filter, "address", "s", &list->address);
 	g_variant_lookup(filter, "since", "x", &list->since);
 	g_variant_lookup(filter, "until", "x", &list->until);
+	g_variant_lookup(filter, "older-than", "s", &list->older_than);
+	g_variant_lookup(filter, "newer-than", "s", &list->newer_than);
 	list->vault = g_object_ref(smd_engine_get_vault(self->engine));
 	smd_store_run_async(smd_dbus_store(self), smd_admin_store_messages, list,
 			    (GDestroyNotify)smd_message_list_free, smd_dbus_messages_cb,

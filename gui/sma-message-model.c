@@ -3,8 +3,11 @@
  *
  * The store may hold a million messages: only what is scrolled to is ever
  * asked for. The list holds the pages loaded so far; asking for an item
- * near its end fetches the next page (ListMessages, newest first), so the
- * list grows as people scroll and never blocks the window.
+ * near its end fetches the next page (ListMessages, newest first, older
+ * than the last one held), so the list grows as people scroll and never
+ * blocks the window. New mail comes on top page by page ("newer-than" the
+ * first one held, oldest first) until none is left: no offsets, so
+ * nothing is skipped or shown twice however fast mail arrives.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #define G_LOG_DOMAIN "sma-message-model"
@@ -41,14 +44,20 @@ typedef struct {
 	gboolean newest; /* only to merge new messages at the top */
 } SmaFetch;
 
-static void sma_message_model_fetch(SmaMessageModel *self, guint offset, gboolean newest);
+static void sma_message_model_fetch(SmaMessageModel *self, gboolean newest);
 
 static GVariant *
-sma_message_model_filter(SmaMessageModel *self)
+sma_message_model_filter(SmaMessageModel *self, gboolean newest)
 {
 	GVariantBuilder b;
 
 	g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
+	if (self->items->len > 0) {
+		SmaMessage *edge =
+		    g_ptr_array_index(self->items, newest ? 0 : self->items->len - 1);
+		g_variant_builder_add(&b, "{sv}", newest ? "newer-than" : "older-than",
+				      g_variant_new_string(sma_message_get_queue_id(edge)));
+	}
 	if (self->state != NULL)
 		g_variant_builder_add(&b, "{sv}", "state", g_variant_new_string(self->state));
 	if (self->address != NULL)
@@ -101,20 +110,23 @@ sma_message_model_fetch_cb(GObject *source, GAsyncResult *result, gpointer user_
 	}
 	if (!fetch->newest && g_variant_n_children(rows) < SMA_MESSAGE_MODEL_PAGE)
 		self->complete = TRUE;
-	if (fresh->len == 0)
-		return;
-	/* new messages go on top; a next page at the end */
+	/* new messages (oldest first) go on top, each above the one before;
+	 * a next page at the end */
 	position = fetch->newest ? 0 : self->items->len;
 	for (guint i = 0; i < fresh->len; i++) {
 		SmaMessage *msg = g_object_ref(g_ptr_array_index(fresh, i));
-		g_ptr_array_insert(self->items, (gint)(position + i), msg);
+		g_ptr_array_insert(self->items, fetch->newest ? 0 : (gint)(position + i), msg);
 		g_hash_table_insert(self->by_queue, (gpointer)sma_message_get_queue_id(msg), msg);
 	}
-	g_list_model_items_changed(G_LIST_MODEL(self), position, 0, fresh->len);
+	if (fresh->len > 0)
+		g_list_model_items_changed(G_LIST_MODEL(self), position, 0, fresh->len);
+	/* a full page of new mail: there may be more */
+	if (fetch->newest && g_variant_n_children(rows) == SMA_MESSAGE_MODEL_PAGE)
+		sma_message_model_fetch(self, TRUE);
 }
 
 static void
-sma_message_model_fetch(SmaMessageModel *self, guint offset, gboolean newest)
+sma_message_model_fetch(SmaMessageModel *self, gboolean newest)
 {
 	SmdDbusGateway1 *proxy = sma_client_get_proxy(self->client);
 	SmaFetch *fetch;
@@ -127,7 +139,7 @@ sma_message_model_fetch(SmaMessageModel *self, guint offset, gboolean newest)
 	fetch->newest = newest;
 	if (!newest)
 		sma_message_model_set_loading(self, TRUE);
-	smd_dbus_gateway1_call_list_messages(proxy, sma_message_model_filter(self), offset,
+	smd_dbus_gateway1_call_list_messages(proxy, sma_message_model_filter(self, newest), 0,
 					     SMA_MESSAGE_MODEL_PAGE, self->cancellable,
 					     sma_message_model_fetch_cb, fetch);
 }
@@ -149,7 +161,7 @@ sma_message_model_reload(SmaMessageModel *self)
 	g_ptr_array_set_size(self->items, 0);
 	if (removed > 0)
 		g_list_model_items_changed(G_LIST_MODEL(self), 0, removed, 0);
-	sma_message_model_fetch(self, 0, FALSE);
+	sma_message_model_fetch(self, FALSE);
 }
 
 /* New messages arrived: put them on top without losing the scroll place. */
@@ -157,7 +169,7 @@ void
 sma_message_model_fetch_newest(SmaMessageModel *self)
 {
 	g_return_if_fail(SMA_IS_MESSAGE_MODEL(self));
-	sma_message_model_fetch(self, 0, TRUE);
+	sma_message_model_fetch(self, self->items->len > 0);
 }
 
 void
@@ -206,7 +218,7 @@ sma_message_model_get_item(GListModel *list, guint position)
 	/* the view reached the last rows: the next page, once */
 	if (position + SMA_MESSAGE_MODEL_PAGE / 4 >= self->items->len && !self->loading &&
 	    !self->complete)
-		sma_message_model_fetch(self, self->items->len, FALSE);
+		sma_message_model_fetch(self, FALSE);
 	return g_object_ref(g_ptr_array_index(self->items, position));
 }
 

@@ -197,6 +197,33 @@ def test_admin_api():
         bus.wait(5)
 
 
+def test_paging_by_keyset():
+    bus, address = start_bus()
+    try:
+        with TestMX(starttls=True) as org, \
+                Gateway({"org.test": org}, args=["--session-bus", "--no-polkit"],
+                        env={"DBUS_SESSION_BUS_ADDRESS": address}) as gw:
+            ok(wait_for(lambda: gdbus(address, "GetStatistics")[0] == 0, 20), "daemon up")
+            for i in range(3):
+                gw.send("a@org.test", f"r{i}@org.test",
+                        smdtest.make_message("a@org.test", f"r{i}@org.test", f"m{i}", "x\n"))
+            qids = [r["queue_id"] for r in
+                    gw.query("SELECT queue_id FROM messages WHERE notification = 0 ORDER BY id")]
+            ok(len(qids) == 3, "three messages", qids)
+            rc, out = gdbus(address, "ListMessages", "{}", "0", "1")
+            ok(rc == 0 and qids[2] in out and qids[1] not in out, "the first page: the newest", out)
+            rc, out = gdbus(address, "ListMessages", f"{{'older-than': <'{qids[2]}'>}}", "0", "1")
+            ok(rc == 0 and qids[1] in out and qids[2] not in out, "older-than: the next page", out)
+            rc, out = gdbus(address, "ListMessages", f"{{'newer-than': <'{qids[0]}'>}}", "0", "10")
+            ok(rc == 0 and out.index(qids[1]) < out.index(qids[2]) and qids[0] not in out,
+               "newer-than: what came after, oldest first", out)
+            rc, out = gdbus(address, "ListMessages", "{'older-than': <'nosuchid'>}", "0", "10")
+            ok(rc == 0 and out == "(@a(sxssta(ss)) [],)", "an unknown queue id: nothing", out)
+    finally:
+        bus.terminate()
+        bus.wait(5)
+
+
 def test_unauthorized_callers_refused():
     bus, address = start_bus()
     try:
@@ -308,5 +335,5 @@ def test_no_polkit_needs_session_bus():
 
 
 if __name__ == "__main__":
-    smdtest.main([test_admin_api, test_unauthorized_callers_refused, test_polkit_decides,
+    smdtest.main([test_admin_api, test_paging_by_keyset, test_unauthorized_callers_refused, test_polkit_decides,
                   test_no_polkit_needs_session_bus])
