@@ -203,9 +203,9 @@ smd_dbus_statistics_cb(GObject *source, GAsyncResult *result, gpointer user_data
 static void
 smd_dbus_do_get_statistics(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
 {
-	smd_store_run_async(smd_dbus_store(self), smd_admin_store_statistics,
-			    g_new0(SmdStatistics, 1), (GDestroyNotify)smd_statistics_free,
-			    smd_dbus_statistics_cb, smd_dbus_call_new(self, invocation));
+	smd_store_read_async(smd_dbus_store(self), smd_admin_store_statistics,
+			     g_new0(SmdStatistics, 1), (GDestroyNotify)smd_statistics_free,
+			     smd_dbus_statistics_cb, smd_dbus_call_new(self, invocation));
 }
 
 static gboolean
@@ -246,9 +246,9 @@ smd_dbus_requests_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 smd_dbus_do_list_registration_requests(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
 {
-	smd_store_run_async(smd_dbus_store(self), smd_admin_store_requests,
-			    g_new0(SmdRequestList, 1), (GDestroyNotify)smd_request_list_free,
-			    smd_dbus_requests_cb, smd_dbus_call_new(self, invocation));
+	smd_store_read_async(smd_dbus_store(self), smd_admin_store_requests,
+			     g_new0(SmdRequestList, 1), (GDestroyNotify)smd_request_list_free,
+			     smd_dbus_requests_cb, smd_dbus_call_new(self, invocation));
 }
 
 static gboolean
@@ -384,9 +384,9 @@ smd_dbus_do_read_events(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
 	SmdEventPage *page = g_new0(SmdEventPage, 1);
 	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(xu)", &page->after,
 		      &page->limit);
-	smd_store_run_async(smd_dbus_store(self), smd_admin_store_events, page,
-			    (GDestroyNotify)smd_event_page_free, smd_dbus_events_cb,
-			    smd_dbus_call_new(self, invocation));
+	smd_store_read_async(smd_dbus_store(self), smd_admin_store_events, page,
+			     (GDestroyNotify)smd_event_page_free, smd_dbus_events_cb,
+			     smd_dbus_call_new(self, invocation));
 }
 
 static gboolean
@@ -507,9 +507,9 @@ smd_dbus_do_list_messages(SmdDbusDaemon *self, GDBusMethodInvocation *invocation
 	g_variant_lookup(filter, "older-than", "s", &list->older_than);
 	g_variant_lookup(filter, "newer-than", "s", &list->newer_than);
 	list->vault = g_object_ref(smd_engine_get_vault(self->engine));
-	smd_store_run_async(smd_dbus_store(self), smd_admin_store_messages, list,
-			    (GDestroyNotify)smd_message_list_free, smd_dbus_messages_cb,
-			    smd_dbus_call_new(self, invocation));
+	smd_store_read_async(smd_dbus_store(self), smd_admin_store_messages, list,
+			     (GDestroyNotify)smd_message_list_free, smd_dbus_messages_cb,
+			     smd_dbus_call_new(self, invocation));
 }
 
 static gboolean
@@ -550,9 +550,9 @@ smd_dbus_do_get_message(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
 {
 	SmdMessageHistory *h = g_new0(SmdMessageHistory, 1);
 	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(s)", &h->queue_id);
-	smd_store_run_async(smd_dbus_store(self), smd_admin_store_history, h,
-			    (GDestroyNotify)smd_message_history_free, smd_dbus_history_cb,
-			    smd_dbus_call_new(self, invocation));
+	smd_store_read_async(smd_dbus_store(self), smd_admin_store_history, h,
+			     (GDestroyNotify)smd_message_history_free, smd_dbus_history_cb,
+			     smd_dbus_call_new(self, invocation));
 }
 
 static gboolean
@@ -646,9 +646,9 @@ smd_dbus_do_list_phones(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
 
 	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(suu)", &list->search,
 		      &list->offset, &list->limit);
-	smd_store_run_async(smd_dbus_store(self), smd_admin_store_phones, list,
-			    (GDestroyNotify)smd_phone_list_free, smd_dbus_phones_cb,
-			    smd_dbus_call_new(self, invocation));
+	smd_store_read_async(smd_dbus_store(self), smd_admin_store_phones, list,
+			     (GDestroyNotify)smd_phone_list_free, smd_dbus_phones_cb,
+			     smd_dbus_call_new(self, invocation));
 }
 
 static gboolean

@@ -937,9 +937,9 @@ smd_portal_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
 	soup_server_message_pause(msg);
 	lookup = g_new0(SmdLinkLookup, 1);
 	lookup->token_hash = smd_token_hash(r->token);
-	smd_store_run_async(self->store, smd_portal_store_lookup, lookup,
-			    (GDestroyNotify)smd_link_lookup_free, smd_portal_lookup_cb,
-			    g_steal_pointer(&r));
+	smd_store_read_async(self->store, smd_portal_store_lookup, lookup,
+			     (GDestroyNotify)smd_link_lookup_free, smd_portal_lookup_cb,
+			     g_steal_pointer(&r));
 }
 
 /* Before the body is read: refuse what no form of ours could be. */

@@ -33,6 +33,12 @@ struct _SmdStore {
 	sqlite3 *db;
 	GThread *worker;
 	GAsyncQueue *ops;
+	/* reads on their own connection: WAL lets them run beside the
+	 * writer, so the portal and the admin app never wait for a commit's
+	 * fsync, and a long query never holds up a 250 */
+	sqlite3 *reader_db;
+	GThread *reader;
+	GAsyncQueue *reads;
 };
 
 G_DEFINE_TYPE(SmdStore, smd_store, G_TYPE_OBJECT)
@@ -305,6 +311,39 @@ smd_store_worker(gpointer user_data)
 	return NULL;
 }
 
+static gpointer
+smd_store_reader(gpointer user_data)
+{
+	SmdStore *self = user_data;
+	gboolean stop = FALSE;
+
+	while (!stop) {
+		g_autoptr(GPtrArray) batch = g_ptr_array_new();
+		SmdStoreOp *op = g_async_queue_pop(self->reads);
+
+		/* what waits runs in one snapshot: one wake-up for a burst */
+		while (op != NULL && batch->len < SMD_STORE_MAX_BATCH) {
+			if (op == &smd_store_stop_marker) {
+				stop = TRUE;
+				break;
+			}
+			g_ptr_array_add(batch, op);
+			op = g_async_queue_try_pop(self->reads);
+		}
+		if (op != NULL && op != &smd_store_stop_marker && batch->len >= SMD_STORE_MAX_BATCH)
+			g_ptr_array_add(batch, op);
+		sqlite3_exec(self->reader_db, "BEGIN", NULL, NULL, NULL);
+		for (guint i = 0; i < batch->len; i++) {
+			SmdStoreOp *o = g_ptr_array_index(batch, i);
+			GError *error = NULL;
+			gboolean ok = o->func(self->reader_db, o->data, &error);
+			smd_store_op_complete(o, ok, error);
+		}
+		sqlite3_exec(self->reader_db, "COMMIT", NULL, NULL, NULL);
+	}
+	return NULL;
+}
+
 static gboolean
 smd_store_open(SmdStore *self, const gchar *path, GError **error)
 {
@@ -333,7 +372,17 @@ smd_store_new(const gchar *path, GError **error)
 
 	if (!smd_store_open(self, path, error))
 		return NULL;
+	if (sqlite3_open_v2(path, &self->reader_db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		g_set_error(
+		    error, SMD_ERROR, SMD_ERROR_STORE, _("Cannot open the database %s: %s"), path,
+		    self->reader_db != NULL ? sqlite3_errmsg(self->reader_db) : "out of memory");
+		return NULL;
+	}
+	sqlite3_busy_timeout(self->reader_db, 10000);
+	sqlite3_extended_result_codes(self->reader_db, 1);
 	self->worker = g_thread_new("smd-store", smd_store_worker, self);
+	self->reader = g_thread_new("smd-store-read", smd_store_reader, self);
 	return g_steal_pointer(&self);
 }
 
@@ -341,6 +390,14 @@ void
 smd_store_close(SmdStore *self)
 {
 	g_return_if_fail(SMD_IS_STORE(self));
+	if (self->reader != NULL) {
+		g_async_queue_push(self->reads, &smd_store_stop_marker);
+		g_thread_join(g_steal_pointer(&self->reader));
+	}
+	if (self->reader_db != NULL) {
+		sqlite3_close(self->reader_db);
+		self->reader_db = NULL;
+	}
 	if (self->worker != NULL) {
 		g_async_queue_push(self->ops, &smd_store_stop_marker);
 		g_thread_join(g_steal_pointer(&self->worker));
@@ -357,6 +414,7 @@ smd_store_finalize(GObject *object)
 	SmdStore *self = SMD_STORE(object);
 	smd_store_close(self);
 	g_async_queue_unref(self->ops);
+	g_async_queue_unref(self->reads);
 	G_OBJECT_CLASS(smd_store_parent_class)->finalize(object);
 }
 
@@ -370,6 +428,7 @@ static void
 smd_store_init(SmdStore *self)
 {
 	self->ops = g_async_queue_new();
+	self->reads = g_async_queue_new();
 }
 
 typedef struct {
@@ -387,9 +446,9 @@ smd_store_task_data_free(gpointer p)
 	g_free(td);
 }
 
-void
-smd_store_run_async(SmdStore *self, SmdStoreFunc func, gpointer data, GDestroyNotify destroy,
-		    GAsyncReadyCallback callback, gpointer user_data)
+static void
+smd_store_queue(SmdStore *self, GAsyncQueue *queue, SmdStoreFunc func, gpointer data,
+		GDestroyNotify destroy, GAsyncReadyCallback callback, gpointer user_data)
 {
 	SmdStoreOp *op;
 	SmdStoreTaskData *td = g_new0(SmdStoreTaskData, 1);
@@ -414,7 +473,23 @@ smd_store_run_async(SmdStore *self, SmdStoreFunc func, gpointer data, GDestroyNo
 	op->task = task;
 	g_task_set_check_cancellable(task, FALSE);
 	g_object_set_data_full(G_OBJECT(task), "smd-store-op", op, g_free);
-	g_async_queue_push(self->ops, op);
+	g_async_queue_push(queue, op);
+}
+
+void
+smd_store_run_async(SmdStore *self, SmdStoreFunc func, gpointer data, GDestroyNotify destroy,
+		    GAsyncReadyCallback callback, gpointer user_data)
+{
+	smd_store_queue(self, self->ops, func, data, destroy, callback, user_data);
+}
+
+/* As smd_store_run_async(), for an operation that only reads: it runs on
+ * the reader's connection, beside the writer. */
+void
+smd_store_read_async(SmdStore *self, SmdStoreFunc func, gpointer data, GDestroyNotify destroy,
+		     GAsyncReadyCallback callback, gpointer user_data)
+{
+	smd_store_queue(self, self->reads, func, data, destroy, callback, user_data);
 }
 
 gboolean

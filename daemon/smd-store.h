@@ -34,6 +34,10 @@ void smd_store_close(SmdStore *self);
  * callback has run; smd_store_run_get_data() reads it in the callback. */
 void smd_store_run_async(SmdStore *self, SmdStoreFunc func, gpointer data, GDestroyNotify destroy,
 			 GAsyncReadyCallback callback, gpointer user_data);
+/* For operations that only read: on a connection of their own, never
+ * waiting for the writer's commits (finish and get_data as above). */
+void smd_store_read_async(SmdStore *self, SmdStoreFunc func, gpointer data, GDestroyNotify destroy,
+			  GAsyncReadyCallback callback, gpointer user_data);
 gboolean smd_store_run_finish(SmdStore *self, GAsyncResult *result, GError **error);
 gpointer smd_store_run_get_data(GAsyncResult *result);
 
