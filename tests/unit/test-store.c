@@ -285,6 +285,60 @@ test_group_commit(void)
 	rm_db(dir, path);
 }
 
+static gboolean
+count_messages(sqlite3 *db, gpointer data, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt =
+	    smd_store_prepare(db, "SELECT count(*) FROM messages", error);
+	if (stmt == NULL || sqlite3_step(stmt) != SQLITE_ROW)
+		return FALSE;
+	*(gint64 *)data = sqlite3_column_int64(stmt, 0);
+	return TRUE;
+}
+
+static gboolean
+try_to_write(sqlite3 *db, gpointer data, GError **error)
+{
+	return smd_store_exec(db, "DELETE FROM messages", error);
+}
+
+static void
+read_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	gboolean *ok = user_data;
+	g_autoptr(GError) error = NULL;
+	ok[0] = TRUE;
+	ok[1] = smd_store_run_finish(SMD_STORE(source), result, &error);
+}
+
+/* Reads run on their own read-only connection and see what was committed. */
+static void
+test_reader(void)
+{
+	g_autofree gchar *dir = NULL;
+	g_autofree gchar *path = tmp_db(&dir);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(SmdStore) store = smd_store_new(path, &error);
+	g_autoptr(SmdNewMessage) msg = new_message("q1", 1);
+	gint64 count = 0;
+	gboolean first[2] = {FALSE, FALSE};
+	gboolean second[2] = {FALSE, FALSE};
+
+	g_assert_no_error(error);
+	g_assert_true(smd_store_run_sync(store, smd_store_insert_message, msg, &error));
+	smd_store_read_async(store, count_messages, &count, NULL, read_done, first);
+	while (!first[0])
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_true(first[1]);
+	g_assert_cmpint(count, ==, 1);
+	smd_store_read_async(store, try_to_write, NULL, NULL, read_done, second);
+	while (!second[0])
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_false(second[1]); /* the reader cannot write */
+	smd_store_close(store);
+	rm_db(dir, path);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -295,5 +349,6 @@ main(int argc, char **argv)
 	g_test_add_func("/secumailer/store/newer-schema-refused", test_newer_schema_refused);
 	g_test_add_func("/secumailer/store/messages-lifecycle", test_messages_lifecycle);
 	g_test_add_func("/secumailer/store/group-commit", test_group_commit);
+	g_test_add_func("/secumailer/store/reader", test_reader);
 	return g_test_run();
 }
