@@ -10,6 +10,7 @@
 #include <glib/gi18n.h>
 #include <gmime/gmime.h>
 #include <locale.h>
+#include <malloc.h>
 #include <stdlib.h>
 
 #include "smd-config.h"
@@ -100,6 +101,11 @@ main(int argc, char **argv)
 	g_autoptr(GMainLoop) loop = NULL;
 	SmdMainStop stop = {0};
 
+	/* fixed thresholds: glibc's moving ones handed memory back to the
+	 * kernel and took it again for every portal request (page faults and
+	 * TLB shootdowns across the threads, bench/portal) */
+	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 	setlocale(LC_ALL, "");
 	/* $SECUMAILER_LOCALEDIR: the catalogues of a build tree */
 	bindtextdomain(GETTEXT_PACKAGE, g_getenv("SECUMAILER_LOCALEDIR") != NULL
