@@ -259,14 +259,18 @@ smd_portal_store_lookup(sqlite3 *db, gpointer data, GError **error)
 	link->recipient_state = g_strdup((const gchar *)sqlite3_column_text(stmt, 13));
 	link->number = smd_portal_phone_of(db, link->address, error);
 
-	/* what waits for this recipient, shown on the registration page */
+	/* what waits for this recipient, shown on the registration page only;
+	 * by the case-insensitive address index (lower() scanned every
+	 * recipient of the store on every portal request) */
 	link->waiting = g_ptr_array_new_with_free_func(g_free);
+	if (g_strcmp0(link->kind, "registration") != 0)
+		return TRUE;
 	waiting = smd_store_prepare(
 	    db,
 	    "SELECT m.sender, m.received_at FROM recipients r JOIN messages m ON m.id = "
 	    "r.message_id "
-	    "WHERE lower(r.address) = ?1 AND r.state IN ('held', 'awaiting-registration', "
-	    "'invited', 'pin-sent') ORDER BY m.received_at LIMIT 50",
+	    "WHERE r.address = ?1 COLLATE NOCASE AND r.state IN ('held', "
+	    "'awaiting-registration', 'invited', 'pin-sent') ORDER BY m.received_at LIMIT 50",
 	    error);
 	if (waiting == NULL)
 		return FALSE;
@@ -327,8 +331,8 @@ smd_portal_set_phone(sqlite3 *db, const gchar *address, const gchar *number, con
 	release = smd_store_prepare(
 	    db,
 	    "SELECT r.id, r.address, m.id, m.queue_id, m.sender, m.received_at FROM recipients r "
-	    "JOIN messages m ON m.id = r.message_id WHERE lower(r.address) = ?1 AND r.state = "
-	    "'awaiting-registration'",
+	    "JOIN messages m ON m.id = r.message_id WHERE r.address = ?1 COLLATE NOCASE AND "
+	    "r.state = 'awaiting-registration'",
 	    error);
 	if (release == NULL)
 		return FALSE;
