@@ -180,6 +180,43 @@ smd_store_prepare(sqlite3 *db, const gchar *sql, GError **error)
 	return stmt;
 }
 
+/* per store thread (each has one connection): SQL literal → statement;
+ * finalized when the thread ends, before the store closes the connection */
+static GPrivate smd_store_stmt_cache = G_PRIVATE_INIT((GDestroyNotify)g_hash_table_unref);
+
+static void
+smd_store_stmt_finalize(gpointer stmt)
+{
+	sqlite3_finalize(stmt);
+}
+
+SmdCachedStmt *
+smd_store_prepare_cached(sqlite3 *db, const gchar *sql, GError **error)
+{
+	GHashTable *cache = g_private_get(&smd_store_stmt_cache);
+	sqlite3_stmt *stmt;
+
+	if (cache == NULL) {
+		cache = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
+					      smd_store_stmt_finalize);
+		g_private_set(&smd_store_stmt_cache, cache);
+	}
+	stmt = g_hash_table_lookup(cache, sql);
+	if (stmt != NULL && sqlite3_db_handle(stmt) == db)
+		return stmt;
+	stmt = smd_store_prepare(db, sql, error);
+	if (stmt != NULL)
+		g_hash_table_replace(cache, (gpointer)sql, stmt);
+	return stmt;
+}
+
+void
+smd_store_release(SmdCachedStmt *stmt)
+{
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+}
+
 static gint
 smd_store_user_version(sqlite3 *db)
 {

@@ -53,4 +53,12 @@ gboolean smd_store_fail(sqlite3 *db, const gchar *what, GError **error);
 gboolean smd_store_exec(sqlite3 *db, const gchar *sql, GError **error);
 sqlite3_stmt *smd_store_prepare(sqlite3 *db, const gchar *sql, GError **error);
 
+/* For the hottest statements (every portal request): prepared once per
+ * store thread for @sql (a string literal: its address is the key),
+ * handed back reset when the g_autoptr goes. */
+typedef sqlite3_stmt SmdCachedStmt;
+SmdCachedStmt *smd_store_prepare_cached(sqlite3 *db, const gchar *sql, GError **error);
+void smd_store_release(SmdCachedStmt *stmt);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdCachedStmt, smd_store_release)
+
 G_END_DECLS

@@ -339,6 +339,44 @@ test_reader(void)
 	rm_db(dir, path);
 }
 
+static const gchar *cached_sql = "SELECT ?1";
+
+static gboolean
+use_cached(sqlite3 *db, gpointer data, GError **error)
+{
+	sqlite3_stmt **seen = data;
+	for (guint i = 0; i < 2; i++) {
+		g_autoptr(SmdCachedStmt) stmt = smd_store_prepare_cached(db, cached_sql, error);
+		if (stmt == NULL)
+			return FALSE;
+		/* handed back reset, without the last use's binding */
+		g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
+		g_assert_cmpint(sqlite3_column_type(stmt, 0), ==, SQLITE_NULL);
+		sqlite3_bind_int(stmt, 1, 42);
+		seen[i] = stmt;
+	}
+	return TRUE;
+}
+
+/* The hottest statements are prepared once per store thread. */
+static void
+test_cached_statements(void)
+{
+	g_autofree gchar *dir = NULL;
+	g_autofree gchar *path = tmp_db(&dir);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(SmdStore) store = smd_store_new(path, &error);
+	sqlite3_stmt *seen[2] = {NULL, NULL};
+
+	g_assert_no_error(error);
+	g_assert_true(smd_store_run_sync(store, use_cached, seen, &error));
+	g_assert_no_error(error);
+	g_assert_nonnull(seen[0]);
+	g_assert_true(seen[0] == seen[1]);
+	smd_store_close(store);
+	rm_db(dir, path);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -350,5 +388,6 @@ main(int argc, char **argv)
 	g_test_add_func("/secumailer/store/messages-lifecycle", test_messages_lifecycle);
 	g_test_add_func("/secumailer/store/group-commit", test_group_commit);
 	g_test_add_func("/secumailer/store/reader", test_reader);
+	g_test_add_func("/secumailer/store/cached-statements", test_cached_statements);
 	return g_test_run();
 }
