@@ -17,6 +17,7 @@
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "smd-admin-store.h"
 #include "smd-common.h"
@@ -138,7 +139,10 @@ time_query(SmdStore *store, SmdVault *vault, QueryKind kind, const gchar *state,
 		if (kind == Q_LIST) {
 			SmdMessageList *l = g_new0(SmdMessageList, 1);
 			l->state = g_strdup(state);
-			l->address = g_strdup(address);
+			/* a trailing '*' asks for the beginning of an address */
+			l->address_prefix = address != NULL && g_str_has_suffix(address, "*");
+			l->address = l->address_prefix ? g_strndup(address, strlen(address) - 1)
+						       : g_strdup(address);
 			l->limit = 100;
 			l->vault = g_object_ref(vault);
 			ok = smd_store_run_sync(store, smd_admin_store_messages, l, &error);
@@ -187,6 +191,7 @@ main(int argc, char **argv)
 	    {"state_revoked", Q_LIST, "revoked", NULL},
 	    {"recipient", Q_LIST, NULL, "Patient17@mail17.example"},
 	    {"sender", Q_LIST, NULL, "sender3@clinic.example"},
+	    {"prefix", Q_LIST, NULL, "Patient17*"},
 	    {"sender_and_state", Q_LIST, "awaiting-registration", "sender10@clinic.example"},
 	    {"statistics", Q_STATS, NULL, NULL},
 	    {"requests", Q_REQUESTS, NULL, NULL},

@@ -342,21 +342,38 @@ smd_admin_store_messages(sqlite3 *db, gpointer data, GError **error)
 	" AND (?7 IS NULL OR m.id < (SELECT id FROM messages WHERE queue_id = ?7)) AND (?8 IS "    \
 	"NULL OR m.id > (SELECT id FROM messages WHERE queue_id = ?8)) "
 	const gchar *page =
-	    l->address != NULL
+	    l->address != NULL && l->address_prefix
+		/* the beginning of an address: a range of the same indexes */
 		? "SELECT m.id FROM messages m WHERE m.id IN (SELECT message_id FROM recipients "
-		  "WHERE address = ?2 COLLATE NOCASE UNION SELECT id FROM messages WHERE sender = "
-		  "?2 COLLATE NOCASE) AND (?1 IS NULL OR EXISTS (SELECT 1 FROM recipients r WHERE "
-		  "r.state = ?1 AND r.message_id = m.id)) AND m.notification = 0 AND (?3 = 0 OR "
-		  "m.received_at >= ?3) AND (?4 = 0 OR m.received_at <= ?4)" SMD_ADMIN_KEYSET
+		  "WHERE address >= ?2 COLLATE NOCASE AND address < ?9 COLLATE NOCASE UNION SELECT "
+		  "id FROM messages WHERE sender >= ?2 COLLATE NOCASE AND sender < ?9 COLLATE "
+		  "NOCASE) AND (?1 IS NULL OR EXISTS (SELECT 1 FROM recipients r WHERE r.state = "
+		  "?1 "
+		  "AND r.message_id = m.id)) AND m.notification = 0 AND (?3 = 0 OR m.received_at "
+		  ">= "
+		  "?3) AND (?4 = 0 OR m.received_at <= ?4)" SMD_ADMIN_KEYSET
 		  "ORDER BY m.id DESC LIMIT ?5 OFFSET ?6"
-	    : l->state != NULL
-		? "SELECT r.message_id FROM recipients r JOIN messages m ON m.id = r.message_id "
-		  "WHERE r.state = ?1 AND ?2 IS NULL AND m.notification = 0 AND (?3 = 0 OR "
-		  "m.received_at >= ?3) AND (?4 = 0 OR m.received_at <= ?4)" SMD_ADMIN_KEYSET
-		  "GROUP BY r.message_id ORDER BY r.message_id DESC LIMIT ?5 OFFSET ?6"
-		: "SELECT m.id FROM messages m WHERE ?1 IS NULL AND ?2 IS NULL AND m.notification "
-		  "= 0 AND (?3 = 0 OR m.received_at >= ?3) AND (?4 = 0 OR m.received_at <= "
-		  "?4)" SMD_ADMIN_KEYSET "ORDER BY m.id DESC LIMIT ?5 OFFSET ?6";
+		: l->address != NULL
+		      ? "SELECT m.id FROM messages m WHERE m.id IN (SELECT message_id FROM "
+			"recipients "
+			"WHERE address = ?2 COLLATE NOCASE UNION SELECT id FROM messages WHERE "
+			"sender = "
+			"?2 COLLATE NOCASE) AND (?1 IS NULL OR EXISTS (SELECT 1 FROM recipients r "
+			"WHERE "
+			"r.state = ?1 AND r.message_id = m.id)) AND m.notification = 0 AND (?3 = 0 "
+			"OR "
+			"m.received_at >= ?3) AND (?4 = 0 OR m.received_at <= ?4)" SMD_ADMIN_KEYSET
+			"ORDER BY m.id DESC LIMIT ?5 OFFSET ?6"
+		  : l->state != NULL
+		      ? "SELECT r.message_id FROM recipients r JOIN messages m ON m.id = "
+			"r.message_id "
+			"WHERE r.state = ?1 AND ?2 IS NULL AND m.notification = 0 AND (?3 = 0 OR "
+			"m.received_at >= ?3) AND (?4 = 0 OR m.received_at <= ?4)" SMD_ADMIN_KEYSET
+			"GROUP BY r.message_id ORDER BY r.message_id DESC LIMIT ?5 OFFSET ?6"
+		      : "SELECT m.id FROM messages m WHERE ?1 IS NULL AND ?2 IS NULL AND "
+			"m.notification "
+			"= 0 AND (?3 = 0 OR m.received_at >= ?3) AND (?4 = 0 OR m.received_at <= "
+			"?4)" SMD_ADMIN_KEYSET "ORDER BY m.id DESC LIMIT ?5 OFFSET ?6";
 	GString *sql = g_string_new(NULL);
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 
@@ -380,6 +397,12 @@ smd_admin_store_messages(sqlite3 *db, gpointer data, GError **error)
 		sqlite3_bind_text(stmt, 1, l->state, -1, SQLITE_STATIC);
 	if (l->address != NULL)
 		sqlite3_bind_text(stmt, 2, l->address, -1, SQLITE_STATIC);
+	if (l->address != NULL && l->address_prefix) {
+		/* just past every text that begins with it: 0xff follows any
+		 * UTF-8 byte, and NOCASE compares bytes beyond ASCII letters */
+		gchar *upper = g_strconcat(l->address, "\xff", NULL);
+		sqlite3_bind_text(stmt, 9, upper, -1, g_free);
+	}
 	sqlite3_bind_int64(stmt, 3, l->since);
 	sqlite3_bind_int64(stmt, 4, l->until);
 	sqlite3_bind_int(stmt, 5, (int)CLAMP(l->limit, 1, 500));

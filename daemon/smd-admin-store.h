@@ -79,7 +79,8 @@ typedef struct {
 	/* in */
 	gchar *state;
 	gchar *address;
-	gchar *older_than; /* queue ids: keyset paging */
+	gboolean address_prefix; /* @address is the beginning of one */
+	gchar *older_than;	 /* queue ids: keyset paging */
 	gchar *newer_than;
 	gint64 since; /* 0: no bound */
 	gint64 until;

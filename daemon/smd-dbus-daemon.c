@@ -502,6 +502,9 @@ smd_dbus_do_list_messages(SmdDbusDaemon *self, GDBusMethodInvocation *invocation
 		      &list->offset, &list->limit);
 	g_variant_lookup(filter, "state", "s", &list->state);
 	g_variant_lookup(filter, "address", "s", &list->address);
+	if (list->address == NULL &&
+	    g_variant_lookup(filter, "address-prefix", "s", &list->address))
+		list->address_prefix = TRUE;
 	g_variant_lookup(filter, "since", "x", &list->since);
 	g_variant_lookup(filter, "until", "x", &list->until);
 	g_variant_lookup(filter, "older-than", "s", &list->older_than);

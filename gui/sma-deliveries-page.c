@@ -222,6 +222,17 @@ sma_deliveries_page_filter_cb(SmaDeliveriesPage *self)
 				     gtk_editable_get_text(GTK_EDITABLE(self->search_entry)));
 }
 
+/* As people type: from the third character on (fewer would match most of
+ * a big store), and again when the field is emptied. */
+static void
+sma_deliveries_page_search_changed_cb(SmaDeliveriesPage *self)
+{
+	const gchar *text = gtk_editable_get_text(GTK_EDITABLE(self->search_entry));
+
+	if (text[0] == '\0' || g_utf8_strlen(text, -1) >= 3)
+		sma_deliveries_page_filter_cb(self);
+}
+
 static void
 sma_deliveries_page_stop_search_cb(SmaDeliveriesPage *self)
 {
@@ -729,6 +740,8 @@ sma_deliveries_page_class_init(SmaDeliveriesPageClass *klass)
 	gtk_widget_class_bind_template_child(widget_class, SmaDeliveriesPage, details_box);
 	gtk_widget_class_bind_template_callback(widget_class, sma_deliveries_page_filter_cb);
 	gtk_widget_class_bind_template_callback(widget_class, sma_deliveries_page_stop_search_cb);
+	gtk_widget_class_bind_template_callback(widget_class,
+						sma_deliveries_page_search_changed_cb);
 }
 
 static void

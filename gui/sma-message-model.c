@@ -61,7 +61,8 @@ sma_message_model_filter(SmaMessageModel *self, gboolean newest)
 	if (self->state != NULL)
 		g_variant_builder_add(&b, "{sv}", "state", g_variant_new_string(self->state));
 	if (self->address != NULL)
-		g_variant_builder_add(&b, "{sv}", "address", g_variant_new_string(self->address));
+		g_variant_builder_add(&b, "{sv}", "address-prefix",
+				      g_variant_new_string(self->address));
 	return g_variant_builder_end(&b);
 }
 

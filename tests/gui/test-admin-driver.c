@@ -336,6 +336,15 @@ deliveries_scenario(void)
 	check(shows_label("Invited") && shows_label("Delivered over TLS"),
 	      "status chips: invited, delivered over TLS");
 
+	gtk_editable_set_text(GTK_EDITABLE(find("deliveries-search")), "colleag");
+	WAIT_UNTIL(g_list_model_get_n_items(G_LIST_MODEL(sma_deliveries_page_get_model(page))) ==
+			   1 &&
+		       message_to("colleague@org.test") != NULL,
+		   "typing the beginning of an address narrows the list as you type");
+	gtk_editable_set_text(GTK_EDITABLE(find("deliveries-search")), "");
+	WAIT_UNTIL((held = message_to("pat@plain.test")) != NULL &&
+		       (delivered = message_to("colleague@org.test")) != NULL,
+		   "clearing the search shows everything again");
 	sma_deliveries_page_select(page, position_of("colleague@org.test"));
 	WAIT_UNTIL(shows_label("TLSv1."), "the details show the TLS version of the delivery");
 	check(shows_label("Server certificate (SHA-256)"), "and the certificate fingerprint");

@@ -217,6 +217,13 @@ def test_paging_by_keyset():
             rc, out = gdbus(address, "ListMessages", f"{{'newer-than': <'{qids[0]}'>}}", "0", "10")
             ok(rc == 0 and out.index(qids[1]) < out.index(qids[2]) and qids[0] not in out,
                "newer-than: what came after, oldest first", out)
+            rc, out = gdbus(address, "ListMessages", "{'address-prefix': <'R1@'>}", "0", "10")
+            ok(rc == 0 and qids[1] in out and qids[0] not in out and qids[2] not in out,
+               "address-prefix: a recipient by the beginning of the address", out)
+            rc, out = gdbus(address, "ListMessages", "{'address-prefix': <'A@ORG'>}", "0", "10")
+            ok(rc == 0 and all(q in out for q in qids), "address-prefix: the sender too", out)
+            rc, out = gdbus(address, "ListMessages", "{'address-prefix': <'zz'>}", "0", "10")
+            ok(rc == 0 and out == "(@a(sxssta(ss)) [],)", "address-prefix: nothing begins so", out)
             rc, out = gdbus(address, "ListMessages", "{'older-than': <'nosuchid'>}", "0", "10")
             ok(rc == 0 and out == "(@a(sxssta(ss)) [],)", "an unknown queue id: nothing", out)
     finally:
