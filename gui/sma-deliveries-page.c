@@ -15,6 +15,7 @@
 
 #include <glib/gi18n.h>
 
+#include "sma-column.h"
 #include "sma-deliveries-page.h"
 #include "sma-page.h"
 #include "sma-state.h"
@@ -68,18 +69,6 @@ sma_deliveries_page_select(SmaDeliveriesPage *self, guint position)
 }
 
 /* ------------------------------------------------------------ the list */
-
-static void
-sma_deliveries_page_setup_text(GtkSignalListItemFactory *factory, GtkListItem *item,
-			       gpointer user_data)
-{
-	GtkWidget *label = gtk_label_new(NULL);
-
-	gtk_label_set_xalign(GTK_LABEL(label), 0);
-	gtk_label_set_ellipsize(GTK_LABEL(label), PANGO_ELLIPSIZE_END);
-	gtk_label_set_width_chars(GTK_LABEL(label), 8);
-	gtk_list_item_set_child(item, label);
-}
 
 static void
 sma_deliveries_page_bind_text(GtkSignalListItemFactory *factory, GtkListItem *item,
@@ -163,27 +152,15 @@ static void
 sma_deliveries_page_add_column(SmaDeliveriesPage *self, const gchar *title, SmaColumn column,
 			       gboolean expand)
 {
-	GtkListItemFactory *factory = gtk_signal_list_item_factory_new();
-	GtkColumnViewColumn *col;
-
-	if (column == SMA_COLUMN_STATUS) {
-		g_signal_connect(factory, "setup", G_CALLBACK(sma_deliveries_page_setup_status),
-				 NULL);
-		g_signal_connect(factory, "bind", G_CALLBACK(sma_deliveries_page_bind_status),
-				 NULL);
-		g_signal_connect(factory, "unbind", G_CALLBACK(sma_deliveries_page_unbind_status),
-				 NULL);
-	} else {
-		g_signal_connect(factory, "setup", G_CALLBACK(sma_deliveries_page_setup_text),
-				 NULL);
-		g_signal_connect(factory, "bind", G_CALLBACK(sma_deliveries_page_bind_text),
-				 GINT_TO_POINTER(column));
-	}
-	col = gtk_column_view_column_new(title, factory);
-	gtk_column_view_column_set_expand(col, expand);
-	gtk_column_view_column_set_resizable(col, TRUE);
-	gtk_column_view_append_column(self->column_view, col);
-	g_object_unref(col);
+	if (column == SMA_COLUMN_STATUS)
+		sma_column_add(self->column_view, title, expand,
+			       G_CALLBACK(sma_deliveries_page_setup_status),
+			       G_CALLBACK(sma_deliveries_page_bind_status),
+			       G_CALLBACK(sma_deliveries_page_unbind_status), NULL);
+	else
+		sma_column_add(self->column_view, title, expand, G_CALLBACK(sma_column_setup_label),
+			       G_CALLBACK(sma_deliveries_page_bind_text), NULL,
+			       GINT_TO_POINTER(column));
 }
 
 static void

@@ -12,6 +12,7 @@
 
 #include <glib/gi18n.h>
 
+#include "sma-column.h"
 #include "sma-event.h"
 #include "sma-log-page.h"
 #include "sma-page.h"
@@ -331,17 +332,6 @@ sma_log_page_export(SmaLogPage *self)
 /* ------------------------------------------------------------- columns */
 
 static void
-sma_log_page_setup(GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_data)
-{
-	GtkWidget *label = gtk_label_new(NULL);
-
-	gtk_label_set_xalign(GTK_LABEL(label), 0);
-	gtk_label_set_ellipsize(GTK_LABEL(label), PANGO_ELLIPSIZE_END);
-	gtk_label_set_width_chars(GTK_LABEL(label), 6);
-	gtk_list_item_set_child(item, label);
-}
-
-static void
 sma_log_page_bind(GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_data)
 {
 	SmaEvent *event = gtk_list_item_get_item(item);
@@ -385,16 +375,8 @@ sma_log_page_bind(GtkSignalListItemFactory *factory, GtkListItem *item, gpointer
 static void
 sma_log_page_add_column(SmaLogPage *self, const gchar *title, SmaLogColumn column, gboolean expand)
 {
-	GtkListItemFactory *factory = gtk_signal_list_item_factory_new();
-	GtkColumnViewColumn *col;
-
-	g_signal_connect(factory, "setup", G_CALLBACK(sma_log_page_setup), NULL);
-	g_signal_connect(factory, "bind", G_CALLBACK(sma_log_page_bind), GINT_TO_POINTER(column));
-	col = gtk_column_view_column_new(title, factory);
-	gtk_column_view_column_set_expand(col, expand);
-	gtk_column_view_column_set_resizable(col, TRUE);
-	gtk_column_view_append_column(self->column_view, col);
-	g_object_unref(col);
+	sma_column_add(self->column_view, title, expand, G_CALLBACK(sma_column_setup_label),
+		       G_CALLBACK(sma_log_page_bind), NULL, GINT_TO_POINTER(column));
 }
 
 static void
