@@ -359,23 +359,31 @@ smd_dbus_handle_remove_phone(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *i
 
 /* --------------------------------------------------------------- events */
 
+/* An array of @type from rows the store built. */
+static GVariant *
+smd_dbus_rows(GPtrArray *rows, const gchar *type)
+{
+	GVariantBuilder out;
+
+	g_variant_builder_init(&out, G_VARIANT_TYPE(type));
+	for (guint i = 0; i < rows->len; i++)
+		g_variant_builder_add_value(&out, g_ptr_array_index(rows, i));
+	return g_variant_builder_end(&out);
+}
+
 static void
 smd_dbus_events_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	g_autoptr(SmdDbusCall) call = user_data;
 	SmdEventPage *page = smd_store_run_get_data(result);
 	g_autoptr(GError) error = NULL;
-	GVariantBuilder out;
 
 	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
 		g_dbus_method_invocation_return_gerror(call->invocation, error);
 		return;
 	}
-	g_variant_builder_init(&out, G_VARIANT_TYPE("a(xxssssss)"));
-	for (guint i = 0; i < page->rows->len; i++)
-		g_variant_builder_add_value(&out, g_ptr_array_index(page->rows, i));
 	smd_dbus_gateway1_complete_read_events(call->self->skeleton, call->invocation,
-					       g_variant_builder_end(&out));
+					       smd_dbus_rows(page->rows, "a(xxssssss)"));
 }
 
 static void
@@ -465,18 +473,6 @@ smd_dbus_handle_unlock_recipient(SmdDbusGateway1 *skeleton, GDBusMethodInvocatio
 
 /* ------------------------------------------------------------ messages */
 
-/* An array of @type from rows the store built. */
-static GVariant *
-smd_dbus_rows(GPtrArray *rows, const gchar *type)
-{
-	GVariantBuilder out;
-
-	g_variant_builder_init(&out, G_VARIANT_TYPE(type));
-	for (guint i = 0; i < rows->len; i++)
-		g_variant_builder_add_value(&out, g_ptr_array_index(rows, i));
-	return g_variant_builder_end(&out);
-}
-
 static void
 smd_dbus_messages_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -530,22 +526,14 @@ smd_dbus_history_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(SmdDbusCall) call = user_data;
 	SmdMessageHistory *h = smd_store_run_get_data(result);
 	g_autoptr(GError) error = NULL;
-	GVariantBuilder rcpts;
-	GVariantBuilder events;
 
 	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
 		g_dbus_method_invocation_return_gerror(call->invocation, error);
 		return;
 	}
-	g_variant_builder_init(&rcpts, G_VARIANT_TYPE("aa{sv}"));
-	for (guint i = 0; i < h->recipients->len; i++)
-		g_variant_builder_add_value(&rcpts, g_ptr_array_index(h->recipients, i));
-	g_variant_builder_init(&events, G_VARIANT_TYPE("a(xxssssss)"));
-	for (guint i = 0; i < h->events->len; i++)
-		g_variant_builder_add_value(&events, g_ptr_array_index(h->events, i));
 	smd_dbus_gateway1_complete_get_message(call->self->skeleton, call->invocation,
-					       g_variant_builder_end(&rcpts),
-					       g_variant_builder_end(&events));
+					       smd_dbus_rows(h->recipients, "aa{sv}"),
+					       smd_dbus_rows(h->events, "a(xxssssss)"));
 }
 
 static void
