@@ -14,7 +14,9 @@ status=0
 for f in $( (grep -rlE --include='*.c' '(^|[^A-Za-z0-9_])(N|L)?_\(' daemon gui;
             grep -rl --include='*.ui' 'translatable="yes"' gui;
             ls data/*.desktop.in data/*.metainfo.xml.in data/*.policy.in) 2>/dev/null | LC_ALL=C sort -u); do
-  if ! echo "$listed" | grep -qx "$f"; then
+  # a here-string, not a pipe: grep -q stops reading at the first match,
+  # and under pipefail echo's SIGPIPE would then count as "missing"
+  if ! grep -qxF "$f" <<<"$listed"; then
     echo "missing from po/POTFILES.in: $f"; status=1
   fi
 done
