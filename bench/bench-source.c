@@ -7,7 +7,10 @@
  * of DATA to the 250 (accept latency) and prints one JSON object.
  *
  *   bench-source --server HOST:PORT [--starttls] --messages N --sessions S
- *                --size BYTES
+ *                --size BYTES [--rate MSG_PER_S]
+ *
+ * With --rate, message i starts no earlier than i/RATE seconds after the
+ * start: the latency at a given offered load rather than at saturation.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
@@ -27,9 +30,11 @@ static gchar *host;
 static guint16 port;
 static gboolean starttls;
 static gint total = 1000, sessions = 20, size = 10240;
-static gint next;   /* atomic: the next message to send */
-static gint failed; /* atomic */
-static gchar *body; /* the DATA, ending in CRLF.CRLF */
+static gdouble rate; /* messages per second offered; 0: as fast as it goes */
+static gint64 start; /* monotonic µs */
+static gint next;    /* atomic: the next message to send */
+static gint failed;  /* atomic */
+static gchar *body;  /* the DATA, ending in CRLF.CRLF */
 static SSL_CTX *tls_ctx;
 static GMutex latency_lock;
 static GArray *latencies; /* gdouble, ms */
@@ -100,8 +105,15 @@ static gpointer
 worker(gpointer data)
 {
 	SSL_SESSION *session = NULL;
+	gint i;
 
-	while (g_atomic_int_add(&next, 1) < total) {
+	while ((i = g_atomic_int_add(&next, 1)) < total) {
+		if (rate > 0) {
+			gint64 due = start + (gint64)((gdouble)i * G_USEC_PER_SEC / rate);
+			gint64 now = g_get_monotonic_time();
+			if (due > now)
+				g_usleep((gulong)(due - now));
+		}
 		if (!send_one(&session))
 			g_atomic_int_inc(&failed);
 	}
@@ -137,6 +149,7 @@ main(int argc, char **argv)
 	    {"messages", 0, 0, G_OPTION_ARG_INT, &total, "how many", NULL},
 	    {"sessions", 0, 0, G_OPTION_ARG_INT, &sessions, "in parallel", NULL},
 	    {"size", 0, 0, G_OPTION_ARG_INT, &size, "bytes per message", NULL},
+	    {"rate", 0, 0, G_OPTION_ARG_DOUBLE, &rate, "messages per second offered", NULL},
 	    {NULL}};
 	g_autoptr(GOptionContext) context = g_option_context_new("- SMTP load for bench/relay");
 	g_autoptr(GError) error = NULL;
@@ -151,7 +164,7 @@ main(int argc, char **argv)
 	if (!g_option_context_parse(context, &argc, &argv, &error) || server == NULL ||
 	    !bench_parse_address(server, &host, &port)) {
 		g_printerr("usage: bench-source --server HOST:PORT [--starttls] --messages N "
-			   "--sessions S --size BYTES\n");
+			   "--sessions S --size BYTES [--rate MSG_PER_S]\n");
 		return EXIT_FAILURE;
 	}
 	g_string_append(data, "From: <sender@bench.test>\r\nTo: <rcpt@bench.test>\r\n"
@@ -166,7 +179,7 @@ main(int argc, char **argv)
 	SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_CLIENT);
 	latencies = g_array_new(FALSE, FALSE, sizeof(gdouble));
 
-	t0 = g_get_monotonic_time();
+	t0 = start = g_get_monotonic_time();
 	for (gint i = 0; i < sessions; i++)
 		g_ptr_array_add(threads, g_thread_new("source", worker, NULL));
 	for (guint i = 0; i < threads->len; i++)

@@ -496,6 +496,9 @@ smd_store_queue(SmdStore *self, GAsyncQueue *queue, SmdStoreFunc func, gpointer 
 	td->destroy = destroy;
 	g_task_set_task_data(task, td, smd_store_task_data_free);
 	g_task_set_source_tag(task, smd_store_run_async);
+	/* a finished operation is a reply someone waits for (a 250, a page):
+	 * it goes before new work on the loop, which keeps accept p99 low */
+	g_task_set_priority(task, G_PRIORITY_HIGH);
 	if (self->worker == NULL) {
 		/* shutting down: the caller learns it was not stored */
 		g_task_return_new_error(task, SMD_ERROR, SMD_ERROR_STORE, _("The store is closed"));

@@ -216,6 +216,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def port_open(port, host=HOST):
+    """Whether something accepts TCP connections on host:port now."""
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
 def wait_for(predicate, timeout=20, interval=0.05):
     """Poll predicate until it returns a truthy value; return that value.
 
@@ -579,11 +588,8 @@ class Gateway:
             if self.proc.poll() is not None:
                 raise GatewayError(f"secumailerd exited with status {self.proc.returncode} "
                                    f"before listening:\n{self.log()}")
-            try:
-                socket.create_connection((HOST, self.port), timeout=0.5).close()
+            if port_open(self.port):
                 return self
-            except OSError:
-                pass
             if time.monotonic() > deadline:
                 _reap(self.proc)
                 raise GatewayError(f"secumailerd not listening on {HOST}:{self.port} "

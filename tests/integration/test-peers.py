@@ -123,7 +123,7 @@ def test_smtp_sink_next_hop_held():
         sink = smdtest._spawn(argv + [f"127.0.0.1:{port}", "10"], stdout=f, stderr=f,
                               stdin=subprocess.DEVNULL)
     try:
-        wait_for(lambda: _can_connect(port), 10)
+        wait_for(lambda: smdtest.port_open(port), 10)
         with Gateway({"sink.test": port}) as gw:
             gw.send("a@sender.test", "b@sink.test",
                     smdtest.make_message("a@sender.test", "b@sink.test", "sink", "secret sink\n"))
@@ -139,14 +139,6 @@ def test_smtp_sink_next_hop_held():
     finally:
         smdtest._reap(sink)
 
-
-def _can_connect(port):
-    import socket
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
 
 
 def main():
