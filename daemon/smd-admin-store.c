@@ -44,7 +44,7 @@ smd_admin_outcome(const gchar *state)
 	if (g_strcmp0(state, "opened") == 0 || g_strcmp0(state, "downloaded") == 0)
 		return SMD_OUTCOME_PORTAL;
 	if (g_strcmp0(state, "bounced") == 0 || g_strcmp0(state, "expired") == 0 ||
-	    g_strcmp0(state, "revoked") == 0)
+	    g_strcmp0(state, "revoked") == 0 || g_strcmp0(state, "quarantined") == 0)
 		return SMD_OUTCOME_FAILED;
 	return SMD_OUTCOME_WAITING;
 }

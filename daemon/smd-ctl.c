@@ -233,7 +233,7 @@ main(int argc, char **argv)
 	const gchar *command;
 	int rc = EXIT_FAILURE;
 
-	setlocale(LC_ALL, "");
+	(void)setlocale(LC_ALL, ""); /* on failure the C locale: English */
 	/* $SECUMAILER_LOCALEDIR: the catalogues of a build tree */
 	bindtextdomain(GETTEXT_PACKAGE, g_getenv("SECUMAILER_LOCALEDIR") != NULL
 					    ? g_getenv("SECUMAILER_LOCALEDIR")

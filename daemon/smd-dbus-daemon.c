@@ -667,6 +667,7 @@ static const struct {
     {"downloaded", "downloaded"},
     {"expired", "expired"},
     {"revoked", "revoked"},
+    {"quarantined", "quarantined"},
 };
 
 /* Every event, as signals: the app follows without polling. */

@@ -22,6 +22,7 @@ static const GDBusErrorEntry smd_error_entries[] = {
     {SMD_ERROR_TEMPORARY, "org.secumailer.Gateway1.Error.Temporary"},
     {SMD_ERROR_PERMANENT, "org.secumailer.Gateway1.Error.Permanent"},
     {SMD_ERROR_NO_TLS, "org.secumailer.Gateway1.Error.NoTls"},
+    {SMD_ERROR_STORE_FULL, "org.secumailer.Gateway1.Error.StoreFull"},
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(smd_error_entries) == SMD_ERROR_LAST);

@@ -22,6 +22,7 @@ typedef enum {
 	SMD_ERROR_TEMPORARY,	/* try again later (4xx, timeouts) */
 	SMD_ERROR_PERMANENT,	/* will never work (5xx) */
 	SMD_ERROR_NO_TLS,	/* the peer could not give us the TLS we require */
+	SMD_ERROR_STORE_FULL,	/* the disk holding the store is full */
 	SMD_ERROR_LAST
 } SmdError;
 

@@ -106,7 +106,7 @@ main(int argc, char **argv)
 	 * TLB shootdowns across the threads, bench/portal) */
 	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
-	setlocale(LC_ALL, "");
+	(void)setlocale(LC_ALL, ""); /* on failure the C locale: English */
 	/* $SECUMAILER_LOCALEDIR: the catalogues of a build tree */
 	bindtextdomain(GETTEXT_PACKAGE, g_getenv("SECUMAILER_LOCALEDIR") != NULL
 					    ? g_getenv("SECUMAILER_LOCALEDIR")

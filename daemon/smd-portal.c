@@ -17,6 +17,7 @@
 #include "smd-event.h"
 #include "smd-phone.h"
 #include "smd-portal-private.h"
+#include "smd-portal-request.h"
 #include "smd-resources.h"
 #include "smd-sms-provider.h"
 #include "smd-store-messages.h"
@@ -125,13 +126,9 @@ smd_portal_cookie_name(SmdPortal *self, const gchar *base)
 static gchar *
 smd_portal_get_cookie(SoupServerMessage *msg, const gchar *name)
 {
-	const gchar *header =
-	    soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Cookie");
-	g_autoptr(GHashTable) cookies = NULL;
-	if (header == NULL)
-		return NULL;
-	cookies = soup_header_parse_semi_param_list(header);
-	return g_strdup(g_hash_table_lookup(cookies, name));
+	return smd_portal_cookie_value(
+	    soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Cookie"),
+	    name);
 }
 
 static void
@@ -806,25 +803,11 @@ smd_portal_send_logo(SmdPortal *self, SoupServerMessage *msg)
 static gchar *
 smd_portal_client_address(SmdPortal *self, SoupServerMessage *msg)
 {
-	const gchar *peer = soup_server_message_get_remote_host(msg);
-	GPtrArray *proxies = self->config->portal_trusted_proxies;
-	g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(peer != NULL ? peer : "");
-	const gchar *forwarded;
-	gboolean trusted = FALSE;
-
-	for (guint i = 0; addr != NULL && i < proxies->len; i++)
-		trusted =
-		    trusted || g_inet_address_mask_matches(g_ptr_array_index(proxies, i), addr);
-	forwarded = soup_message_headers_get_list(soup_server_message_get_request_headers(msg),
-						  "X-Forwarded-For");
-	if (trusted && forwarded != NULL) {
-		const gchar *last = strrchr(forwarded, ',');
-		g_autofree gchar *candidate =
-		    g_strstrip(g_strdup(last != NULL ? last + 1 : forwarded));
-		if (g_hostname_is_ip_address(candidate))
-			return g_steal_pointer(&candidate);
-	}
-	return g_strdup(peer != NULL ? peer : "unknown");
+	return smd_portal_forwarded_client(
+	    soup_server_message_get_remote_host(msg),
+	    soup_message_headers_get_list(soup_server_message_get_request_headers(msg),
+					  "X-Forwarded-For"),
+	    self->config->portal_trusted_proxies);
 }
 
 /* The visitor's language: a choice made with the switch (?lang=, kept in
@@ -838,7 +821,6 @@ smd_portal_choose_language(SmdPortal *self, SmdPortalRequest *r, const char *pat
 	const gchar *asked = query != NULL ? g_hash_table_lookup(query, "lang") : NULL;
 	g_autofree gchar *cookie = smd_portal_get_cookie(r->msg, "smd_lang");
 	g_auto(GStrv) org = smd_i18n_split(self->config->org_language);
-	g_auto(GStrv) parts = g_strsplit(path, "/", 4);
 	const gchar *accept = soup_message_headers_get_one(
 	    soup_server_message_get_request_headers(r->msg), "Accept-Language");
 
@@ -857,17 +839,7 @@ smd_portal_choose_language(SmdPortal *self, SmdPortalRequest *r, const char *pat
 	} else {
 		r->lang = g_intern_string(smd_i18n_negotiate(accept, org[0]));
 	}
-	if (r->post && g_strv_length(parts) >= 3)
-		r->path = g_strdup_printf("/%s/%s", parts[1], parts[2]);
-	else
-		r->path = g_strdup(path);
-	for (const gchar *p = r->path; *p != '\0'; p++) {
-		if (!g_ascii_isalnum(*p) && *p != '/' && *p != '-' && *p != '_') {
-			g_free(r->path);
-			r->path = g_strdup("/");
-			break;
-		}
-	}
+	r->path = smd_portal_switch_path(path, r->post);
 }
 
 static void
@@ -876,7 +848,7 @@ smd_portal_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
 {
 	SmdPortal *self = user_data;
 	const gchar *method = soup_server_message_get_method(msg);
-	g_auto(GStrv) parts = NULL;
+	g_auto(SmdPortalRoute) route = {0};
 	g_autoptr(SmdPortalRequest) r = NULL;
 	SmdLinkLookup *lookup;
 
@@ -914,25 +886,15 @@ smd_portal_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
 		r->form = soup_form_decode(text);
 	}
 
-	/* /r/TOKEN, /m/TOKEN, /m/TOKEN/ACTION */
-	parts = g_strsplit(path, "/", 5);
-	if (g_strv_length(parts) < 3 || parts[0][0] != '\0' ||
-	    (g_strcmp0(parts[1], "r") != 0 && g_strcmp0(parts[1], "m") != 0) ||
-	    !smd_token_is_well_formed(parts[2]) ||
-	    (g_strv_length(parts) > 4 && g_strcmp0(parts[3], "attachment") != 0)) {
+	if (!smd_portal_route_parse(path, &route)) {
 		g_autoptr(SmdPage) page = smd_page_not_found(r->lang);
 		smd_portal_send_page(r, page);
 		return;
 	}
-	r->token = g_strdup(parts[2]);
-	r->registration = g_strcmp0(parts[1], "r") == 0;
-	r->index = -1;
-	if (parts[3] != NULL && parts[4] != NULL) {
-		guint64 n = 0;
-		if (g_ascii_string_to_unsigned(parts[4], 10, 0, 10000, &n, NULL))
-			r->index = (gint)n;
-	}
-	r->action = g_strdup(parts[3] != NULL ? parts[3] : "");
+	r->token = g_steal_pointer(&route.token);
+	r->registration = route.registration;
+	r->index = route.index;
+	r->action = g_steal_pointer(&route.action);
 
 	soup_server_message_pause(msg);
 	lookup = g_new0(SmdLinkLookup, 1);

@@ -20,6 +20,8 @@ smd_outcome_to_state(SmdOutcome outcome)
 		return SMD_STATE_BOUNCED;
 	case SMD_OUTCOME_HELD:
 		return SMD_STATE_HELD;
+	case SMD_OUTCOME_QUARANTINED:
+		return SMD_STATE_QUARANTINED;
 	default:
 		g_assert_not_reached();
 	}

@@ -15,12 +15,14 @@ G_BEGIN_DECLS
 #define SMD_STATE_DELIVERED "delivered"
 #define SMD_STATE_BOUNCED "bounced"
 #define SMD_STATE_HELD "held"
+#define SMD_STATE_QUARANTINED "quarantined"
 
 typedef enum {
-	SMD_OUTCOME_DELIVERED, /* accepted by the next hop over TLS */
-	SMD_OUTCOME_DEFERRED,  /* 4xx, timeout, unreachable: try again */
-	SMD_OUTCOME_BOUNCED,   /* 5xx or gave up: DSN to the sender */
-	SMD_OUTCOME_HELD,      /* no TLS: kept in the vault for the portal */
+	SMD_OUTCOME_DELIVERED,	 /* accepted by the next hop over TLS */
+	SMD_OUTCOME_DEFERRED,	 /* 4xx, timeout, unreachable: try again */
+	SMD_OUTCOME_BOUNCED,	 /* 5xx or gave up: DSN to the sender */
+	SMD_OUTCOME_HELD,	 /* no TLS: kept in the vault for the portal */
+	SMD_OUTCOME_QUARANTINED, /* the stored body failed its integrity check */
 } SmdOutcome;
 
 const gchar *smd_outcome_to_state(SmdOutcome outcome);

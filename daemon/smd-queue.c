@@ -117,6 +117,11 @@ smd_queue_outcome_event(SmdJob *job, SmdRecipient *r)
 		return smd_event_new(
 		    SMD_EVENT_INFO, "held", job->queue_id, r->address, r->reply,
 		    _("Recipient server cannot receive over TLS; message held for the portal"));
+	case SMD_OUTCOME_QUARANTINED:
+		return smd_event_new(SMD_EVENT_ERROR, "quarantined", job->queue_id, r->address,
+				     r->reply,
+				     _("Stored message failed its integrity check; quarantined, "
+				       "never delivered"));
 	case SMD_OUTCOME_BOUNCED:
 	default:
 		return smd_event_new(SMD_EVENT_ERROR, "bounced", job->queue_id, r->address,
@@ -225,6 +230,28 @@ smd_queue_delivered_cb(GObject *source, GAsyncResult *result, gpointer user_data
 			    (GDestroyNotify)smd_outcome_update_free, smd_queue_recorded_cb, run);
 }
 
+/* A body that fails its integrity check (tampered with, truncated, or a
+ * wrong key) is never delivered and never retried: its recipients go to
+ * "quarantined" with an error event, and the sealed body is kept as
+ * evidence (smd_store_destroy_body_if_done() does not count it final). */
+static void
+smd_queue_quarantine(SmdQueue *self, SmdQueueRun *run, const gchar *reason)
+{
+	SmdOutcomeUpdate *update = g_new0(SmdOutcomeUpdate, 1);
+
+	update->events = g_ptr_array_new_with_free_func((GDestroyNotify)smd_event_free);
+	for (guint i = 0; i < run->job->recipients->len; i++) {
+		SmdRecipient *r = g_ptr_array_index(run->job->recipients, i);
+		r->outcome = SMD_OUTCOME_QUARANTINED;
+		g_free(r->reply);
+		r->reply = g_strdup(reason);
+		g_ptr_array_add(update->events, smd_queue_outcome_event(run->job, r));
+	}
+	update->job = g_steal_pointer(&run->job);
+	smd_store_run_async(self->store, smd_store_record_outcomes, update,
+			    (GDestroyNotify)smd_outcome_update_free, smd_queue_recorded_cb, run);
+}
+
 static void
 smd_queue_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -236,15 +263,20 @@ smd_queue_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	if (smd_store_run_finish(SMD_STORE(source), result, &error))
 		run->message = smd_vault_open(self->vault, load->queue_id, load->wrapped_key,
 					      load->envelope, &error);
+	if (run->message == NULL && g_error_matches(error, SMD_ERROR, SMD_ERROR_CRYPTO)) {
+		smd_queue_quarantine(self, run, error->message);
+		return;
+	}
 	if (run->message == NULL) {
-		/* a body that fails its integrity check is never delivered; one
-		 * that is gone (destroyed) has nothing left to deliver; a store
-		 * that failed is asked again later */
+		/* a body that is gone (destroyed) has nothing left to deliver; a
+		 * store that failed is asked again later */
 		g_autoptr(SmdEvent) ev =
 		    smd_event_new(SMD_EVENT_ERROR, "store-error", run->job->queue_id, NULL,
 				  error->message, _("Stored message cannot be read"));
 		smd_event_log(ev);
-		if (g_error_matches(error, SMD_ERROR, SMD_ERROR_STORE) && !self->stopped)
+		if ((g_error_matches(error, SMD_ERROR, SMD_ERROR_STORE) ||
+		     g_error_matches(error, SMD_ERROR, SMD_ERROR_STORE_FULL)) &&
+		    !self->stopped)
 			smd_queue_retry_later(self, run->job);
 		self->running--;
 		smd_queue_run_free(run);

@@ -575,8 +575,12 @@ smd_smtp_session_accept_cb(GObject *source, GAsyncResult *result, gpointer user_
 	if (!smd_engine_accept_finish(SMD_ENGINE(source), result, &error)) {
 		/* never 250 unless it is on disk: the client keeps the message */
 		g_warning("%s: cannot store message: %s", self->client_ip, error->message);
-		smd_smtp_session_reply(self, "451 4.3.0 %s",
-				       _("Local error in processing, try again later"));
+		if (g_error_matches(error, SMD_ERROR, SMD_ERROR_STORE_FULL))
+			smd_smtp_session_reply(self, "452 4.3.1 %s",
+					       _("Insufficient system storage, try again later"));
+		else
+			smd_smtp_session_reply(self, "451 4.3.0 %s",
+					       _("Local error in processing, try again later"));
 	} else {
 		smd_smtp_session_reply(self, "250 2.0.0 %s %s", _("Ok: queued as"), self->queue_id);
 	}

@@ -155,8 +155,10 @@ G_STATIC_ASSERT(G_N_ELEMENTS(smd_store_migrations) == SMD_STORE_SCHEMA_VERSION);
 gboolean
 smd_store_fail(sqlite3 *db, const gchar *what, GError **error)
 {
-	g_set_error(error, SMD_ERROR, SMD_ERROR_STORE, _("Database error (%s): %s"), what,
-		    sqlite3_errmsg(db));
+	/* a full disk is worth telling apart: SMTP says 452 4.3.1 for it */
+	g_set_error(error, SMD_ERROR,
+		    sqlite3_errcode(db) == SQLITE_FULL ? SMD_ERROR_STORE_FULL : SMD_ERROR_STORE,
+		    _("Database error (%s): %s"), what, sqlite3_errmsg(db));
 	return FALSE;
 }
 

@@ -341,7 +341,8 @@ sma_log_page_bind(GtkSignalListItemFactory *factory, GtkListItem *item, gpointer
 
 	switch (GPOINTER_TO_INT(user_data)) {
 	case SMA_LOG_TIME:
-		text = when = sma_event_format_time(event);
+		when = sma_event_format_time(event);
+		text = when;
 		break;
 	case SMA_LOG_LEVEL:
 		text = sma_event_get_level(event);

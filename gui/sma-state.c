@@ -27,6 +27,7 @@ static const struct {
     {"bounced", N_("Bounced"), "chip-bad"},
     {"expired", N_("Expired"), "chip-bad"},
     {"revoked", N_("Revoked"), "chip-bad"},
+    {"quarantined", N_("Quarantined"), "chip-bad"},
 };
 
 const gchar *const *

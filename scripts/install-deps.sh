@@ -5,13 +5,13 @@ set -euo pipefail
 
 PACKAGES=(
   # build
-  meson ninja-build pkg-config gcc gettext clang-format
+  meson ninja-build pkg-config gcc gettext clang-format clang-tidy
   libglib2.0-dev libgmime-3.0-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libsoup-3.0-dev
   libgtk-4-dev libadwaita-1-dev
   # run: TLS for GIO
   glib-networking
   # tests: real peers and tools, a real browser
-  openssl swaks postfix sqlite3 dbus libglib2.0-bin libxml2-utils polkitd python3-dbusmock systemd python3 libclang-rt-14-dev chromium fonts-dejavu-core
+  openssl swaks postfix sqlite3 dbus libglib2.0-bin libxml2-utils polkitd python3-dbusmock systemd python3 clang libclang-rt-14-dev chromium fonts-dejavu-core
   # tests: the admin app on a virtual display, its data files validated
   xvfb desktop-file-utils appstream
 )

@@ -1,0 +1,331 @@
+#!/usr/bin/python3
+"""Attacks on the gateway that earlier suites do not cover (issue 8):
+open-relay address forms, shell metacharacters in addresses, a clean
+outbound stream (no bare CR or LF, every leading dot stuffed) in relayed
+mail and in the e-mails we write ourselves, tampered and truncated stored
+messages, a full disk and a disk whose fsync fails, and portal links of
+the wrong kind. Covered elsewhere: inbound smuggling (test-smuggling),
+STARTTLS injection both ways (test-intake, test-held), header injection
+into notices (test-notify), unknown portal links (test-portal), callers
+without authorisation (test-dbus)."""
+
+import contextlib
+import os
+import re
+import smtplib
+import socket
+import sqlite3
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import smdtest  # noqa: E402
+from smdtest import Browser, Gateway, TestMX, make_message, ok, tmpdir, wait_for  # noqa: E402
+from gwtest import wait_settled  # noqa: E402
+
+
+class Client:
+    """A raw SMTP client: one command, one (possibly multi-line) reply."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection((smdtest.HOST, port), timeout=20)
+        self.file = self.sock.makefile("rb")
+        self.reply()
+
+    def reply(self):
+        while True:
+            line = self.file.readline().decode("latin-1").rstrip("\r\n")
+            if line[3:4] != "-":
+                return line
+
+    def cmd(self, text):
+        self.sock.sendall(text.encode("latin-1") + b"\r\n")
+        return self.reply()
+
+    def close(self):
+        with contextlib.suppress(OSError):
+            self.cmd("QUIT")
+        self.sock.close()
+
+
+def no_bare_cr_lf(data):
+    return re.search(rb"\r(?!\n)|(?<!\r)\n", data) is None
+
+
+def test_relay_address_forms():
+    """Only the domain after the last @ routes; forms that could make the
+    gateway relay elsewhere are refused with 553 5.1.3."""
+    with TestMX(starttls=True) as org, TestMX(starttls=True) as other, \
+            Gateway({"org.test": org, "other.test": other}) as gw:
+        c = Client(gw.port)
+        c.cmd("EHLO client.test")
+        ok(c.cmd("MAIL FROM:<a@client.test>").startswith("250"), "MAIL accepted")
+        refused = ["@other.test:user@org.test", "@a.test,@other.test:user@org.test",
+                   "user@[127.0.0.1]", "user@[IPv6:::1]", "user@other.test.", "user@@other.test",
+                   "user@other.test@org.test"]
+        for rcpt in refused:
+            reply = c.cmd(f"RCPT TO:<{rcpt}>")
+            ok(reply.startswith("553 5.1.3"), f"RCPT <{rcpt}> refused with 553 5.1.3", reply)
+        accepted = ["user%other.test@org.test", "other.test!user@org.test",
+                    '"user@other.test"@org.test']
+        for rcpt in accepted:
+            reply = c.cmd(f"RCPT TO:<{rcpt}>")
+            ok(reply.startswith("250"), f"RCPT <{rcpt}> is a local part at org.test", reply)
+        ok(c.cmd("DATA").startswith("354"), "DATA")
+        c.sock.sendall(make_message("a@client.test", "x@org.test").replace(b"\r\n.", b"\r\n..")
+                       + b".\r\n")
+        ok(c.reply().startswith("250"), "message accepted")
+        c.close()
+        ok(wait_for(lambda: org.messages(), 20), "delivered to org.test's server")
+        rcpts = sorted(r for _, meta in org.messages() for r in meta["rcpt_to"])
+        ok(rcpts == sorted(accepted), "every recipient went verbatim to org.test", repr(rcpts))
+        ok(not other.messages() and not other.transcript().strip(),
+           "nothing ever reached other.test's server", other.transcript()[-500:])
+
+
+def test_shell_metacharacters():
+    """Addresses are data: never a shell, never a file name. What RFC 5321
+    allows is relayed verbatim; the rest is refused."""
+    marker = os.path.join(tmpdir("shell-"), "pwned")
+    with TestMX(starttls=True) as org, Gateway({"org.test": org}) as gw:
+        c = Client(gw.port)
+        c.cmd("EHLO client.test")
+        sender = "`touch${IFS}" + marker + "`|sh@client.test"  # all RFC 5322 atext
+        ok(c.cmd(f"MAIL FROM:<{sender}>").startswith("250"),
+           "a sender made of atext is accepted, whatever a shell would make of it")
+        allowed = ["`id`@org.test", "a|b@org.test", "x&y@org.test", "$HOME@org.test",
+                   "a'b@org.test", "{a}@org.test"]
+        for rcpt in allowed:
+            reply = c.cmd(f"RCPT TO:<{rcpt}>")
+            ok(reply.startswith("250"), f"RCPT <{rcpt}> accepted as data", reply)
+        for rcpt in [f"$(touch {marker})@org.test", f"a;touch {marker}@org.test",
+                     "a>b@org.test", "a\\b@org.test", "a\x01b@org.test"]:
+            reply = c.cmd(f"RCPT TO:<{rcpt}>")
+            ok(re.match(r"(553 5\.1\.3|501 5\.5\.[24]) ", reply), f"RCPT <{rcpt!r}> refused",
+               reply)
+        ok(c.cmd("DATA").startswith("354"), "DATA")
+        c.sock.sendall(make_message("a@client.test", "x@org.test") + b".\r\n")
+        ok(c.reply().startswith("250"), "message accepted")
+        c.close()
+        ok(wait_for(lambda: org.messages(), 20), "delivered")
+        meta = org.messages()[0][1]
+        ok(meta["mail_from"] == sender and sorted(meta["rcpt_to"]) == sorted(allowed),
+           "envelope relayed byte for byte", repr(meta))
+        ok(not os.path.exists(marker), "no command ran")
+        events = " ".join(str(e["recipient"]) for e in gw.events("delivered"))
+        ok(all(a in events for a in allowed), "the log names them literally", events)
+
+
+def test_outbound_stream_clean():
+    """Every message we send — relayed, a DSN, an invitation — is CRLF-clean
+    and dot-stuffed: what the next hop reads is what was meant."""
+    body = ("First line\n.\n..\n.leading dot\n...\n. space after dot\nlast line\n" +
+            "x" * 990 + "\n")
+    with TestMX(starttls=True) as org, TestMX() as plain, \
+            TestMX(starttls=True, rcpt_replies="550 5.1.1 No such user") as gone, \
+            Gateway({"org.test": org, "plain.test": plain, "gone.test": gone},
+                    extra={"portal": {"listen": f"127.0.0.1:{smdtest.free_port()}",
+                                      "public-url": "http://127.0.0.1:8080"},
+                           "organisation": {"notify-from": "secure@org.test"}}) as gw:
+        msg = make_message("doctor@org.test", "b@org.test", "Dots", body)
+        gw.send("doctor@org.test", "b@org.test", msg)
+        gw.send("doctor@org.test", "c@gone.test",
+                make_message("doctor@org.test", "c@gone.test", "Bounce", body))
+        gw.send("doctor@org.test", "pat@plain.test",
+                make_message("doctor@org.test", "pat@plain.test", "Held", body))
+        # the relayed copy, the DSN for c@gone.test, the registration request
+        ok(wait_for(lambda: len(org.messages()) >= 3, 30), "three messages at org.test",
+           repr([m["rcpt_to"] for _, m in org.messages()]))
+        relayed = [raw for raw, meta in org.messages() if meta["rcpt_to"] == ["b@org.test"]]
+        ok(len(relayed) == 1 and relayed[0].endswith(msg.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+                                                      + msg.split(b"\r\n\r\n", 1)[1])
+           or (len(relayed) == 1 and msg in relayed[0]),
+           "the relayed message arrived byte for byte, dots and all")
+        for raw, meta in org.messages():
+            ok(no_bare_cr_lf(raw), f"no bare CR or LF in what went to {meta['rcpt_to']}")
+            head = raw.split(b"\r\n\r\n", 1)[0]
+            ok(all(len(line) <= 998 for line in raw.split(b"\r\n")),
+               f"no line over 998 octets to {meta['rcpt_to']}")
+            ok(b"\r\n\r\n" in raw and head.count(b"\nFrom:") + head.startswith(b"From:") <= 1,
+               f"one header section, one From to {meta['rcpt_to']}")
+        dsn = [raw for raw, meta in org.messages() if meta["rcpt_to"] == ["doctor@org.test"]
+               and b"multipart/report" in raw]
+        ok(dsn, "a DSN went back to the sender")
+
+
+def tamper(db_path, how):
+    con = sqlite3.connect(db_path)
+    with con:
+        rows = con.execute("SELECT b.message_id, b.envelope FROM bodies b ORDER BY b.message_id"
+                           ).fetchall()
+        for i, (mid, env) in enumerate(rows):
+            env = bytearray(env)
+            if how[i] == "flip":
+                env[len(env) // 2] ^= 0x01
+            elif how[i] == "truncate":
+                env = env[:len(env) // 3]
+            elif how[i] == "swap-key":
+                other = con.execute("SELECT wrapped_key FROM messages WHERE id != ? LIMIT 1",
+                                    (mid,)).fetchone()[0]
+                con.execute("UPDATE messages SET wrapped_key = ? WHERE id = ?", (other, mid))
+            con.execute("UPDATE bodies SET envelope = ? WHERE message_id = ?", (bytes(env), mid))
+    con.close()
+
+
+def test_tampered_bodies_quarantined():
+    """A stored body that fails its integrity check is quarantined: never
+    delivered, never retried, kept as evidence, and the daemon lives on."""
+    port = smdtest.free_port()
+    mx = TestMX(starttls=True, port=port)
+    with Gateway({"tls.test": port}, {"delivery": {"retry-schedule": "1s"}}) as gw:
+        for i in range(4):
+            gw.send("a@sender.test", f"r{i}@tls.test",
+                    make_message("a@sender.test", f"r{i}@tls.test", f"m{i}", f"body {i}\n"))
+        ok(wait_for(lambda: [s for _, s in gw.recipient_states()] == ["deferred"] * 4, 20),
+           "four deferred while the MX is down", repr(gw.recipient_states()))
+        gw.stop()
+        tamper(gw.db_path, ["flip", "truncate", "swap-key", "keep"])
+        with mx:
+            gw.start()
+            s = wait_settled(gw, 4, timeout=20)
+            states = dict(gw.recipient_states())
+            ok(states == {"r0@tls.test": "quarantined", "r1@tls.test": "quarantined",
+                          "r2@tls.test": "quarantined", "r3@tls.test": "delivered"},
+               "tampered, truncated and mis-keyed bodies quarantined; the good one delivered",
+               repr(s))
+            ok([m["rcpt_to"] for _, m in mx.messages()] == [["r3@tls.test"]],
+               "only the intact message reached the MX", repr(mx.messages()))
+            ev = gw.events("quarantined")
+            ok(len(ev) == 3 and all(e["level"] == "error" for e in ev),
+               "one error event per quarantined recipient", repr(ev))
+            ok(len(gw.query("SELECT 1 FROM bodies")) == 3, "the quarantined bodies are kept")
+            gw.restart()
+            ok(dict(gw.recipient_states())["r0@tls.test"] == "quarantined" and
+               len(mx.messages()) == 1, "not retried after a restart")
+            ok(gw.running, "the daemon lives on")
+
+
+@contextlib.contextmanager
+def small_disk(path, size):
+    """A tmpfs of @size mounted on @path (root only)."""
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", path],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        subprocess.run(["umount", "-l", path], check=False)
+
+
+def submit(gw, data):
+    """The reply to the end of DATA (code and text)."""
+    try:
+        gw.send("a@sender.test", "b@tls.test", data)
+        return "250"
+    except smtplib.SMTPDataError as e:
+        return f"{e.smtp_code} {e.smtp_error.decode(errors='replace')}"
+    except smtplib.SMTPResponseException as e:
+        return f"{e.smtp_code} {e.smtp_error.decode(errors='replace')}"
+
+
+def subjects(mx):
+    return {re.search(rb"^Subject: (.*)$", raw, re.M).group(1).decode().strip()
+            for raw, _ in mx.messages()}
+
+
+def test_disk_full():
+    """A full disk answers 452 4.3.1 and the mail stays with the client;
+    with room again, mail flows and nothing accepted was lost."""
+    with TestMX(starttls=True) as mx:
+        gw = Gateway({"tls.test": mx})
+        with small_disk(gw.state_dir, "4m") as mounted:
+            if not mounted:
+                smdtest.skip("disk full", "cannot mount a tmpfs here")
+                return
+            with gw:
+                small = make_message("a@sender.test", "b@tls.test", "small", "x\n")
+                ok(submit(gw, small) == "250", "a message fits")
+                filler = os.path.join(gw.state_dir, "filler")
+                with open(filler, "wb") as f:
+                    with contextlib.suppress(OSError):
+                        while True:
+                            f.write(b"\0" * 65536)
+                            f.flush()
+                def big(name):
+                    return make_message("a@sender.test", "b@tls.test", name,
+                                        ("y" * 70 + "\n") * 8000)
+                replies = [submit(gw, big(f"refused-{i}")) for i in range(3)]
+                ok(all(r.startswith("452") and "4.3.1" in r for r in replies),
+                   "disk full: 452 4.3.1, never 250", repr(replies))
+                os.unlink(filler)
+                ok(submit(gw, big("accepted")) == "250", "room again: accepted")
+                ok(wait_for(lambda: {"small", "accepted"} <= subjects(mx), 20),
+                   "both accepted messages delivered")
+                # an outcome that could not be recorded on the full disk is
+                # delivered again rather than lost track of: duplicates are
+                # allowed, a refused message arriving is not
+                ok(subjects(mx) == {"small", "accepted"}, "no refused message delivered",
+                   repr(subjects(mx)))
+                ok(gw.running, "the daemon lives on")
+
+
+def test_failing_fsync():
+    """A disk that cannot make data durable: 4xx, never 250, until it can."""
+    shim = os.environ.get("SMD_FAILSYNC")
+    if not shim or not os.path.exists(shim):
+        smdtest.skip("failing fsync", "the failsync shim is not built")
+        return
+    flag = os.path.join(tmpdir("sync-"), "fail")
+    env = {"LD_PRELOAD": shim, "SMD_FAIL_SYNC": flag}
+    if "ASAN_OPTIONS" in os.environ:  # the shim comes before ASan's runtime
+        env["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"] + ":verify_asan_link_order=0"
+    with TestMX(starttls=True) as mx, Gateway({"tls.test": mx}, env=env) as gw:
+        msg = make_message("a@sender.test", "b@tls.test", "sync", "x\n")
+        ok(submit(gw, msg) == "250", "fsync works: accepted")
+        ok(wait_for(lambda: len(mx.messages()) == 1, 20), "and delivered")
+        open(flag, "w").close()
+        replies = [submit(gw, msg) for _ in range(3)]
+        ok(all(r[:1] == "4" and r != "250" for r in replies), "fsync fails: 4xx every time",
+           repr(replies))
+        os.unlink(flag)
+        ok(submit(gw, msg) == "250", "fsync works again: accepted", gw.log()[-1500:])
+        ok(wait_for(lambda: len(mx.messages()) == 2, 20), "delivered; the refused ones never",
+           repr(len(mx.messages())))
+        ok(gw.running, "the daemon lives on")
+
+
+def test_links_of_the_wrong_kind():
+    """A real registration token used as a recipient link and the other way
+    round get the very page an unknown token gets: nothing to probe."""
+    pport = smdtest.free_port()
+    with TestMX() as plain, TestMX(starttls=True) as org, \
+            Gateway({"plain.test": plain, "org.test": org},
+                    extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                      "public-url": f"http://127.0.0.1:{pport}"}}) as gw:
+        gw.send("doctor@org.test", "pat@plain.test",
+                make_message("doctor@org.test", "pat@plain.test", "x", "y\n"))
+        ok(wait_for(lambda: org.messages(), 20), "registration request sent")
+        rtoken = re.search(rb"/r/([A-Za-z0-9_-]{32})", org.messages()[0][0].replace(b"=\r\n", b""))
+        ok(rtoken is not None, "it has a registration link")
+        rtoken = rtoken.group(1).decode()
+        b = Browser(pport)
+        pages = {}
+        for name, path in (("unknown", "/m/" + "Q" * 32), ("registration-as-recipient",
+                                                          f"/m/{rtoken}"),
+                           ("registration-view", f"/m/{rtoken}/view"),
+                           ("unknown-registration", "/r/" + "Q" * 32)):
+            resp, page = b.request("GET", path)
+            pages[name] = (resp.status, page)
+        ok(len(set(pages.values())) == 1 and pages["unknown"][0] == 404,
+           "the same 404 page for unknown and wrong-kind links",
+           repr({k: v[0] for k, v in pages.items()}))
+        resp, page = b.request("GET", f"/r/{rtoken}")
+        ok(resp.status == 200, "the registration link itself works")
+
+
+if __name__ == "__main__":
+    smdtest.main([test_relay_address_forms, test_shell_metacharacters,
+                  test_outbound_stream_clean, test_tampered_bodies_quarantined, test_disk_full,
+                  test_failing_fsync, test_links_of_the_wrong_kind])
