@@ -153,6 +153,22 @@ def test_outbound_stream_clean():
         ok(dsn, "a DSN went back to the sender")
 
 
+def test_reply_injection():
+    """A next hop's reply that carries a bare CR (to smuggle fields into the
+    DSN we would write) is a protocol error: deferred, nothing quoted."""
+    evil = "550 5.1.1 no\rFinal-Recipient: rfc822; evil@x.test\rX-Evil: 1"
+    with TestMX(starttls=True, rcpt_replies=evil) as gone, TestMX(starttls=True) as org, \
+            Gateway({"gone.test": gone, "org.test": org}) as gw:
+        gw.send("doctor@org.test", "c@gone.test",
+                make_message("doctor@org.test", "c@gone.test", "B", "x\n"))
+        ok(wait_for(lambda: gw.recipient_states() == [("c@gone.test", "deferred")], 20),
+           "deferred", repr(gw.recipient_states()))
+        reply = gw.query("SELECT last_reply FROM recipients")[0]["last_reply"]
+        ok("protocol error" in reply and "evil" not in reply, "recorded as a protocol error",
+           reply)
+        ok(not org.messages(), "no DSN quoting it went out")
+
+
 def tamper(db_path, how):
     con = sqlite3.connect(db_path)
     with con:
@@ -325,7 +341,57 @@ def test_links_of_the_wrong_kind():
         ok(resp.status == 200, "the registration link itself works")
 
 
+def test_attachment_name_injection():
+    """An attachment named with CR LF and a header after it downloads with
+    one Content-Disposition, the name percent-encoded: nothing injected."""
+    pport = smdtest.free_port()
+    raw = (b"From: doctor@org.test\r\nTo: pat@plain.test\r\nSubject: x\r\n"
+           b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+           b"--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+           b"--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment;"
+           b" filename*=utf-8''a%0D%0AX-Evil%3A%201%0D%0A%0D%0Ab.pdf\r\n"
+           b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b--\r\n")
+    with TestMX() as plain, TestMX(starttls=True) as org, \
+            Gateway({"plain.test": plain, "org.test": org},
+                    extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                      "public-url": f"http://127.0.0.1:{pport}"}}) as gw:
+        smdtest.wait_for(lambda: os.path.exists(gw.db_path))
+        con = sqlite3.connect(gw.db_path, timeout=10)
+        with con:
+            con.execute("INSERT INTO phones (address, number, registered_by, registered_at) "
+                        "VALUES ('pat@plain.test', '+31612345678', 't', 0)")
+        con.close()
+        gw.send("doctor@org.test", "pat@plain.test", raw)
+        ok(wait_for(lambda: plain.messages(), 20), "invitation sent")
+        token = re.search(rb"/m/([A-Za-z0-9_-]{32})",
+                          plain.messages()[0][0].replace(b"=\r\n", b"")).group(1).decode()
+        b = Browser(pport)
+        b.request("GET", f"/m/{token}")
+        b.request("POST", f"/m/{token}/pin", {"csrf": b.csrf()})
+        sms = os.path.join(gw.state_dir, "sms.jsonl")
+        ok(wait_for(lambda: os.path.exists(sms), 10), "pin sent")
+        with open(sms) as f:
+            pin = re.search(r"\b(\d{6})\b", f.read()).group(1)
+        resp, _ = b.request("POST", f"/m/{token}/login", {"csrf": b.csrf(), "pin": pin})
+        ok(resp.status == 303, "logged in", resp.status)
+        con = __import__("http.client").client.HTTPConnection("127.0.0.1", pport, timeout=20)
+        con.request("GET", f"/m/{token}/attachment/0",
+                    headers={"Cookie": "; ".join(f"{k}={v}" for k, v in b.cookies.items())})
+        resp = con.getresponse()
+        body = resp.read()
+        names = [k.lower() for k, _ in resp.getheaders()]
+        disposition = resp.getheader("Content-Disposition") or ""
+        ok(resp.status == 200 and body.startswith(b"%PDF"), "the attachment downloads",
+           resp.status)
+        ok("x-evil" not in names and names.count("content-disposition") == 1,
+           "no header injected through the name", repr(resp.getheaders()))
+        ok("\r" not in disposition and "\n" not in disposition and "%3A" in disposition,
+           "control characters gone from the name, the rest percent-encoded", disposition)
+
+
 if __name__ == "__main__":
     smdtest.main([test_relay_address_forms, test_shell_metacharacters,
-                  test_outbound_stream_clean, test_tampered_bodies_quarantined, test_disk_full,
-                  test_failing_fsync, test_links_of_the_wrong_kind])
+                  test_outbound_stream_clean, test_reply_injection,
+                  test_tampered_bodies_quarantined, test_disk_full,
+                  test_failing_fsync, test_links_of_the_wrong_kind,
+                  test_attachment_name_injection])
