@@ -83,6 +83,9 @@ smd_mime_part_text(GMimePart *part)
 	bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
 	if (bytes->len > SMD_VIEW_MAX_TEXT)
 		g_byte_array_set_size(bytes, SMD_VIEW_MAX_TEXT);
+	/* an empty body has no buffer at all (fuzz-mime-view found it) */
+	if (bytes->len == 0)
+		return g_strdup("");
 	return g_utf8_make_valid((const gchar *)bytes->data, bytes->len);
 }
 

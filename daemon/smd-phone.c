@@ -139,7 +139,7 @@ smd_phone_mask(const gchar *e164)
 	gsize keep_head = 0;
 
 	/* keep "+", the country code and the first digit after it */
-	for (guint i = 0; i < G_N_ELEMENTS(smd_phone_countries); i++) {
+	for (guint i = 0; len > 0 && i < G_N_ELEMENTS(smd_phone_countries); i++) {
 		if (g_str_has_prefix(e164 + 1, smd_phone_countries[i].cc))
 			keep_head = 1 + strlen(smd_phone_countries[i].cc);
 	}

@@ -17,6 +17,7 @@
 #include "smd-event.h"
 #include "smd-phone.h"
 #include "smd-portal-private.h"
+#include "smd-portal-reaper.h"
 #include "smd-portal-request.h"
 #include "smd-resources.h"
 #include "smd-sms-provider.h"
@@ -39,6 +40,7 @@ struct _SmdPortal {
 	/* owned */
 	SmdEngine *engine;
 	SoupServer *server;
+	SmdPortalReaper *reaper;
 	SmdSmsProvider *sms;
 	GHashTable *sessions; /* session id → SmdPortalSession */
 	GHashTable *recent;   /* "kind queue client" → when it was last logged */
@@ -970,6 +972,7 @@ smd_portal_new(SmdEngine *engine, GError **error)
 	} else {
 		self->server = soup_server_new("server-header", "SecuMailer", NULL);
 	}
+	self->reaper = smd_portal_reaper_new(self->server);
 	soup_server_add_early_handler(self->server, NULL, smd_portal_early_handler, self, NULL);
 	soup_server_add_handler(self->server, NULL, smd_portal_handler, self, NULL);
 	if (!smd_parse_host_port(config->portal_listen, 443, &host, &port) ||
@@ -1002,6 +1005,7 @@ smd_portal_finalize(GObject *object)
 {
 	SmdPortal *self = SMD_PORTAL(object);
 	smd_portal_stop(self);
+	g_clear_pointer(&self->reaper, smd_portal_reaper_free);
 	g_clear_object(&self->server);
 	g_clear_object(&self->sms);
 	g_clear_object(&self->engine);

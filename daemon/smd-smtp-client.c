@@ -601,7 +601,8 @@ smd_client_handshake_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 	peer = g_tls_connection_get_peer_certificate(tls);
 	c->tls.version =
 	    g_strdup(smd_client_tls_version(g_tls_connection_get_protocol_version(tls)));
-	c->tls.cipher = g_strdup(g_tls_connection_get_ciphersuite_name(tls));
+	/* (transfer full): ours to keep */
+	c->tls.cipher = g_tls_connection_get_ciphersuite_name(tls);
 	if (peer != NULL) {
 		g_autoptr(GByteArray) der = NULL;
 		g_autoptr(GError) verify_error = NULL;

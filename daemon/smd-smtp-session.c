@@ -275,6 +275,7 @@ smd_smtp_session_handshake_cb(GObject *source, GAsyncResult *result, gpointer us
 	SmdSmtpSession *self = user_data;
 	GTlsConnection *tls = G_TLS_CONNECTION(source);
 	g_autoptr(GError) error = NULL;
+	g_autofree gchar *cipher = NULL;
 
 	if (self->state == SMD_SESSION_CLOSED) {
 		g_object_unref(self);
@@ -286,13 +287,14 @@ smd_smtp_session_handshake_cb(GObject *source, GAsyncResult *result, gpointer us
 		g_object_unref(self);
 		return;
 	}
+	cipher = g_tls_connection_get_ciphersuite_name(tls); /* transfer full */
 	self->tls_summary = g_strdup_printf(
 	    "version=%s cipher=%s",
 	    g_tls_connection_get_protocol_version(tls) == G_TLS_PROTOCOL_VERSION_TLS_1_3 ? "TLSv1.3"
 	    : g_tls_connection_get_protocol_version(tls) == G_TLS_PROTOCOL_VERSION_TLS_1_2
 		? "TLSv1.2"
 		: "TLS",
-	    g_tls_connection_get_ciphersuite_name(tls));
+	    cipher);
 	g_debug("%s: TLS established, %s", self->client_ip, self->tls_summary);
 	/* RFC 3207 §4.2: forget everything learnt before TLS */
 	self->handshaking = FALSE;

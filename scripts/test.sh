@@ -1,6 +1,8 @@
 #!/bin/bash
 # Installs what is needed, builds with warnings as errors, and runs the
-# whole test suite twice: a normal build and an ASan+UBSan build.
+# whole test suite twice: a normal build (with clang-tidy) and an
+# ASan+UBSan build with leak detection; then every fuzz target for a
+# minute, the soak test's short form and the benchmarks' short forms.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +26,16 @@ run_suite build-ci --buildtype=debugoptimized
 
 echo "== ASan + UBSan build and test =="
 run_suite build-asan --buildtype=debug -Db_sanitize=address,undefined
+
+# Every fuzz target for a minute (clang, libFuzzer, ASan+UBSan); their
+# seed corpora already ran as tests in both builds above.
+echo "== fuzzing =="
+bash scripts/fuzz.sh
+
+# A minute of steady mixed load: nothing lost, memory and descriptors
+# flat, no error events (this one judges, bench/README.md).
+echo "== soak =="
+/usr/bin/python3 bench/soak --smoke
 
 # The benchmarks' short forms, so they cannot rot: they must run to the
 # end and every message must arrive; their figures are not judged.

@@ -389,9 +389,38 @@ def test_attachment_name_injection():
            "control characters gone from the name, the rest percent-encoded", disposition)
 
 
+def test_portal_connections_left_by_clients():
+    """Keep-alive connections that browsers close are closed on our side
+    too (libsoup 3.2 kept each one open for good: a descriptor leak that
+    ends in a daemon that accepts nothing); an idle one still works."""
+    pport = smdtest.free_port()
+    with Gateway({}, extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                       "public-url": f"http://127.0.0.1:{pport}"}}) as gw:
+        def descriptors():
+            return len(os.listdir(f"/proc/{gw.proc.pid}/fd"))
+        http = __import__("http.client").client
+        first = http.HTTPConnection("127.0.0.1", pport, timeout=20)
+        first.request("GET", "/static/portal.css")
+        first.getresponse().read()
+        wait_for(lambda: False, 0.5)
+        before = descriptors()
+        for _ in range(50):
+            c = http.HTTPConnection("127.0.0.1", pport, timeout=20)
+            c.request("GET", "/m/" + "A" * 32)
+            c.getresponse().read()
+            c.close()
+        ok(wait_for(lambda: descriptors() <= before + 2, 10),
+           "50 keep-alive connections closed by the client: closed here too",
+           f"{before} before, {descriptors()} now")
+        first.request("GET", "/m/" + "A" * 32)
+        resp = first.getresponse()
+        resp.read()
+        ok(resp.status == 404, "a connection idle meanwhile still serves", resp.status)
+
+
 if __name__ == "__main__":
     smdtest.main([test_relay_address_forms, test_shell_metacharacters,
                   test_outbound_stream_clean, test_reply_injection,
                   test_tampered_bodies_quarantined, test_disk_full,
                   test_failing_fsync, test_links_of_the_wrong_kind,
-                  test_attachment_name_injection])
+                  test_attachment_name_injection, test_portal_connections_left_by_clients])
