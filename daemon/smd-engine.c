@@ -23,6 +23,7 @@
 #include "smd-smtp-client.h"
 #include "smd-store-messages.h"
 #include "smd-store.h"
+#include "smd-token.h"
 #include "smd-vault.h"
 
 #define SMD_DATABASE_FILE "secumailer.db"
@@ -290,11 +291,43 @@ smd_engine_bounced_cb(SmdQueue *queue, SmdJob *job, GBytes *message, gpointer us
 				g_strdup(job->queue_id));
 }
 
+/* The store remembers its master key (a MAC of a constant under it): a
+ * key restored from the wrong backup is refused at start, before any
+ * stored body could be taken for tampered with and quarantined. */
+static gboolean
+smd_engine_check_key(sqlite3 *db, gpointer data, GError **error)
+{
+	const gchar *check = data;
+	g_autoptr(sqlite3_stmt) find =
+	    smd_store_prepare(db, "SELECT mac FROM vault_check WHERE id = 1", error);
+	g_autoptr(sqlite3_stmt) add = NULL;
+
+	if (find == NULL)
+		return FALSE;
+	if (sqlite3_step(find) == SQLITE_ROW) {
+		if (smd_secure_equal((const gchar *)sqlite3_column_text(find, 0), check))
+			return TRUE;
+		g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG,
+			    _("%s does not belong to this store: it was made with another "
+			      "master key. Restore the key that goes with the database."),
+			    SMD_MASTER_KEY_FILE);
+		return FALSE;
+	}
+	add = smd_store_prepare(db, "INSERT INTO vault_check (id, mac) VALUES (1, ?1)", error);
+	if (add == NULL)
+		return FALSE;
+	sqlite3_bind_text(add, 1, check, -1, SQLITE_STATIC);
+	if (sqlite3_step(add) != SQLITE_DONE)
+		return smd_store_fail(db, "vault check", error);
+	return TRUE;
+}
+
 SmdEngine *
 smd_engine_new(SmdConfig *config, GError **error)
 {
 	g_autoptr(SmdEngine) self = g_object_new(SMD_TYPE_ENGINE, NULL);
 	g_autofree gchar *db_path = NULL;
+	g_autofree gchar *check = NULL;
 
 	self->config = config;
 	if (g_mkdir_with_parents(config->store_directory, 0700) != 0) {
@@ -310,6 +343,9 @@ smd_engine_new(SmdConfig *config, GError **error)
 		return NULL;
 	self->store = smd_store_new(db_path, error);
 	if (self->store == NULL)
+		return NULL;
+	check = smd_vault_mac(self->vault, "key-check", "secumailer");
+	if (!smd_store_run_sync(self->store, smd_engine_check_key, check, error))
 		return NULL;
 	self->queue = smd_queue_new(config, self->store, self->vault);
 	g_signal_connect(self->queue, "bounced", G_CALLBACK(smd_engine_bounced_cb), self);

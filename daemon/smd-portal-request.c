@@ -4,7 +4,6 @@
  */
 #include "config.h"
 
-#include <libsoup/soup.h>
 #include <string.h>
 
 #include "smd-portal-request.h"
@@ -57,14 +56,38 @@ smd_portal_switch_path(const gchar *path, gboolean post)
 	return g_steal_pointer(&result);
 }
 
+/* Not soup_header_parse_semi_param_list(): it matches names regardless of
+ * case and keeps the first, so "__HOST-smd_csrf=x" tossed in from a sibling
+ * domain (no __Host- protection under another case) or sent first for a
+ * longer Path would stand in for ours. Names match exactly here, and a
+ * name sent twice counts as absent: we fail closed (no session, a new
+ * CSRF token). */
 gchar *
 smd_portal_cookie_value(const gchar *header, const gchar *name)
 {
-	g_autoptr(GHashTable) cookies = NULL;
+	g_auto(GStrv) pairs = NULL;
+	g_autofree gchar *found = NULL;
+	gsize name_len = strlen(name);
+
 	if (header == NULL)
 		return NULL;
-	cookies = soup_header_parse_semi_param_list(header);
-	return g_strdup(g_hash_table_lookup(cookies, name));
+	pairs = g_strsplit(header, ";", -1);
+	for (gchar **p = pairs; *p != NULL; p++) {
+		gchar *pair = g_strstrip(*p);
+		gchar *value;
+		gsize len;
+		if (strncmp(pair, name, name_len) != 0 || pair[name_len] != '=')
+			continue;
+		if (found != NULL)
+			return NULL; /* twice: which one is ours is unknowable */
+		value = pair + name_len + 1;
+		len = strlen(value);
+		if (len >= 2 && value[0] == '"' && value[len - 1] == '"')
+			found = g_strndup(value + 1, len - 2);
+		else
+			found = g_strdup(value);
+	}
+	return g_steal_pointer(&found);
 }
 
 gchar *

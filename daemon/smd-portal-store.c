@@ -659,7 +659,7 @@ smd_portal_store_expire(sqlite3 *db, gpointer data, GError **error)
 	    db,
 	    "SELECT r.id, r.address, m.id, m.queue_id FROM recipients r JOIN messages m ON m.id = "
 	    "r.message_id WHERE r.state IN ('held', 'awaiting-registration', 'invited', "
-	    "'pin-sent', 'opened', 'downloaded') AND m.received_at < ?1 LIMIT 500",
+	    "'pin-sent', 'opened', 'downloaded', 'quarantined') AND m.received_at < ?1 LIMIT 500",
 	    error);
 	g_autoptr(GArray) messages = g_array_new(FALSE, FALSE, sizeof(gint64));
 

@@ -161,6 +161,11 @@ smd_portal_security_headers(SmdPortal *self, SoupServerMessage *msg)
 	soup_message_headers_replace(h, "X-Frame-Options", "DENY");
 	soup_message_headers_replace(h, "Cache-Control", "no-store");
 	soup_message_headers_replace(h, "Cross-Origin-Opener-Policy", "same-origin");
+	/* libsoup before 3.3 never notices a client closing a kept-alive
+	 * connection and keeps it (descriptor, buffers, TLS state) for good
+	 * (bench/soak found it; fixed upstream in 3.3): we close after each
+	 * answer. Behind a reverse proxy it costs nothing. */
+	soup_message_headers_replace(h, "Connection", "close");
 	if (self->secure)
 		soup_message_headers_replace(h, "Strict-Transport-Security",
 					     "max-age=31536000; includeSubDomains");

@@ -233,7 +233,8 @@ smd_queue_delivered_cb(GObject *source, GAsyncResult *result, gpointer user_data
 /* A body that fails its integrity check (tampered with, truncated, or a
  * wrong key) is never delivered and never retried: its recipients go to
  * "quarantined" with an error event, and the sealed body is kept as
- * evidence (smd_store_destroy_body_if_done() does not count it final). */
+ * evidence until it expires with the retention, as held mail does
+ * (smd_store_destroy_body_if_done() does not count it final). */
 static void
 smd_queue_quarantine(SmdQueue *self, SmdQueueRun *run, const gchar *reason)
 {

@@ -163,15 +163,6 @@ smd_smtp_session_read_cb(GObject *source, GAsyncResult *result, gpointer user_da
 	g_object_unref(self);
 }
 
-/* Replies, and the rest of a message under way, go before new sessions'
- * handshakes and commands: that keeps the accept latency's tail short
- * when the loop is busy (bench/relay). */
-static gint
-smd_smtp_session_priority(SmdSmtpSession *self, gboolean write)
-{
-	return write || self->state == SMD_SESSION_DATA ? G_PRIORITY_HIGH : G_PRIORITY_DEFAULT;
-}
-
 /* Drives I/O: write what is pending, else close if asked, else read. One
  * operation at a time, so output order is the order of the commands. */
 static void
@@ -180,13 +171,17 @@ smd_smtp_session_pump(SmdSmtpSession *self)
 	if (self->state == SMD_SESSION_CLOSED || self->writing->len > 0 || self->reading)
 		return;
 	if (self->outbuf->len > 0) {
+		/* replies go before new sessions' handshakes and commands: the
+		 * accept latency's tail stays short on a busy loop (bench/relay).
+		 * Never reads: a client streaming DATA would keep a source of
+		 * high priority ready and starve delivery, signals, the portal */
 		GString *tmp = self->writing;
 		self->writing = self->outbuf;
 		self->outbuf = tmp;
-		g_output_stream_write_all_async(
-		    g_io_stream_get_output_stream(self->stream), self->writing->str,
-		    self->writing->len, smd_smtp_session_priority(self, TRUE), self->cancellable,
-		    smd_smtp_session_write_cb, g_object_ref(self));
+		g_output_stream_write_all_async(g_io_stream_get_output_stream(self->stream),
+						self->writing->str, self->writing->len,
+						G_PRIORITY_HIGH, self->cancellable,
+						smd_smtp_session_write_cb, g_object_ref(self));
 		return;
 	}
 	if (self->state == SMD_SESSION_CLOSING) {
@@ -207,8 +202,8 @@ smd_smtp_session_pump(SmdSmtpSession *self)
 		return; /* resumed by their callbacks */
 	self->reading = TRUE;
 	g_input_stream_read_async(g_io_stream_get_input_stream(self->stream), self->readbuf,
-				  sizeof(self->readbuf), smd_smtp_session_priority(self, FALSE),
-				  self->cancellable, smd_smtp_session_read_cb, g_object_ref(self));
+				  sizeof(self->readbuf), G_PRIORITY_DEFAULT, self->cancellable,
+				  smd_smtp_session_read_cb, g_object_ref(self));
 }
 
 static void

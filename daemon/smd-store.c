@@ -148,6 +148,10 @@ static const gchar *const smd_store_migrations[] = {
     "CREATE INDEX messages_sender_nocase ON messages(sender COLLATE NOCASE, id);"
     /* the few portal e-mails, to leave them out of the statistics */
     "CREATE INDEX messages_notification ON messages(id) WHERE notification = 1;",
+    /* 3 → 4: which master key this store belongs to (a MAC of a constant
+     * under it): a wrong key refuses to start instead of making every
+     * stored body look tampered with */
+    "CREATE TABLE vault_check (id INTEGER PRIMARY KEY CHECK (id = 1), mac TEXT NOT NULL);",
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(smd_store_migrations) == SMD_STORE_SCHEMA_VERSION);
@@ -291,6 +295,7 @@ smd_store_worker(gpointer user_data)
 		g_autofree gboolean *ok = NULL;
 		g_autofree GError **errors = NULL;
 		g_autoptr(GError) commit_error = NULL;
+		gboolean full = FALSE; /* the disk filled up during this batch */
 		SmdStoreOp *op = g_async_queue_pop(self->ops);
 
 		/* take whatever else is waiting: that is the group commit */
@@ -320,7 +325,8 @@ smd_store_worker(gpointer user_data)
 			/* SQLite rolls the whole transaction back on FULL, IOERR or
 			 * NOMEM: then nothing of this batch may run outside it */
 			if (sqlite3_get_autocommit(self->db)) {
-				g_set_error_literal(&errors[i], SMD_ERROR, SMD_ERROR_STORE,
+				g_set_error_literal(&errors[i], SMD_ERROR,
+						    full ? SMD_ERROR_STORE_FULL : SMD_ERROR_STORE,
 						    _("Database transaction was aborted"));
 				continue;
 			}
@@ -331,6 +337,8 @@ smd_store_worker(gpointer user_data)
 					g_set_error_literal(&errors[i], SMD_ERROR,
 							    SMD_ERROR_INTERNAL,
 							    "operation failed without an error");
+				full = full ||
+				       g_error_matches(errors[i], SMD_ERROR, SMD_ERROR_STORE_FULL);
 				sqlite3_exec(self->db, "ROLLBACK TO op", NULL, NULL, NULL);
 			}
 			sqlite3_exec(self->db, "RELEASE op", NULL, NULL, NULL);
@@ -338,6 +346,10 @@ smd_store_worker(gpointer user_data)
 		if (!smd_store_exec(self->db, "COMMIT", &commit_error)) {
 			sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
 			g_warning("commit failed: %s", commit_error->message);
+			/* a COMMIT after SQLite rolled back for a full disk fails
+			 * with "no transaction": the full disk is the news */
+			if (full && !g_error_matches(commit_error, SMD_ERROR, SMD_ERROR_STORE_FULL))
+				commit_error->code = SMD_ERROR_STORE_FULL;
 			for (guint i = 0; i < batch->len; i++) {
 				g_clear_error(&errors[i]);
 				ok[i] = FALSE;

@@ -18,7 +18,7 @@ G_BEGIN_DECLS
  *     (hashed tokens of registration and recipient links), pins (keyed
  *     MACs of one-time pins), sms_sends (for rate limits);
  *     messages.notification (portal e-mails: TLS opportunistic) */
-#define SMD_STORE_SCHEMA_VERSION 3
+#define SMD_STORE_SCHEMA_VERSION 4
 
 #define SMD_TYPE_STORE (smd_store_get_type())
 G_DECLARE_FINAL_TYPE(SmdStore, smd_store, SMD, STORE, GObject)

@@ -24,8 +24,6 @@
 #include "smd-error.h"
 #include "smd-vault.h"
 
-#define SMD_MASTER_KEY_FILE "master.key"
-
 struct _SmdVault {
 	GObject parent_instance;
 	guint8 kek[SMD_ENVELOPE_KEY_SIZE]; /* key-wrapping key */

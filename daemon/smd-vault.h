@@ -10,6 +10,9 @@
 
 G_BEGIN_DECLS
 
+/* in the store's directory */
+#define SMD_MASTER_KEY_FILE "master.key"
+
 #define SMD_TYPE_VAULT (smd_vault_get_type())
 G_DECLARE_FINAL_TYPE(SmdVault, smd_vault, SMD, VAULT, GObject)
 

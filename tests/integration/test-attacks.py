@@ -17,6 +17,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import smdtest  # noqa: E402
@@ -117,8 +118,8 @@ def test_shell_metacharacters():
 
 
 def test_outbound_stream_clean():
-    """Every message we send — relayed, a DSN, an invitation — is CRLF-clean
-    and dot-stuffed: what the next hop reads is what was meant."""
+    """Every message we send — relayed, a DSN, a registration request — is
+    CRLF-clean and dot-stuffed: what the next hop reads is what was meant."""
     body = ("First line\n.\n..\n.leading dot\n...\n. space after dot\nlast line\n" +
             "x" * 990 + "\n")
     with TestMX(starttls=True) as org, TestMX() as plain, \
@@ -146,7 +147,7 @@ def test_outbound_stream_clean():
             head = raw.split(b"\r\n\r\n", 1)[0]
             ok(all(len(line) <= 998 for line in raw.split(b"\r\n")),
                f"no line over 998 octets to {meta['rcpt_to']}")
-            ok(b"\r\n\r\n" in raw and head.count(b"\nFrom:") + head.startswith(b"From:") <= 1,
+            ok(b"\r\n\r\n" in raw and head.count(b"\nFrom:") + head.startswith(b"From:") == 1,
                f"one header section, one From to {meta['rcpt_to']}")
         dsn = [raw for raw, meta in org.messages() if meta["rcpt_to"] == ["doctor@org.test"]
                and b"multipart/report" in raw]
@@ -155,18 +156,22 @@ def test_outbound_stream_clean():
 
 def test_reply_injection():
     """A next hop's reply that carries a bare CR (to smuggle fields into the
-    DSN we would write) is a protocol error: deferred, nothing quoted."""
+    DSN we write) is a protocol error: deferred, and the DSN that comes when
+    the queue lifetime is over quotes nothing of it."""
     evil = "550 5.1.1 no\rFinal-Recipient: rfc822; evil@x.test\rX-Evil: 1"
     with TestMX(starttls=True, rcpt_replies=evil) as gone, TestMX(starttls=True) as org, \
-            Gateway({"gone.test": gone, "org.test": org}) as gw:
+            Gateway({"gone.test": gone, "org.test": org},
+                    {"delivery": {"max-queue-lifetime": "3s"}}) as gw:
         gw.send("doctor@org.test", "c@gone.test",
                 make_message("doctor@org.test", "c@gone.test", "B", "x\n"))
-        ok(wait_for(lambda: gw.recipient_states() == [("c@gone.test", "deferred")], 20),
-           "deferred", repr(gw.recipient_states()))
+        ok(wait_for(lambda: org.messages(), 20), "a DSN once the lifetime is over",
+           repr(gw.recipient_states()))
         reply = gw.query("SELECT last_reply FROM recipients")[0]["last_reply"]
         ok("protocol error" in reply and "evil" not in reply, "recorded as a protocol error",
            reply)
-        ok(not org.messages(), "no DSN quoting it went out")
+        dsn = org.messages()[0][0]
+        ok(b"evil" not in dsn and b"X-Evil" not in dsn and no_bare_cr_lf(dsn),
+           "nothing of the reply in the DSN", dsn[-800:].decode(errors="replace"))
 
 
 def tamper(db_path, how):
@@ -216,9 +221,35 @@ def test_tampered_bodies_quarantined():
                "one error event per quarantined recipient", repr(ev))
             ok(len(gw.query("SELECT 1 FROM bodies")) == 3, "the quarantined bodies are kept")
             gw.restart()
+            time.sleep(3)  # three retry periods
             ok(dict(gw.recipient_states())["r0@tls.test"] == "quarantined" and
                len(mx.messages()) == 1, "not retried after a restart")
             ok(gw.running, "the daemon lives on")
+
+
+def test_wrong_master_key():
+    """A master key from the wrong backup is refused at start, naming the
+    file: it must not make every stored body look tampered with."""
+    with TestMX(starttls=True) as mx, Gateway({"tls.test": mx}) as gw:
+        gw.send("a@sender.test", "b@tls.test", make_message("a@sender.test", "b@tls.test"))
+        ok(wait_for(lambda: mx.messages(), 20), "a message through")
+        gw.stop()
+        key = os.path.join(gw.state_dir, "master.key")
+        with open(key, "rb") as f:
+            good = f.read()
+        with open(key, "wb") as f:
+            f.write(os.urandom(32))
+        try:
+            gw.start()
+            started, log = True, ""
+        except smdtest.GatewayError as e:
+            started, log = False, str(e)
+        ok(not started and "master.key does not belong to this store" in log,
+           "another key: refused, and the log says why", log[-800:])
+        with open(key, "wb") as f:
+            f.write(good)
+        gw.start()
+        ok(gw.running, "the right key: it starts")
 
 
 @contextlib.contextmanager
@@ -279,6 +310,7 @@ def test_disk_full():
                 ok(submit(gw, big("accepted")) == "250", "room again: accepted")
                 ok(wait_for(lambda: {"small", "accepted"} <= subjects(mx), 20),
                    "both accepted messages delivered")
+                time.sleep(3)  # let anything else that would come arrive
                 # an outcome that could not be recorded on the full disk is
                 # delivered again rather than lost track of: duplicates are
                 # allowed, a refused message arriving is not
@@ -298,17 +330,20 @@ def test_failing_fsync():
     if "ASAN_OPTIONS" in os.environ:  # the shim comes before ASan's runtime
         env["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"] + ":verify_asan_link_order=0"
     with TestMX(starttls=True) as mx, Gateway({"tls.test": mx}, env=env) as gw:
-        msg = make_message("a@sender.test", "b@tls.test", "sync", "x\n")
-        ok(submit(gw, msg) == "250", "fsync works: accepted")
-        ok(wait_for(lambda: len(mx.messages()) == 1, 20), "and delivered")
+        def msg(subject):
+            return make_message("a@sender.test", "b@tls.test", subject, "x\n")
+        ok(submit(gw, msg("before")) == "250", "fsync works: accepted")
+        ok(wait_for(lambda: subjects(mx) == {"before"}, 20), "and delivered")
         open(flag, "w").close()
-        replies = [submit(gw, msg) for _ in range(3)]
-        ok(all(r[:1] == "4" and r != "250" for r in replies), "fsync fails: 4xx every time",
-           repr(replies))
+        replies = [submit(gw, msg(f"refused-{i}")) for i in range(3)]
+        ok(all(r.startswith("451") and "4.3.0" in r for r in replies),
+           "fsync fails: 451 4.3.0 every time", repr(replies))
         os.unlink(flag)
-        ok(submit(gw, msg) == "250", "fsync works again: accepted", gw.log()[-1500:])
-        ok(wait_for(lambda: len(mx.messages()) == 2, 20), "delivered; the refused ones never",
-           repr(len(mx.messages())))
+        ok(submit(gw, msg("after")) == "250", "fsync works again: accepted", gw.log()[-1500:])
+        ok(wait_for(lambda: "after" in subjects(mx), 20), "delivered")
+        time.sleep(3)  # let anything else that would come arrive
+        ok(subjects(mx) == {"before", "after"}, "the refused ones never",
+           repr(subjects(mx)))
         ok(gw.running, "the daemon lives on")
 
 
@@ -390,18 +425,16 @@ def test_attachment_name_injection():
 
 
 def test_portal_connections_left_by_clients():
-    """Keep-alive connections that browsers close are closed on our side
-    too (libsoup 3.2 kept each one open for good: a descriptor leak that
-    ends in a daemon that accepts nothing); an idle one still works."""
+    """Connections that browsers close are closed on our side too (libsoup
+    3.2 kept each kept-alive one open for good: a descriptor leak that ends
+    in a daemon that accepts nothing), and one that never finishes its
+    request is ended after SMD_PORTAL_READ_TIMEOUT (20 s)."""
     pport = smdtest.free_port()
     with Gateway({}, extra={"portal": {"listen": f"127.0.0.1:{pport}",
                                        "public-url": f"http://127.0.0.1:{pport}"}}) as gw:
         def descriptors():
             return len(os.listdir(f"/proc/{gw.proc.pid}/fd"))
         http = __import__("http.client").client
-        first = http.HTTPConnection("127.0.0.1", pport, timeout=20)
-        first.request("GET", "/static/portal.css")
-        first.getresponse().read()
         wait_for(lambda: False, 0.5)
         before = descriptors()
         for _ in range(50):
@@ -410,17 +443,24 @@ def test_portal_connections_left_by_clients():
             c.getresponse().read()
             c.close()
         ok(wait_for(lambda: descriptors() <= before + 2, 10),
-           "50 keep-alive connections closed by the client: closed here too",
+           "50 connections, none left open",
            f"{before} before, {descriptors()} now")
-        first.request("GET", "/m/" + "A" * 32)
-        resp = first.getresponse()
-        resp.read()
-        ok(resp.status == 404, "a connection idle meanwhile still serves", resp.status)
+        slow = socket.create_connection(("127.0.0.1", pport), timeout=40)
+        slow.sendall(b"GET /m/ HTTP/1.1\r\nHost: x\r\n")  # and then nothing
+        t0 = time.monotonic()
+        try:
+            data = slow.recv(100)
+        except OSError:
+            data = b""
+        waited = time.monotonic() - t0
+        ok(data == b"" and 15 < waited < 30, "a request never finished is ended after ~20 s",
+           f"{waited:.1f} s, {data!r}")
+        ok(wait_for(lambda: descriptors() <= before + 2, 10), "and its descriptor is free")
 
 
 if __name__ == "__main__":
     smdtest.main([test_relay_address_forms, test_shell_metacharacters,
                   test_outbound_stream_clean, test_reply_injection,
-                  test_tampered_bodies_quarantined, test_disk_full,
+                  test_tampered_bodies_quarantined, test_wrong_master_key, test_disk_full,
                   test_failing_fsync, test_links_of_the_wrong_kind,
                   test_attachment_name_injection, test_portal_connections_left_by_clients])

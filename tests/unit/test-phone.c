@@ -78,6 +78,11 @@ test_mask(void)
 	g_assert_cmpstr(nl, ==, "+31 6••••••78");
 	g_assert_null(g_strstr_len(nl, -1, "345"));
 	g_assert_true(g_str_has_suffix(us, "43"));
+	{
+		/* never read before the string (fuzz-phone) */
+		g_autofree gchar *empty = smd_phone_mask("");
+		g_assert_nonnull(empty);
+	}
 	g_assert_true(smd_phone_country_known("nl"));
 	g_assert_false(smd_phone_country_known("XX"));
 }
