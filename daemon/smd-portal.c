@@ -942,6 +942,24 @@ smd_portal_config_changed_cb(SmdEngine *engine, gpointer user_data)
 	self->sms = sms;
 }
 
+/* Our own listening socket: soup_server_listen() keeps GIO's backlog of
+ * 10, and with a connection per request (Connection: close) a burst of
+ * visitors overflows it; each dropped SYN waits a second to come back. */
+static GSocket *
+smd_portal_listen(GSocketAddress *address, GError **error)
+{
+	g_autoptr(GSocket) socket =
+	    g_socket_new(g_socket_address_get_family(address), G_SOCKET_TYPE_STREAM,
+			 G_SOCKET_PROTOCOL_TCP, error);
+
+	if (socket == NULL)
+		return NULL;
+	g_socket_set_listen_backlog(socket, 1024);
+	if (!g_socket_bind(socket, address, TRUE, error) || !g_socket_listen(socket, error))
+		return NULL;
+	return g_steal_pointer(&socket);
+}
+
 SmdPortal *
 smd_portal_new(SmdEngine *engine, GError **error)
 {
@@ -951,6 +969,7 @@ smd_portal_new(SmdEngine *engine, GError **error)
 	guint16 port = 0;
 	g_autoptr(GInetAddress) addr = NULL;
 	g_autoptr(GSocketAddress) sockaddr = NULL;
+	g_autoptr(GSocket) listener = NULL;
 	g_autoptr(GError) error_local = NULL;
 
 	self->engine = g_object_ref(engine);
@@ -986,10 +1005,12 @@ smd_portal_new(SmdEngine *engine, GError **error)
 		return NULL;
 	}
 	sockaddr = g_inet_socket_address_new(addr, port);
-	if (!soup_server_listen(self->server, sockaddr,
-				config->portal_tls_certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS
-								       : 0,
-				&error_local)) {
+	listener = smd_portal_listen(sockaddr, &error_local);
+	if (listener == NULL || !soup_server_listen_socket(self->server, listener,
+							   config->portal_tls_certificate != NULL
+							       ? SOUP_SERVER_LISTEN_HTTPS
+							       : 0,
+							   &error_local)) {
 		g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG,
 			    _("Cannot listen for the portal on %s: %s"), config->portal_listen,
 			    error_local->message);
