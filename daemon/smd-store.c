@@ -284,6 +284,27 @@ smd_store_op_complete(SmdStoreOp *op, gboolean ok, GError *error)
 	g_mutex_unlock(op->mutex);
 }
 
+/* The next operation (waiting for it) and whatever else is queued behind
+ * it, at most SMD_STORE_MAX_BATCH; *stop once the stop marker came. */
+static GPtrArray *
+smd_store_take_batch(GAsyncQueue *queue, gboolean *stop)
+{
+	GPtrArray *batch = g_ptr_array_new();
+	SmdStoreOp *op = g_async_queue_pop(queue);
+
+	while (op != NULL) {
+		if (op == &smd_store_stop_marker) {
+			*stop = TRUE;
+			break;
+		}
+		g_ptr_array_add(batch, op);
+		if (batch->len >= SMD_STORE_MAX_BATCH)
+			break;
+		op = g_async_queue_try_pop(queue);
+	}
+	return batch;
+}
+
 static gpointer
 smd_store_worker(gpointer user_data)
 {
@@ -291,24 +312,14 @@ smd_store_worker(gpointer user_data)
 	gboolean stop = FALSE;
 
 	while (!stop) {
-		g_autoptr(GPtrArray) batch = g_ptr_array_new();
+		/* whatever else is waiting goes too: that is the group commit */
+		g_autoptr(GPtrArray) batch = smd_store_take_batch(self->ops, &stop);
 		g_autofree gboolean *ok = NULL;
 		g_autofree GError **errors = NULL;
 		g_autoptr(GError) commit_error = NULL;
 		gboolean full = FALSE; /* the disk filled up during this batch */
-		SmdStoreOp *op = g_async_queue_pop(self->ops);
+		SmdStoreOp *op;
 
-		/* take whatever else is waiting: that is the group commit */
-		while (op != NULL) {
-			if (op == &smd_store_stop_marker) {
-				stop = TRUE;
-				break;
-			}
-			g_ptr_array_add(batch, op);
-			if (batch->len >= SMD_STORE_MAX_BATCH)
-				break;
-			op = g_async_queue_try_pop(self->ops);
-		}
 		if (batch->len == 0)
 			continue;
 
@@ -369,20 +380,9 @@ smd_store_reader(gpointer user_data)
 	gboolean stop = FALSE;
 
 	while (!stop) {
-		g_autoptr(GPtrArray) batch = g_ptr_array_new();
-		SmdStoreOp *op = g_async_queue_pop(self->reads);
-
 		/* what waits runs in one snapshot: one wake-up for a burst */
-		while (op != NULL && batch->len < SMD_STORE_MAX_BATCH) {
-			if (op == &smd_store_stop_marker) {
-				stop = TRUE;
-				break;
-			}
-			g_ptr_array_add(batch, op);
-			op = g_async_queue_try_pop(self->reads);
-		}
-		if (op != NULL && op != &smd_store_stop_marker && batch->len >= SMD_STORE_MAX_BATCH)
-			g_ptr_array_add(batch, op);
+		g_autoptr(GPtrArray) batch = smd_store_take_batch(self->reads, &stop);
+
 		sqlite3_exec(self->reader_db, "BEGIN", NULL, NULL, NULL);
 		for (guint i = 0; i < batch->len; i++) {
 			SmdStoreOp *o = g_ptr_array_index(batch, i);
