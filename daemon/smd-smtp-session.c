@@ -20,6 +20,11 @@
 #define SMD_SMTP_MAX_HEADER (256 * 1024)
 #define SMD_SMTP_MAX_ERRORS 10
 #define SMD_SMTP_MAX_HELO 255
+/* a handshake, from the ClientHello to the end, may take this long (or the
+ * idle timeout, if shorter): it holds one of GIO's worker threads */
+#define SMD_SMTP_HANDSHAKE_TIMEOUT 20
+/* what a closing connection may wait for a client that does not read */
+#define SMD_SMTP_CLOSE_TIMEOUT 10
 
 typedef enum {
 	SMD_SESSION_NEED_HELO, /* greeted (or just after STARTTLS) */
@@ -64,6 +69,7 @@ struct _SmdSmtpSession {
 	gboolean processing;
 	gboolean reading;
 	gboolean handshaking;
+	guint handshake_deadline; /* timeout source, while a handshake runs */
 	guint errors;
 	guint8 readbuf[SMD_SMTP_READ_CHUNK];
 };
@@ -76,6 +82,8 @@ static guint signals[SIGNAL_LAST];
 static void smd_smtp_session_process(SmdSmtpSession *self);
 static void smd_smtp_session_pump(SmdSmtpSession *self);
 static void smd_smtp_session_handshake_cb(GObject *source, GAsyncResult *result,
+					  gpointer user_data);
+static gboolean smd_smtp_session_hello_cb(GSocket *socket, GIOCondition condition,
 					  gpointer user_data);
 
 G_GNUC_PRINTF(2, 3)
@@ -105,6 +113,11 @@ smd_smtp_session_close(SmdSmtpSession *self)
 		return;
 	self->state = SMD_SESSION_CLOSED;
 	g_cancellable_cancel(self->cancellable);
+	g_clear_handle_id(&self->handshake_deadline, g_source_remove);
+	/* a TLS close writes close_notify from a worker thread; a client that
+	 * stopped reading must not keep that thread for the idle timeout */
+	g_socket_set_timeout(g_socket_connection_get_socket(self->socket_conn),
+			     MIN(self->config->idle_timeout, SMD_SMTP_CLOSE_TIMEOUT));
 	/* asynchronously: never block the main loop on a TLS close_notify */
 	g_io_stream_close_async(self->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
 	g_signal_emit(self, signals[SIGNAL_CLOSED], 0);
@@ -189,13 +202,17 @@ smd_smtp_session_pump(SmdSmtpSession *self)
 		return;
 	}
 	if (self->state == SMD_SESSION_TLS && !self->handshaking) {
-		/* STARTTLS: the 220 went out in plaintext, now the handshake */
+		/* STARTTLS: the 220 went out in plaintext; the handshake starts
+		 * when the ClientHello is here (smd_smtp_session_hello_cb) */
+		g_autoptr(GSource) source = g_socket_create_source(
+		    g_socket_connection_get_socket(self->socket_conn), G_IO_IN, self->cancellable);
+
 		self->handshaking = TRUE;
 		g_object_unref(self->stream);
 		self->stream = g_steal_pointer(&self->tls_pending);
-		g_tls_connection_handshake_async(G_TLS_CONNECTION(self->stream), G_PRIORITY_DEFAULT,
-						 self->cancellable, smd_smtp_session_handshake_cb,
-						 g_object_ref(self));
+		g_source_set_callback(source, G_SOURCE_FUNC(smd_smtp_session_hello_cb),
+				      g_object_ref(self), g_object_unref);
+		g_source_attach(source, NULL);
 		return;
 	}
 	if (self->state == SMD_SESSION_ACCEPTING || self->state == SMD_SESSION_TLS)
@@ -264,6 +281,40 @@ smd_smtp_session_cmd_helo(SmdSmtpSession *self, const SmdCommand *cmd)
 	smd_smtp_session_reply(self, "250 ENHANCEDSTATUSCODES");
 }
 
+static gboolean
+smd_smtp_session_handshake_deadline_cb(gpointer user_data)
+{
+	SmdSmtpSession *self = user_data;
+
+	self->handshake_deadline = 0;
+	g_info("%s: TLS handshake not finished in time", self->client_ip);
+	/* wakes the worker thread; smd_smtp_session_handshake_cb closes */
+	g_cancellable_cancel(self->cancellable);
+	return G_SOURCE_REMOVE;
+}
+
+/* A handshake holds one of GIO's few worker threads from its start to its
+ * end, most of it waiting for the client: started before the ClientHello
+ * arrives, a hundred clients that say STARTTLS and nothing more took TLS
+ * from everyone (test-attacks). So it waits for the first bytes here, on
+ * the main loop (the socket's idle timeout applies), and then has a
+ * deadline, so a client trickling its handshake frees the thread soon. */
+static gboolean
+smd_smtp_session_hello_cb(GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+	SmdSmtpSession *self = user_data;
+
+	if (self->state == SMD_SESSION_CLOSED)
+		return G_SOURCE_REMOVE;
+	self->handshake_deadline =
+	    g_timeout_add_seconds(MIN(self->config->idle_timeout, SMD_SMTP_HANDSHAKE_TIMEOUT),
+				  smd_smtp_session_handshake_deadline_cb, self);
+	g_tls_connection_handshake_async(G_TLS_CONNECTION(self->stream), G_PRIORITY_DEFAULT,
+					 self->cancellable, smd_smtp_session_handshake_cb,
+					 g_object_ref(self));
+	return G_SOURCE_REMOVE;
+}
+
 static void
 smd_smtp_session_handshake_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -272,6 +323,7 @@ smd_smtp_session_handshake_cb(GObject *source, GAsyncResult *result, gpointer us
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *cipher = NULL;
 
+	g_clear_handle_id(&self->handshake_deadline, g_source_remove);
 	if (self->state == SMD_SESSION_CLOSED) {
 		g_object_unref(self);
 		return;

@@ -10,8 +10,8 @@ PACKAGES=(
   libgtk-4-dev libadwaita-1-dev
   # run: TLS for GIO
   glib-networking
-  # tests: real peers and tools, a real browser
-  openssl swaks postfix sqlite3 dbus libglib2.0-bin libxml2-utils polkitd python3-dbusmock systemd python3 clang libclang-rt-14-dev chromium fonts-dejavu-core
+  # tests: real peers and tools (swaks needs Net::SSLeay for --tls), a real browser
+  openssl swaks libnet-ssleay-perl postfix sqlite3 dbus libglib2.0-bin libxml2-utils polkitd python3-dbusmock systemd python3 clang libclang-rt-14-dev chromium fonts-dejavu-core
   # tests: the admin app on a virtual display, its data files validated
   xvfb desktop-file-utils appstream
 )

@@ -4,7 +4,7 @@ open-relay address forms, shell metacharacters in addresses, a clean
 outbound stream (no bare CR or LF, every leading dot stuffed) in relayed
 mail and in the e-mails we write ourselves, tampered and truncated stored
 messages, a full disk and a disk whose fsync fails, and portal links of
-the wrong kind. Covered elsewhere: inbound smuggling (test-smuggling),
+the wrong kind, clients that stall a STARTTLS handshake. Covered elsewhere: inbound smuggling (test-smuggling),
 STARTTLS injection both ways (test-intake, test-held), header injection
 into notices (test-notify), unknown portal links (test-portal), callers
 without authorisation (test-dbus)."""
@@ -466,9 +466,76 @@ def test_portal_connections_left_by_clients():
         ok(wait_for(lambda: descriptors() <= before + 2, 10), "and its descriptor is free")
 
 
+def starttls_said(port):
+    """A connection that has said STARTTLS and read the 220, and no more."""
+    c = Client(port)
+    c.cmd("EHLO staller.test")
+    reply = c.cmd("STARTTLS")
+    assert reply.startswith("220"), reply
+    return c
+
+
+def closed_by_server(sock, timeout):
+    """True if the server ends the connection within timeout seconds."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(100) == b""
+    except ConnectionResetError:
+        return True
+    except OSError:
+        return False
+
+
+def test_stalled_starttls():
+    """Clients that say STARTTLS and then nothing, or trickle their
+    handshake, cannot take TLS from everyone. A handshake holds one of
+    GIO's few worker threads to its end: before, a hundred such clients
+    made every other STARTTLS session time out. Now a handshake starts when
+    the ClientHello is here and has a deadline of SMD_SMTP_HANDSHAKE_TIMEOUT
+    (20 s), or the idle timeout if that is shorter (4 s here)."""
+    with TestMX(starttls=True) as mx, \
+            Gateway({"tls.test": mx}, extra={"smtp": {"idle-timeout": "4s"}}) as gw:
+        stalled = [starttls_said(gw.port) for _ in range(100)]
+        t0 = time.monotonic()
+        try:
+            smdtest.send_mail(gw.port, "a@tls.test", "b@tls.test",
+                              make_message("a@tls.test", "b@tls.test"), starttls=True,
+                              timeout=20)
+            sent = True
+        except (OSError, smtplib.SMTPException) as e:
+            sent = repr(e)
+        took = time.monotonic() - t0
+        ok(sent is True and took < 2, "100 clients silent after STARTTLS: "
+           "another client's STARTTLS session still goes through at once",
+           f"{sent}, {took:.2f} s")
+        ok(closed_by_server(stalled[0].sock, 8), "a silent one is closed at the idle timeout")
+        for c in stalled:
+            c.sock.close()
+
+        # a TLS record header announcing 512 bytes, then a byte every 0.5 s:
+        # each byte is within the idle timeout, the whole is not
+        c = starttls_said(gw.port)
+        c.sock.sendall(b"\x16\x03\x01\x02\x00")
+        t0, closed = time.monotonic(), False
+        while not closed and time.monotonic() - t0 < 12:
+            time.sleep(0.5)
+            try:
+                c.sock.sendall(b"\x01")
+            except OSError:
+                closed = True
+                break
+            closed = closed_by_server(c.sock, 0.01)
+        took = time.monotonic() - t0
+        ok(closed and 3 < took < 8, "a handshake trickled in a byte at a time is ended at "
+           "its deadline", f"closed={closed} after {took:.1f} s")
+        c.sock.close()
+        ok(gw.running, "the daemon is still running")
+
+
 if __name__ == "__main__":
     smdtest.main([test_relay_address_forms, test_shell_metacharacters,
                   test_outbound_stream_clean, test_reply_injection,
                   test_tampered_bodies_quarantined, test_wrong_master_key, test_disk_full,
                   test_failing_fsync, test_links_of_the_wrong_kind,
-                  test_attachment_name_injection, test_portal_connections_left_by_clients])
+                  test_attachment_name_injection, test_portal_connections_left_by_clients,
+                  test_stalled_starttls])
