@@ -26,7 +26,7 @@ static const struct {
       "idle-timeout", "tls-certificate", "tls-key", NULL}},
     {"delivery",
      {"routes", "tls-policy", "ca-file", "retry-schedule", "max-queue-lifetime", "max-connections",
-      "connect-timeout", "command-timeout", NULL}},
+      "max-connections-per-domain", "connect-timeout", "command-timeout", NULL}},
     {"portal",
      {"listen", "public-url", "default-country", "show-subject", "registration-networks",
       "tls-certificate", "tls-key", "trusted-proxies", NULL}},
@@ -506,6 +506,11 @@ smd_config_parse_delivery(SmdConfigParser *p, SmdConfig *c, GError **error)
 		return FALSE;
 	if (!smd_config_uint(p, "delivery", "max-connections", 20, 1, 1000, &c->max_connections,
 			     error))
+		return FALSE;
+	/* half of the slots by default: a domain whose servers stall (a
+	 * tarpit, an outage that accepts and then hangs) cannot hold them all */
+	if (!smd_config_uint(p, "delivery", "max-connections-per-domain", 10, 1, 1000,
+			     &c->max_connections_per_domain, error))
 		return FALSE;
 	if (!smd_config_duration(p, "delivery", "connect-timeout", 30, &c->connect_timeout, error))
 		return FALSE;

@@ -40,6 +40,7 @@ typedef struct {
 	GArray *retry_schedule; /* of guint seconds */
 	guint max_queue_lifetime;
 	guint max_connections;
+	guint max_connections_per_domain;
 	guint connect_timeout;
 	guint command_timeout;
 

@@ -20,8 +20,10 @@ struct _SmdQueue {
 	const SmdConfig *config; /* borrowed from the engine */
 	SmdStore *store;
 	SmdVault *vault;
-	GQueue ready;	    /* SmdJob due now, FIFO */
-	GSequence *waiting; /* SmdJob sorted by due_at */
+	GHashTable *domains; /* recipient domain → SmdQueueDomain, while it has jobs */
+	GQueue turns;	     /* SmdQueueDomain with jobs due now, in the order they go */
+	guint ready;	     /* jobs due now, of all domains */
+	GSequence *waiting;  /* SmdJob sorted by due_at */
 	guint running;
 	guint tick_id;
 	GCancellable *cancellable;
@@ -34,11 +36,64 @@ G_DEFINE_TYPE(SmdQueue, smd_queue, G_TYPE_OBJECT)
 enum { SIGNAL_BOUNCED, SIGNAL_HELD, SIGNAL_LAST };
 static guint signals[SIGNAL_LAST];
 
+/* The jobs of one recipient domain that are due, and its deliveries
+ * running. Domains take turns for free connections (one job each per
+ * round), and each may have at most max-connections-per-domain: a domain
+ * whose servers stall, or a mailing of thousands to one domain, never
+ * holds up the mail to other domains. */
+typedef struct {
+	gchar *name;
+	GQueue ready; /* SmdJob, FIFO */
+	guint running;
+	gboolean queued; /* in turns */
+} SmdQueueDomain;
+
 typedef struct {
 	SmdQueue *queue;
+	SmdQueueDomain *domain; /* alive while it has a run */
 	SmdJob *job;
 	GBytes *message;
 } SmdQueueRun;
+
+static void
+smd_queue_domain_free(SmdQueueDomain *d)
+{
+	g_queue_clear_full(&d->ready, (GDestroyNotify)smd_job_free);
+	g_free(d->name);
+	g_free(d);
+}
+
+/* A job due now joins its domain's line; the domain, its turn */
+static void
+smd_queue_push_ready(SmdQueue *self, SmdJob *job)
+{
+	SmdQueueDomain *d = g_hash_table_lookup(self->domains, job->domain);
+
+	if (d == NULL) {
+		d = g_new0(SmdQueueDomain, 1);
+		d->name = g_strdup(job->domain);
+		g_queue_init(&d->ready);
+		g_hash_table_insert(self->domains, d->name, d);
+	}
+	g_queue_push_tail(&d->ready, job);
+	self->ready++;
+	if (!d->queued) {
+		d->queued = TRUE;
+		g_queue_push_tail(&self->turns, d);
+	}
+}
+
+/* A run has ended: its connection is free again */
+static void
+smd_queue_run_ended(SmdQueue *self, SmdQueueRun *run)
+{
+	SmdQueueDomain *d = run->domain;
+
+	self->running--;
+	d->running--;
+	if (d->running == 0 && !d->queued)
+		g_hash_table_remove(self->domains, d->name);
+}
 
 static void
 smd_queue_run_free(SmdQueueRun *run)
@@ -77,7 +132,7 @@ void
 smd_queue_add(SmdQueue *self, SmdJob *job)
 {
 	if (job->due_at <= smd_now())
-		g_queue_push_tail(&self->ready, job);
+		smd_queue_push_ready(self, job);
 	else
 		g_sequence_insert_sorted(self->waiting, job, smd_queue_job_compare, NULL);
 	smd_queue_kick(self);
@@ -86,7 +141,7 @@ smd_queue_add(SmdQueue *self, SmdJob *job)
 guint
 smd_queue_get_length(SmdQueue *self)
 {
-	return self->ready.length + (guint)g_sequence_get_length(self->waiting) + self->running;
+	return self->ready + (guint)g_sequence_get_length(self->waiting) + self->running;
 }
 
 static gchar *
@@ -140,7 +195,7 @@ smd_queue_recorded_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(SmdJob) bounced = NULL;
 	g_autoptr(SmdJob) held = NULL;
 
-	self->running--;
+	smd_queue_run_ended(self, run);
 	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
 		/* not recorded: deliver again later rather than lose track of
 		 * them (a duplicate is better than a lost message) */
@@ -279,7 +334,7 @@ smd_queue_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		     g_error_matches(error, SMD_ERROR, SMD_ERROR_STORE_FULL)) &&
 		    !self->stopped)
 			smd_queue_retry_later(self, run->job);
-		self->running--;
+		smd_queue_run_ended(self, run);
 		smd_queue_run_free(run);
 		smd_queue_kick(self);
 		return;
@@ -289,15 +344,17 @@ smd_queue_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-smd_queue_start_job(SmdQueue *self, SmdJob *job)
+smd_queue_start_job(SmdQueue *self, SmdQueueDomain *domain, SmdJob *job)
 {
 	SmdQueueRun *run = g_new0(SmdQueueRun, 1);
 	SmdBodyLoad *load = g_new0(SmdBodyLoad, 1);
 
 	run->queue = g_object_ref(self);
+	run->domain = domain;
 	run->job = job;
 	load->message_id = job->message_id;
 	self->running++;
+	domain->running++;
 	smd_store_run_async(self->store, smd_store_load_body, load,
 			    (GDestroyNotify)smd_body_load_free, smd_queue_body_cb, run);
 }
@@ -305,10 +362,30 @@ smd_queue_start_job(SmdQueue *self, SmdJob *job)
 static void
 smd_queue_kick(SmdQueue *self)
 {
+	gboolean started = TRUE;
+
 	if (self->stopped || self->draining)
 		return;
-	while (self->running < self->config->max_connections && self->ready.length > 0)
-		smd_queue_start_job(self, g_queue_pop_head(&self->ready));
+	/* rounds over the domains with jobs due, one job each per round,
+	 * until the connections are taken or no domain may start another */
+	while (started && self->running < self->config->max_connections) {
+		guint turns = self->turns.length;
+
+		started = FALSE;
+		for (guint i = 0; i < turns && self->running < self->config->max_connections; i++) {
+			SmdQueueDomain *d = g_queue_pop_head(&self->turns);
+
+			if (d->running < self->config->max_connections_per_domain) {
+				self->ready--;
+				smd_queue_start_job(self, d, g_queue_pop_head(&d->ready));
+				started = TRUE;
+			}
+			if (d->ready.length > 0)
+				g_queue_push_tail(&self->turns, d);
+			else
+				d->queued = FALSE;
+		}
+	}
 }
 
 static gboolean
@@ -323,7 +400,7 @@ smd_queue_tick_cb(gpointer user_data)
 		if (job->due_at > now)
 			break;
 		g_sequence_remove(first); /* no destroy func: the job moves */
-		g_queue_push_tail(&self->ready, job);
+		smd_queue_push_ready(self, job);
 	}
 	smd_queue_kick(self);
 	return G_SOURCE_CONTINUE;
@@ -389,7 +466,8 @@ smd_queue_finalize(GObject *object)
 {
 	SmdQueue *self = SMD_QUEUE(object);
 	smd_queue_stop(self);
-	g_queue_clear_full(&self->ready, (GDestroyNotify)smd_job_free);
+	g_queue_clear(&self->turns);
+	g_hash_table_unref(self->domains); /* with their jobs */
 	for (GSequenceIter *it = g_sequence_get_begin_iter(self->waiting);
 	     !g_sequence_iter_is_end(it); it = g_sequence_iter_next(it))
 		smd_job_free(g_sequence_get(it));
@@ -415,7 +493,9 @@ smd_queue_class_init(SmdQueueClass *klass)
 static void
 smd_queue_init(SmdQueue *self)
 {
-	g_queue_init(&self->ready);
+	self->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+					      (GDestroyNotify)smd_queue_domain_free);
+	g_queue_init(&self->turns);
 	self->waiting = g_sequence_new(NULL);
 	self->cancellable = g_cancellable_new();
 }

@@ -23,6 +23,10 @@
  * same): a TLS handshake per message was most of the cost of delivery. */
 #define SMD_CLIENT_IDLE_SECONDS 5
 #define SMD_CLIENT_MAX_MESSAGES 100
+/* A handshake runs on one of GIO's few worker threads until it ends: a
+ * server that stalls or trickles it is left after this long (or the
+ * command timeout, if shorter), as smd-smtp-session.c does with clients. */
+#define SMD_CLIENT_HANDSHAKE_TIMEOUT 60
 
 typedef struct _SmdClient SmdClient;
 typedef void (*SmdClientStep)(SmdClient *c, SmdReply *reply);
@@ -56,7 +60,25 @@ struct _SmdClient {
 	gchar *key;	 /* the next hop, for reusing sessions */
 	guint messages;	 /* sent over this session before */
 	gboolean reused; /* an idle session, not yet proven alive (RSET) */
+	/* while a handshake runs: its own cancellable, cancelled by the
+	 * delivery's or by the deadline */
+	GCancellable *handshake_cancel;
+	gulong handshake_link;
+	guint handshake_deadline;
+	gboolean handshake_timed_out;
 };
+
+static void
+smd_client_handshake_ended(SmdClient *c)
+{
+	GCancellable *outer = g_task_get_cancellable(c->task);
+
+	g_clear_handle_id(&c->handshake_deadline, g_source_remove);
+	if (c->handshake_link != 0 && outer != NULL)
+		g_cancellable_disconnect(outer, c->handshake_link);
+	c->handshake_link = 0;
+	g_clear_object(&c->handshake_cancel);
+}
 
 /* A session kept open after its transaction. */
 typedef struct {
@@ -76,6 +98,7 @@ static void
 smd_client_free(gpointer p)
 {
 	SmdClient *c = p;
+	smd_client_handshake_ended(c);
 	g_free(c->host);
 	g_free(c->server_name);
 	g_free(c->sender);
@@ -582,6 +605,23 @@ smd_client_tls_version(GTlsProtocolVersion version)
 }
 
 static void
+smd_client_cancel_handshake_cb(GCancellable *delivery, gpointer handshake)
+{
+	g_cancellable_cancel(handshake);
+}
+
+static gboolean
+smd_client_handshake_deadline_cb(gpointer user_data)
+{
+	SmdClient *c = user_data;
+
+	c->handshake_deadline = 0;
+	c->handshake_timed_out = TRUE;
+	g_cancellable_cancel(c->handshake_cancel); /* wakes the worker thread */
+	return G_SOURCE_REMOVE;
+}
+
+static void
 smd_client_handshake_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	SmdClient *c = user_data;
@@ -589,7 +629,15 @@ smd_client_handshake_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 	g_autoptr(GError) error = NULL;
 	GTlsCertificate *peer;
 
-	if (!g_tls_connection_handshake_finish(tls, result, &error)) {
+	smd_client_handshake_ended(c);
+	if (!g_tls_connection_handshake_finish(tls, result, &error) && c->handshake_timed_out) {
+		g_autofree gchar *reason =
+		    g_strdup_printf(_("TLS handshake not finished in %u s"),
+				    MIN(c->config->command_timeout, SMD_CLIENT_HANDSHAKE_TIMEOUT));
+		smd_client_finish(c, SMD_HOP_TRY_NEXT, reason);
+		return;
+	}
+	if (error != NULL) {
 		g_autofree gchar *reason =
 		    g_strdup_printf(_("TLS handshake failed: %s"), error->message);
 		/* a dropped or timed-out connection says nothing about the
@@ -678,9 +726,16 @@ smd_client_starttls_cb(SmdClient *c, SmdReply *reply)
 	g_signal_connect(tls, "accept-certificate", G_CALLBACK(smd_client_accept_certificate), c);
 	g_object_unref(c->stream);
 	c->stream = tls;
+	c->handshake_cancel = g_cancellable_new();
+	if (g_task_get_cancellable(c->task) != NULL)
+		c->handshake_link = g_cancellable_connect(
+		    g_task_get_cancellable(c->task), G_CALLBACK(smd_client_cancel_handshake_cb),
+		    c->handshake_cancel, NULL);
+	c->handshake_deadline =
+	    g_timeout_add_seconds(MIN(c->config->command_timeout, SMD_CLIENT_HANDSHAKE_TIMEOUT),
+				  smd_client_handshake_deadline_cb, c);
 	g_tls_connection_handshake_async(G_TLS_CONNECTION(tls), G_PRIORITY_DEFAULT,
-					 g_task_get_cancellable(c->task), smd_client_handshake_cb,
-					 c);
+					 c->handshake_cancel, smd_client_handshake_cb, c);
 }
 
 static void

@@ -12,6 +12,7 @@ Only the standard library; see smdtest.py for the main harness.
 import hashlib
 import os
 import re
+import select
 import socket
 import ssl
 import subprocess
@@ -131,6 +132,8 @@ class FakeMX:
                   in the middle of the message data (first attempt only;
                   later connections behave normally)
       "stalldata" like dropdata, but never answers the end of data
+      "trickle"   answers STARTTLS with 220, then sends a TLS record a byte
+                  every half second (each byte within any read timeout)
     Connections after the first behave like a normal TLS server when
     cert/key are given.
     """
@@ -147,6 +150,8 @@ class FakeMX:
         self.address = f"{HOST}:{self.port}"
         self.received = []  # one bytearray per connection
         self.lock = threading.Lock()
+        self.active = 0  # connections open now
+        self.max_active = 0  # the most open at once
         self.stopping = False
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -171,12 +176,22 @@ class FakeMX:
             threading.Thread(target=self._session, args=(conn,), daemon=True).start()
 
     def _session(self, conn):
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            self._converse(conn)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+    def _converse(self, conn):
         rec = bytearray()
         with self.lock:
             self.received.append(rec)
             first = len(self.received) == 1
         mode = self.mode if first or self.mode in ("refuse", "garbage", "close", "notls",
-                                                  "silent") else "normal"
+                                                  "silent", "trickle") else "normal"
         conn.settimeout(20)
         buf = b""
         try:
@@ -199,6 +214,17 @@ class FakeMX:
                     ext = b"" if self.mode == "notls" else b"250-STARTTLS\r\n"
                     conn.sendall(b"250-fake.test\r\n250-PIPELINING\r\n" + ext +
                                  b"250 8BITMIME\r\n")
+                elif verb == b"STARTTLS" and self.mode == "trickle":
+                    conn.sendall(b"220 2.0.0 go ahead\r\n")
+                    conn.sendall(b"\x16\x03\x03\x40\x00")  # a handshake record of 16 KiB
+                    while not self.stopping:
+                        # what the client sends is read (so its close is
+                        # seen at once), and every half second a byte goes
+                        if select.select([conn], [], [], 0.5)[0]:
+                            if not conn.recv(65536):
+                                return
+                        else:
+                            conn.sendall(b"\x02")
                 elif verb == b"STARTTLS" and self.ctx is not None and mode not in (
                         "refuse", "garbage", "close"):
                     conn.sendall(b"220 2.0.0 go ahead\r\n")

@@ -68,6 +68,7 @@ CASES = [
     ("bad-network", "smtp", "relay-networks", "999.1.1.1/8"),
     ("bad-prefix", "smtp", "relay-networks", "127.0.0.0/33"),
     ("zero-recipients", "smtp", "max-recipients", "0"),
+    ("zero-per-domain", "delivery", "max-connections-per-domain", "0"),
     ("bad-listen", "smtp", "listen", "127.0.0.1:notaport"),
     ("missing-ca-file", "delivery", "ca-file", "/nonexistent/ca.pem"),
     ("unknown-key-store", "store", "colour", "blue"),

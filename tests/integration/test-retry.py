@@ -107,6 +107,15 @@ def test_lifetime_expiry_bounces():
            repr([m for _, m in dsn]))
 
 
+def other_domain_goes_out(gw, within, name, prompt_name):
+    """Sends to c@tls.test; checks it is delivered, and within seconds."""
+    t0 = time.monotonic()
+    gw.send("a@sender.test", "c@tls.test", make_message("a@sender.test", "c@tls.test"))
+    ok(wait_for(lambda: ("c@tls.test", "delivered") in gw.recipient_states(), 10), name,
+       repr(gw.recipient_states()))
+    ok(time.monotonic() - t0 < within, prompt_name, f"{time.monotonic() - t0:.1f} s")
+
+
 def test_silent_server_does_not_block_others():
     with FakeMX("silent") as silent, TestMX(starttls=True) as mx, \
             Gateway({"silent.test": silent.address, "tls.test": mx},
@@ -114,15 +123,42 @@ def test_silent_server_does_not_block_others():
         gw.send("a@sender.test", "b@silent.test",
                 make_message("a@sender.test", "b@silent.test", "silent", "x\n"))
         time.sleep(0.3)
-        t0 = time.monotonic()
-        gw.send("a@sender.test", "c@tls.test", make_message("a@sender.test", "c@tls.test"))
-        ok(wait_for(lambda: ("c@tls.test", "delivered") in gw.recipient_states(), 10),
-           "a silent server does not hold up delivery to another", repr(gw.recipient_states()))
         # generous for sanitizer builds on a loaded machine, well below 12 s
-        ok(time.monotonic() - t0 < 8, "other delivery was prompt (well before command-timeout)",
-           f"{time.monotonic() - t0:.1f}s")
+        other_domain_goes_out(gw, 8, "a silent server does not hold up delivery to another",
+                              "other delivery was prompt (well before command-timeout)")
         ok(wait_for(lambda: ("b@silent.test", "deferred") in gw.recipient_states(), 25),
            "silent server: deferred after command-timeout", repr(gw.recipient_states()))
+
+
+def test_stalling_domain_takes_turns():
+    """A domain whose server stalls its TLS handshake holds at most
+    max-connections-per-domain connections, mail to other domains goes out
+    meanwhile, and each stalled handshake ends at its deadline (the command
+    timeout, when shorter than 60 s) instead of holding a connection and a
+    worker thread for as long as the server trickles bytes."""
+    with FakeMX("trickle") as slow, TestMX(starttls=True) as mx, \
+            Gateway({"slow.test": slow.address, "tls.test": mx},
+                    {"delivery": {"max-connections": "6", "max-connections-per-domain": "3",
+                                  "command-timeout": "3s", "retry-schedule": "60s"}}) as gw:
+        for i in range(10):
+            gw.send("a@sender.test", f"b{i}@slow.test",
+                    make_message("a@sender.test", f"b{i}@slow.test", f"slow {i}", "x\n"))
+        ok(wait_for(lambda: slow.active >= 3, 10), "the stalling domain gets its connections",
+           f"{slow.active} open")
+        other_domain_goes_out(gw, 3, "mail to another domain goes out meanwhile",
+                              "at once, not after a stalled handshake ends")
+        t0 = time.monotonic()
+        ok(wait_for(lambda: ("b0@slow.test", "deferred") in gw.recipient_states(), 10),
+           "a handshake trickled byte by byte is given up at its deadline",
+           f"{time.monotonic() - t0:.1f} s, {gw.recipient_states()!r}")
+        reply = gw.query("SELECT last_reply FROM recipients WHERE address = 'b0@slow.test'")
+        ok(reply and "TLS handshake not finished in 3 s" in (reply[0]["last_reply"] or ""),
+           "and says so", repr(reply))
+        ok(wait_for(lambda: all(s == "deferred" for a, s in gw.recipient_states()
+                                if a.endswith("@slow.test")), 30),
+           "all ten deferred, three at a time", repr(gw.recipient_states()))
+        ok(slow.max_active <= 3, "never more than max-connections-per-domain to one domain",
+           f"{slow.max_active} at once")
 
 
 def test_connection_dropped_mid_data():
@@ -171,5 +207,5 @@ if __name__ == "__main__":
     gateway_or_skip()
     smdtest.main([test_rcpt_450_then_250, test_data_451_then_250, test_unreachable_then_up,
                   test_lifetime_expiry_bounces, test_silent_server_does_not_block_others,
-                  test_connection_dropped_mid_data, test_no_reply_to_end_of_data,
+                  test_stalling_domain_takes_turns, test_connection_dropped_mid_data, test_no_reply_to_end_of_data,
                   test_deferred_survives_restart])
