@@ -139,23 +139,29 @@ def test_stalling_domain_takes_turns():
     with FakeMX("trickle") as slow, TestMX(starttls=True) as mx, \
             Gateway({"slow.test": slow.address, "tls.test": mx},
                     {"delivery": {"max-connections": "6", "max-connections-per-domain": "3",
-                                  "command-timeout": "3s", "retry-schedule": "60s"}}) as gw:
+                                  "command-timeout": "5s", "retry-schedule": "60s"}}) as gw:
         for i in range(10):
             gw.send("a@sender.test", f"b{i}@slow.test",
                     make_message("a@sender.test", f"b{i}@slow.test", f"slow {i}", "x\n"))
         ok(wait_for(lambda: slow.active >= 3, 10), "the stalling domain gets its connections",
            f"{slow.active} open")
-        other_domain_goes_out(gw, 3, "mail to another domain goes out meanwhile",
-                              "at once, not after a stalled handshake ends")
+        gw.send("a@sender.test", "c@tls.test", make_message("a@sender.test", "c@tls.test"))
+        ok(wait_for(lambda: ("c@tls.test", "delivered") in gw.recipient_states(), 10),
+           "mail to another domain goes out meanwhile", repr(gw.recipient_states()))
+        # an order, not a wall-clock budget: sanitizer builds on a loaded
+        # machine are slow, but the other domain must not wait for a slot
+        # that only a stalled handshake's deadline frees
+        ok(all(s != "deferred" for a, s in gw.recipient_states() if a.endswith("@slow.test")),
+           "at once, not after a stalled handshake ends", repr(gw.recipient_states()))
         t0 = time.monotonic()
         ok(wait_for(lambda: ("b0@slow.test", "deferred") in gw.recipient_states(), 10),
            "a handshake trickled byte by byte is given up at its deadline",
            f"{time.monotonic() - t0:.1f} s, {gw.recipient_states()!r}")
         reply = gw.query("SELECT last_reply FROM recipients WHERE address = 'b0@slow.test'")
-        ok(reply and "TLS handshake not finished in 3 s" in (reply[0]["last_reply"] or ""),
+        ok(reply and "TLS handshake not finished in 5 s" in (reply[0]["last_reply"] or ""),
            "and says so", repr(reply))
         ok(wait_for(lambda: all(s == "deferred" for a, s in gw.recipient_states()
-                                if a.endswith("@slow.test")), 30),
+                                if a.endswith("@slow.test")), 45),
            "all ten deferred, three at a time", repr(gw.recipient_states()))
         ok(slow.max_active <= 3, "never more than max-connections-per-domain to one domain",
            f"{slow.max_active} at once")
