@@ -281,8 +281,9 @@ smd_queue_delivered_cb(GObject *source, GAsyncResult *result, gpointer user_data
 	/* the update owns the job now; the run keeps the message for a DSN */
 	update->job = g_steal_pointer(&run->job);
 	run->job = NULL;
-	smd_store_run_async(self->store, smd_store_record_outcomes, update,
-			    (GDestroyNotify)smd_outcome_update_free, smd_queue_recorded_cb, run);
+	smd_store_run_lazy_async(self->store, smd_store_record_outcomes, update,
+				 (GDestroyNotify)smd_outcome_update_free, smd_queue_recorded_cb,
+				 run);
 }
 
 /* A body that fails its integrity check (tampered with, truncated, or a
@@ -304,8 +305,9 @@ smd_queue_quarantine(SmdQueue *self, SmdQueueRun *run, const gchar *reason)
 		g_ptr_array_add(update->events, smd_queue_outcome_event(run->job, r));
 	}
 	update->job = g_steal_pointer(&run->job);
-	smd_store_run_async(self->store, smd_store_record_outcomes, update,
-			    (GDestroyNotify)smd_outcome_update_free, smd_queue_recorded_cb, run);
+	smd_store_run_lazy_async(self->store, smd_store_record_outcomes, update,
+				 (GDestroyNotify)smd_outcome_update_free, smd_queue_recorded_cb,
+				 run);
 }
 
 static void

@@ -38,6 +38,9 @@ void smd_store_run_async(SmdStore *self, SmdStoreFunc func, gpointer data, GDest
  * waiting for the writer's commits (finish and get_data as above). */
 void smd_store_read_async(SmdStore *self, SmdStoreFunc func, gpointer data, GDestroyNotify destroy,
 			  GAsyncReadyCallback callback, gpointer user_data);
+void smd_store_run_lazy_async(SmdStore *self, SmdStoreFunc func, gpointer data,
+			      GDestroyNotify destroy, GAsyncReadyCallback callback,
+			      gpointer user_data);
 gboolean smd_store_run_finish(SmdStore *self, GAsyncResult *result, GError **error);
 gpointer smd_store_run_get_data(GAsyncResult *result);
 

@@ -166,6 +166,45 @@ def test_sigterm_finishes_running_delivery():
         ok(len(slow.delivered) == 1, "after a restart nothing is delivered twice")
 
 
+def test_flushes_per_message():
+    """Only the commit before a 250 is flushed: at a low rate, one message
+    at a time, each costs one fsync of the store's WAL, and its delivery's
+    outcome rides along unflushed (a power cut may repeat a delivery, never
+    lose a message)."""
+    shim = os.environ.get("SMD_FAILSYNC")
+    if not shim or not os.path.exists(shim):
+        smdtest.skip("flushes per message", "the failsync shim is not built")
+        return
+    log = os.path.join(smdtest.tmpdir("sync-"), "syncs")
+    env = {"LD_PRELOAD": shim, "SMD_SYNC_LOG": log}
+    if "ASAN_OPTIONS" in os.environ:  # the shim comes before ASan's runtime
+        env["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"] + ":verify_asan_link_order=0"
+
+    def wal_syncs():
+        with open(log) as f:
+            return sum(1 for line in f if line.rstrip("\n").endswith("secumailer.db-wal"))
+
+    with TestMX(starttls=True) as mx, Gateway({"tls.test": mx}, env=env) as gw:
+        n = 5
+        gw.send("a@sender.test", "b@tls.test",
+                smdtest.make_message("a@sender.test", "b@tls.test", "warm-up", "x\n"))
+        ok(wait_for(lambda: len(mx.messages()) == 1, 20), "warm-up delivered")
+        time.sleep(0.5)
+        before = wal_syncs()
+        for i in range(n):
+            gw.send("a@sender.test", "b@tls.test",
+                    smdtest.make_message("a@sender.test", "b@tls.test", f"m{i}", "x\n"))
+            ok(wait_for(lambda: len(mx.messages()) == 2 + i and
+                        gw.recipient_states().count(("b@tls.test", "delivered")) == 2 + i, 20),
+               f"message {i} delivered and recorded")
+            time.sleep(0.2)  # its outcome's commit is alone in its batch
+        syncs = wal_syncs() - before
+        ok(syncs >= n, "every 250 came after a flush of the WAL", f"{syncs} for {n} messages")
+        ok(syncs <= n + 1, "delivery outcomes are not flushed on their own",
+           f"{syncs} WAL flushes for {n} messages")
+
+
 if __name__ == "__main__":
     gateway_or_skip()
-    smdtest.main([test_kill9_mid_stream, test_sigterm_finishes_running_delivery])
+    smdtest.main([test_kill9_mid_stream, test_sigterm_finishes_running_delivery,
+                  test_flushes_per_message])
