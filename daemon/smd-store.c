@@ -34,7 +34,10 @@ struct _SmdStore {
 	sqlite3 *db;
 	GThread *worker;
 	GAsyncQueue *ops;
-	gboolean unflushed; /* the worker's: synchronous=NORMAL is set */
+	/* the worker's: lazy commits (smd_store_run_lazy_async()) */
+	gboolean unflushed;	  /* synchronous=NORMAL is set */
+	gboolean lazy_pending;	  /* lazy commits since the last flushed one */
+	gboolean must_checkpoint; /* a commit failed after lazy ones */
 	/* reads on their own connection: WAL lets them run beside the
 	 * writer, so the portal and the admin app never wait for a commit's
 	 * fsync, and a long query never holds up a 250 */
@@ -307,6 +310,47 @@ smd_store_take_batch(GAsyncQueue *queue, gboolean *stop)
 	return batch;
 }
 
+/* Sets the commit's durability. A batch of lazy operations only is
+ * committed unflushed: WAL with synchronous=NORMAL keeps it atomic, and
+ * the next flushed commit (or checkpoint) takes it to stable storage.
+ * But when a commit failed after lazy ones (a failing fsync), the kernel
+ * may have dropped their pages with the error: a hole in the WAL on disk,
+ * where recovery would stop and lose every later commit, 250 or not.
+ * So before anything is committed again, a checkpoint copies them into
+ * the database file, flushes it and restarts the WAL; until it succeeds
+ * nothing is committed (451). */
+static gboolean
+smd_store_prepare_commit(SmdStore *self, gboolean lazy, GError **error)
+{
+	int rc;
+
+	if (lazy != self->unflushed) {
+		const gchar *sql =
+		    lazy ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL";
+
+		if (smd_store_exec(self->db, sql, lazy ? NULL : error))
+			self->unflushed = lazy;
+		else if (!lazy)
+			return FALSE; /* never a 250 without its flush */
+				      /* a failed switch to NORMAL only costs a flush */
+	}
+	if (!self->must_checkpoint)
+		return TRUE;
+	rc = sqlite3_wal_checkpoint_v2(self->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		g_set_error(error, SMD_ERROR,
+			    (rc & 0xff) == SQLITE_FULL ? SMD_ERROR_STORE_FULL : SMD_ERROR_STORE,
+			    _("The store cannot make earlier writes durable: %s"),
+			    sqlite3_errstr(rc));
+		return FALSE;
+	}
+	g_message("the store's earlier writes are on disk again (checkpoint after a failed "
+		  "flush)");
+	self->must_checkpoint = FALSE;
+	self->lazy_pending = FALSE;
+	return TRUE;
+}
+
 static gpointer
 smd_store_worker(gpointer user_data)
 {
@@ -321,24 +365,17 @@ smd_store_worker(gpointer user_data)
 		g_autoptr(GError) commit_error = NULL;
 		gboolean full = FALSE; /* the disk filled up during this batch */
 		gboolean lazy = TRUE;
+		sqlite3_int64 changes = sqlite3_total_changes64(self->db);
 		SmdStoreOp *op;
 
 		if (batch->len == 0)
 			continue;
 		for (guint i = 0; i < batch->len; i++)
 			lazy = lazy && ((SmdStoreOp *)g_ptr_array_index(batch, i))->lazy;
-		/* a batch of lazy operations only is committed unflushed: WAL with
-		 * synchronous=NORMAL keeps it atomic, and the next flushed commit
-		 * (or checkpoint) takes it to stable storage */
-		if (lazy != self->unflushed &&
-		    sqlite3_exec(self->db,
-				 lazy ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL",
-				 NULL, NULL, NULL) == SQLITE_OK)
-			self->unflushed = lazy;
-
 		ok = g_new0(gboolean, batch->len);
 		errors = g_new0(GError *, batch->len);
-		if (!smd_store_exec(self->db, "BEGIN IMMEDIATE", &commit_error)) {
+		if (!smd_store_prepare_commit(self, lazy, &commit_error) ||
+		    !smd_store_exec(self->db, "BEGIN IMMEDIATE", &commit_error)) {
 			for (guint i = 0; i < batch->len; i++)
 				smd_store_op_complete(g_ptr_array_index(batch, i), FALSE,
 						      g_error_copy(commit_error));
@@ -367,7 +404,16 @@ smd_store_worker(gpointer user_data)
 			}
 			sqlite3_exec(self->db, "RELEASE op", NULL, NULL, NULL);
 		}
-		if (!smd_store_exec(self->db, "COMMIT", &commit_error)) {
+		if (smd_store_exec(self->db, "COMMIT", &commit_error)) {
+			/* a flushed commit that wrote takes the lazy ones along */
+			if (lazy)
+				self->lazy_pending = TRUE;
+			else if (sqlite3_total_changes64(self->db) != changes)
+				self->lazy_pending = FALSE;
+		} else {
+			/* an I/O error, not a full disk: the flush may have failed */
+			if ((sqlite3_extended_errcode(self->db) & 0xff) == SQLITE_IOERR)
+				self->must_checkpoint = self->lazy_pending;
 			sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
 			g_warning("commit failed: %s", commit_error->message);
 			/* a COMMIT after SQLite rolled back for a full disk fails
@@ -467,6 +513,12 @@ smd_store_close(SmdStore *self)
 		g_thread_join(g_steal_pointer(&self->worker));
 	}
 	if (self->db != NULL) {
+		/* lazy commits go to disk now, even when another process (the
+		 * admin tool) keeps the database open and sqlite3_close() leaves
+		 * the checkpoint to it */
+		if (self->lazy_pending)
+			sqlite3_wal_checkpoint_v2(self->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+						  NULL);
 		sqlite3_close(self->db);
 		self->db = NULL;
 	}
@@ -551,11 +603,13 @@ smd_store_run_async(SmdStore *self, SmdStoreFunc func, gpointer data, GDestroyNo
 	smd_store_queue(self, self->ops, FALSE, func, data, destroy, callback, user_data);
 }
 
-/* As smd_store_run_async(), for a write that may be lost to a power cut
- * because it would be redone: a delivery outcome (the delivery is made
- * again: at least once, as with Postfix). Alone in a batch it is
- * committed without a flush; only a 250 needs one. At a low rate this
- * halves the flushes per message (bench/relay, the paced row). */
+/* As smd_store_run_async(), for an operation that needs no flush of its
+ * own: a read on the writer's connection (a body for delivery), or a
+ * write that may be lost to a power cut because it would be redone (a
+ * delivery outcome: the delivery is made again, at least once, as with
+ * Postfix). A batch of such operations only is committed without a
+ * flush; only a 250 needs one. At a low rate this halves the flushes
+ * per message (bench/relay, the paced row). */
 void
 smd_store_run_lazy_async(SmdStore *self, SmdStoreFunc func, gpointer data, GDestroyNotify destroy,
 			 GAsyncReadyCallback callback, gpointer user_data)

@@ -3,8 +3,8 @@
  * fdatasync() fail with EIO while the file named by $SMD_FAIL_SYNC exists:
  * a disk that cannot make data durable (test-attacks.py). The daemon must
  * then answer 4xx, never 250. With $SMD_SYNC_LOG it also appends the path
- * of every file it syncs to that file, a line each: what is flushed and
- * when (test-crash.py).
+ * of the file of every sync asked for (failed or not) to that file, a line
+ * each: what is flushed and when (test-crash.py, test-attacks.py).
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #define _GNU_SOURCE
@@ -20,22 +20,20 @@ log_sync(int fd)
 {
 	const char *log = getenv("SMD_SYNC_LOG");
 	char link[64], line[4096];
+	int saved = errno; /* the caller sees the real call's errno */
 	ssize_t n;
 	int out;
 
-	if (log == NULL)
-		return;
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, line, sizeof(line) - 1);
-	if (n < 0)
-		return;
-	line[n++] = '\n';
+	n = log != NULL ? readlink(link, line, sizeof(line) - 1) : -1;
 	/* one write() of one line with O_APPEND: lines of threads never mix */
-	out = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (out < 0)
-		return;
-	n = write(out, line, (size_t)n); /* a test's log: a short write shows in it */
-	close(out);
+	out = n >= 0 ? open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600) : -1;
+	if (out >= 0) {
+		line[n++] = '\n';
+		n = write(out, line, (size_t)n); /* a test's log: a short write shows in it */
+		close(out);
+	}
+	errno = saved;
 }
 
 static int

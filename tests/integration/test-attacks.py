@@ -329,7 +329,8 @@ def test_failing_fsync():
         smdtest.skip("failing fsync", "the failsync shim is not built")
         return
     flag = os.path.join(tmpdir("sync-"), "fail")
-    env = {"LD_PRELOAD": shim, "SMD_FAIL_SYNC": flag}
+    log = flag + ".log"
+    env = {"LD_PRELOAD": shim, "SMD_FAIL_SYNC": flag, "SMD_SYNC_LOG": log}
     if "ASAN_OPTIONS" in os.environ:  # the shim comes before ASan's runtime
         env["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"] + ":verify_asan_link_order=0"
     with TestMX(starttls=True) as mx, Gateway({"tls.test": mx}, env=env) as gw:
@@ -341,8 +342,17 @@ def test_failing_fsync():
         replies = [submit(gw, msg(f"refused-{i}")) for i in range(3)]
         ok(all(r.startswith("451") and "4.3.0" in r for r in replies),
            "fsync fails: 451 4.3.0 every time", repr(replies))
+        with open(log) as f:
+            mark = len(f.readlines())
         os.unlink(flag)
         ok(submit(gw, msg("after")) == "250", "fsync works again: accepted", gw.log()[-1500:])
+        # the delivery outcome of "before" was committed unflushed; a failed
+        # flush may have cost its pages, so a checkpoint must put it into the
+        # database file before the next 250
+        with open(log) as f:
+            after = [line.strip() for line in f.readlines()[mark:]]
+        ok(any(line.endswith("secumailer.db") for line in after),
+           "earlier unflushed writes checkpointed into the database file first", repr(after))
         ok(wait_for(lambda: "after" in subjects(mx), 20), "delivered")
         time.sleep(3)  # let anything else that would come arrive
         ok(subjects(mx) == {"before", "after"}, "the refused ones never",
