@@ -21,6 +21,7 @@ typedef struct {
 	guint next_hop;
 	gchar *no_tls_reason;
 	gchar *last_reason;
+	gboolean answered; /* some next hop greeted us */
 } SmdDeliveryRun;
 
 static void
@@ -55,6 +56,8 @@ smd_delivery_hop_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autofree gchar *reason = NULL;
 	SmdHopResult hop_result = smd_smtp_client_deliver_finish(result, &reason);
 
+	if (hop_result != SMD_HOP_UNREACHABLE)
+		run->answered = TRUE;
 	switch (hop_result) {
 	case SMD_HOP_DONE:
 		g_task_return_boolean(task, TRUE);
@@ -65,6 +68,7 @@ smd_delivery_hop_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		run->no_tls_reason = g_steal_pointer(&reason);
 		break;
 	case SMD_HOP_TRY_NEXT:
+	case SMD_HOP_UNREACHABLE:
 	default:
 		g_info("%s: %s: %s", run->job->queue_id, run->job->domain, reason);
 		g_free(run->last_reason);
@@ -87,6 +91,8 @@ smd_delivery_try_next(GTask *task)
 			smd_delivery_set_all(run->job, SMD_OUTCOME_HELD, run->no_tls_reason);
 		else
 			smd_delivery_set_all(run->job, SMD_OUTCOME_DEFERRED, run->last_reason);
+		/* the queue then defers the domain's other due jobs untried */
+		run->job->unreachable = run->hops->len > 0 && !run->answered;
 		g_task_return_boolean(task, TRUE);
 		g_object_unref(task);
 		return;

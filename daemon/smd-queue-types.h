@@ -63,6 +63,7 @@ typedef struct {
 	gint64 due_at;
 	gboolean notification; /* no content: TLS when offered, else plain */
 	GPtrArray *recipients; /* of SmdRecipient */
+	gboolean unreachable;  /* the attempt's result: no next hop greeted us */
 } SmdJob;
 
 SmdJob *smd_job_new(gint64 message_id, const gchar *queue_id, const gchar *sender,

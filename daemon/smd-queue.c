@@ -40,12 +40,18 @@ static guint signals[SIGNAL_LAST];
  * running. Domains take turns for free connections (one job each per
  * round), and each may have at most max-connections-per-domain: a domain
  * whose servers stall, or a mailing of thousands to one domain, never
- * holds up the mail to other domains. */
+ * holds up the mail to other domains. When an attempt finds no next hop
+ * that greets us, the domain is suspended: its other due jobs are
+ * deferred without an attempt of their own, as Postfix does with a dead
+ * destination, instead of each waiting out the same connect timeout.
+ * The suspension ends with the line (the domain is forgotten when it has
+ * no job due and none running) or when an attempt is answered. */
 typedef struct {
 	gchar *name;
 	GQueue ready; /* SmdJob, FIFO */
 	guint running;
-	gboolean queued; /* in turns */
+	gboolean queued;  /* in turns */
+	gchar *suspended; /* why, while suspended */
 } SmdQueueDomain;
 
 typedef struct {
@@ -59,6 +65,7 @@ static void
 smd_queue_domain_free(SmdQueueDomain *d)
 {
 	g_queue_clear_full(&d->ready, (GDestroyNotify)smd_job_free);
+	g_free(d->suspended);
 	g_free(d->name);
 	g_free(d);
 }
@@ -244,24 +251,27 @@ smd_queue_recorded_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	smd_queue_kick(self);
 }
 
-static void
-smd_queue_delivered_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+static gboolean
+smd_queue_job_expired(SmdQueue *self, const SmdJob *job, gint64 now)
 {
-	SmdQueueRun *run = user_data;
-	g_autoptr(SmdQueue) self = g_object_ref(run->queue); /* outlives run */
-	SmdOutcomeUpdate *update = g_new0(SmdOutcomeUpdate, 1);
-	gint64 now = smd_now();
+	/* RFC 5321 §4.5.4.1: give up after the queue lifetime */
+	return now - job->received_at >= (gint64)self->config->max_queue_lifetime;
+}
 
-	smd_delivery_run_finish(result);
+/* Records the outcomes of @run's attempt at @now: retry times, events,
+ * the store; then the retries, reports and held mail follow. */
+static void
+smd_queue_record_attempt(SmdQueue *self, SmdQueueRun *run, gint64 now)
+{
+	SmdOutcomeUpdate *update = g_new0(SmdOutcomeUpdate, 1);
+
 	update->retry = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
 	update->events = g_ptr_array_new_with_free_func((GDestroyNotify)smd_event_free);
 	for (guint i = 0; i < run->job->recipients->len; i++) {
 		SmdRecipient *r = g_ptr_array_index(run->job->recipients, i);
 		r->attempts++;
 		if (r->outcome == SMD_OUTCOME_DEFERRED) {
-			/* RFC 5321 §4.5.4.1: give up after the queue lifetime */
-			if (now - run->job->received_at >=
-			    (gint64)self->config->max_queue_lifetime) {
+			if (smd_queue_job_expired(self, run->job, now)) {
 				g_autofree gchar *reason = g_strdup_printf(
 				    "%s: %s", _("gave up after the maximal queue lifetime"),
 				    r->reply != NULL ? r->reply : "");
@@ -284,6 +294,53 @@ smd_queue_delivered_cb(GObject *source, GAsyncResult *result, gpointer user_data
 	smd_store_run_lazy_async(self->store, smd_store_record_outcomes, update,
 				 (GDestroyNotify)smd_outcome_update_free, smd_queue_recorded_cb,
 				 run);
+}
+
+static void
+smd_queue_delivered_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdQueueRun *run = user_data;
+	g_autoptr(SmdQueue) self = g_object_ref(run->queue); /* outlives run */
+	SmdQueueDomain *d = run->domain;
+
+	smd_delivery_run_finish(result);
+	if (run->job->unreachable) {
+		SmdRecipient *r = g_ptr_array_index(run->job->recipients, 0);
+		if (d->suspended == NULL && d->ready.length > 0)
+			g_message("%s: no next hop answers: delivery to %s suspended, %u due "
+				  "messages deferred",
+				  run->job->queue_id, d->name, d->ready.length);
+		g_free(d->suspended);
+		d->suspended = g_strdup(r->reply != NULL ? r->reply : "");
+	} else {
+		g_clear_pointer(&d->suspended, g_free);
+	}
+	smd_queue_record_attempt(self, run, smd_now());
+}
+
+/* A job of a suspended domain, not expired at @now: deferred at once,
+ * with the reason of the attempt that found the domain unreachable;
+ * counted as an attempt, so it follows the retry schedule as any
+ * deferral (and, not expired, it has no report to send: no body needed). */
+static void
+smd_queue_defer_untried(SmdQueue *self, SmdQueueDomain *domain, SmdJob *job, gint64 now)
+{
+	SmdQueueRun *run = g_new0(SmdQueueRun, 1);
+	g_autofree gchar *reason =
+	    g_strdup_printf(_("delivery temporarily suspended: %s"), domain->suspended);
+
+	run->queue = g_object_ref(self);
+	run->domain = domain;
+	run->job = job;
+	self->running++;
+	domain->running++;
+	for (guint i = 0; i < job->recipients->len; i++) {
+		SmdRecipient *r = g_ptr_array_index(job->recipients, i);
+		r->outcome = SMD_OUTCOME_DEFERRED;
+		g_free(r->reply);
+		r->reply = g_strdup(reason);
+	}
+	smd_queue_record_attempt(self, run, now);
 }
 
 /* A body that fails its integrity check (tampered with, truncated, or a
@@ -357,8 +414,8 @@ smd_queue_start_job(SmdQueue *self, SmdQueueDomain *domain, SmdJob *job)
 	load->message_id = job->message_id;
 	self->running++;
 	domain->running++;
-	smd_store_run_async(self->store, smd_store_load_body, load,
-			    (GDestroyNotify)smd_body_load_free, smd_queue_body_cb, run);
+	smd_store_run_lazy_async(self->store, smd_store_load_body, load,
+				 (GDestroyNotify)smd_body_load_free, smd_queue_body_cb, run);
 }
 
 static void
@@ -378,8 +435,16 @@ smd_queue_kick(SmdQueue *self)
 			SmdQueueDomain *d = g_queue_pop_head(&self->turns);
 
 			if (d->running < self->config->max_connections_per_domain) {
+				SmdJob *job = g_queue_pop_head(&d->ready);
+				gint64 now = smd_now();
+
 				self->ready--;
-				smd_queue_start_job(self, d, g_queue_pop_head(&d->ready));
+				/* a job about to expire gets a last real attempt:
+				 * its report carries the message's header */
+				if (d->suspended != NULL && !smd_queue_job_expired(self, job, now))
+					smd_queue_defer_untried(self, d, job, now);
+				else
+					smd_queue_start_job(self, d, job);
 				started = TRUE;
 			}
 			if (d->ready.length > 0)

@@ -278,6 +278,7 @@ static void smd_client_read(SmdClient *c);
 static void smd_client_read_cb(GObject *source, GAsyncResult *result, gpointer user_data);
 
 static void smd_client_connect(SmdClient *c);
+static void smd_client_greeting_cb(SmdClient *c, SmdReply *reply);
 
 static void
 smd_client_fail_io(SmdClient *c, const gchar *what, const GError *error)
@@ -287,6 +288,14 @@ smd_client_fail_io(SmdClient *c, const gchar *what, const GError *error)
 	if (c->reused) {
 		/* the server ended the idle session: nothing was sent, start over */
 		smd_client_connect(c);
+		return;
+	}
+	if (c->step == smd_client_greeting_cb) {
+		/* connected, but no server answers: as good as unreachable */
+		g_autofree gchar *why = g_strdup_printf(_("no greeting from %s: %s"),
+							c->relay != NULL ? c->relay : c->host,
+							error != NULL ? error->message : "");
+		smd_client_finish(c, SMD_HOP_UNREACHABLE, why);
 		return;
 	}
 	if (c->step == NULL || c->accepted->len == 0) {
@@ -766,7 +775,7 @@ smd_client_greeting_cb(SmdClient *c, SmdReply *reply)
 	if (reply->code != 220) {
 		g_autofree gchar *text = smd_reply_to_string(reply);
 		g_autofree gchar *reason = g_strdup_printf(_("greeting: %s"), text);
-		smd_client_quit(c, SMD_HOP_TRY_NEXT, reason);
+		smd_client_quit(c, SMD_HOP_UNREACHABLE, reason);
 		return;
 	}
 	smd_client_command(c, smd_client_ehlo_cb, "EHLO %s", c->config->smtp_hostname);
@@ -784,7 +793,7 @@ smd_client_connect_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	if (c->socket_conn == NULL) {
 		g_autofree gchar *reason = g_strdup_printf(_("cannot connect to %s:%u: %s"),
 							   c->host, c->port, error->message);
-		smd_client_finish(c, SMD_HOP_TRY_NEXT, reason);
+		smd_client_finish(c, SMD_HOP_UNREACHABLE, reason);
 		return;
 	}
 	remote = g_socket_connection_get_remote_address(c->socket_conn, NULL);

@@ -14,9 +14,10 @@
 G_BEGIN_DECLS
 
 typedef enum {
-	SMD_HOP_DONE,	  /* every recipient has an outcome from this hop */
-	SMD_HOP_TRY_NEXT, /* unreachable or temporary failure before MAIL */
-	SMD_HOP_NO_TLS,	  /* no STARTTLS, refused, handshake or policy failed */
+	SMD_HOP_DONE,	     /* every recipient has an outcome from this hop */
+	SMD_HOP_TRY_NEXT,    /* temporary failure after the greeting, before MAIL */
+	SMD_HOP_NO_TLS,	     /* no STARTTLS, refused, handshake or policy failed */
+	SMD_HOP_UNREACHABLE, /* no greeting: cannot connect, no answer, or refused */
 } SmdHopResult;
 
 /* @recipients (SmdRecipient) receive their outcome, reply, relay and TLS
@@ -32,7 +33,7 @@ void smd_smtp_client_deliver_async(const SmdConfig *config, const gchar *host, g
 /* Ends the sessions kept open for reuse (at shutdown). */
 void smd_smtp_client_close_idle(void);
 
-/* Returns the result; @reason says why for TRY_NEXT and NO_TLS. */
+/* Returns the result; @reason says why when it is not DONE. */
 SmdHopResult smd_smtp_client_deliver_finish(GAsyncResult *result, gchar **reason);
 
 /* The DATA stream for @message: dot-stuffed, CRLF only, with the
