@@ -35,17 +35,6 @@ smd_delivery_run_free(gpointer p)
 	g_free(run);
 }
 
-static void
-smd_delivery_set_all(SmdJob *job, SmdOutcome outcome, const gchar *reason)
-{
-	for (guint i = 0; i < job->recipients->len; i++) {
-		SmdRecipient *r = g_ptr_array_index(job->recipients, i);
-		r->outcome = outcome;
-		g_free(r->reply);
-		r->reply = g_strdup(reason);
-	}
-}
-
 static void smd_delivery_try_next(GTask *task);
 
 static void
@@ -88,9 +77,9 @@ smd_delivery_try_next(GTask *task)
 		/* a server that cannot do TLS gets nothing: the portal takes over
 		 * (a notification is never held: it is retried) */
 		if (run->no_tls_reason != NULL && !run->job->notification)
-			smd_delivery_set_all(run->job, SMD_OUTCOME_HELD, run->no_tls_reason);
+			smd_job_set_outcome(run->job, SMD_OUTCOME_HELD, run->no_tls_reason);
 		else
-			smd_delivery_set_all(run->job, SMD_OUTCOME_DEFERRED, run->last_reason);
+			smd_job_set_outcome(run->job, SMD_OUTCOME_DEFERRED, run->last_reason);
 		/* the queue then defers the domain's other due jobs untried */
 		run->job->unreachable = run->hops->len > 0 && !run->answered;
 		g_task_return_boolean(task, TRUE);
@@ -116,13 +105,13 @@ smd_delivery_resolve_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 		g_autofree gchar *reason = NULL;
 		if (g_error_matches(error, SMD_ERROR, SMD_ERROR_PERMANENT)) {
 			reason = g_strdup_printf("550 5.1.10 %s", error->message);
-			smd_delivery_set_all(run->job, SMD_OUTCOME_BOUNCED, reason);
+			smd_job_set_outcome(run->job, SMD_OUTCOME_BOUNCED, reason);
 		} else if (g_error_matches(error, SMD_ERROR, SMD_ERROR_NOT_FOUND)) {
 			reason = g_strdup_printf("550 5.1.2 %s", error->message);
-			smd_delivery_set_all(run->job, SMD_OUTCOME_BOUNCED, reason);
+			smd_job_set_outcome(run->job, SMD_OUTCOME_BOUNCED, reason);
 		} else {
 			reason = g_strdup_printf("451 4.4.3 %s", error->message);
-			smd_delivery_set_all(run->job, SMD_OUTCOME_DEFERRED, reason);
+			smd_job_set_outcome(run->job, SMD_OUTCOME_DEFERRED, reason);
 		}
 		g_task_return_boolean(task, TRUE);
 		return;

@@ -81,6 +81,17 @@ smd_job_new(gint64 message_id, const gchar *queue_id, const gchar *sender, gint6
 	return job;
 }
 
+void
+smd_job_set_outcome(SmdJob *job, SmdOutcome outcome, const gchar *reason)
+{
+	for (guint i = 0; i < job->recipients->len; i++) {
+		SmdRecipient *r = g_ptr_array_index(job->recipients, i);
+		r->outcome = outcome;
+		g_free(r->reply);
+		r->reply = g_strdup(reason);
+	}
+}
+
 SmdJob *
 smd_job_new_like(const SmdJob *job)
 {

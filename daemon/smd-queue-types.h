@@ -68,6 +68,8 @@ typedef struct {
 
 SmdJob *smd_job_new(gint64 message_id, const gchar *queue_id, const gchar *sender,
 		    gint64 received_at, const gchar *domain);
+/* Gives every recipient of @job @outcome, with @reason as its reply. */
+void smd_job_set_outcome(SmdJob *job, SmdOutcome outcome, const gchar *reason);
 /* A job for the same message and domain, without recipients. */
 SmdJob *smd_job_new_like(const SmdJob *job);
 void smd_job_free(SmdJob *job);

@@ -102,6 +102,20 @@ smd_queue_run_ended(SmdQueue *self, SmdQueueRun *run)
 		g_hash_table_remove(self->domains, d->name);
 }
 
+/* A run of @job, holding one of the connections until it ends */
+static SmdQueueRun *
+smd_queue_run_new(SmdQueue *self, SmdQueueDomain *domain, SmdJob *job)
+{
+	SmdQueueRun *run = g_new0(SmdQueueRun, 1);
+
+	run->queue = g_object_ref(self);
+	run->domain = domain;
+	run->job = job;
+	self->running++;
+	domain->running++;
+	return run;
+}
+
 static void
 smd_queue_run_free(SmdQueueRun *run)
 {
@@ -258,6 +272,18 @@ smd_queue_job_expired(SmdQueue *self, const SmdJob *job, gint64 now)
 	return now - job->received_at >= (gint64)self->config->max_queue_lifetime;
 }
 
+/* Stores @update, the outcomes of @run's job; smd_queue_recorded_cb()
+ * follows. The update owns the job now; the run keeps the message for a
+ * DSN. */
+static void
+smd_queue_record(SmdQueue *self, SmdQueueRun *run, SmdOutcomeUpdate *update)
+{
+	update->job = g_steal_pointer(&run->job);
+	smd_store_run_lazy_async(self->store, smd_store_record_outcomes, update,
+				 (GDestroyNotify)smd_outcome_update_free, smd_queue_recorded_cb,
+				 run);
+}
+
 /* Records the outcomes of @run's attempt at @now: retry times, events,
  * the store; then the retries, reports and held mail follow. */
 static void
@@ -288,12 +314,7 @@ smd_queue_record_attempt(SmdQueue *self, SmdQueueRun *run, gint64 now)
 		}
 		g_ptr_array_add(update->events, smd_queue_outcome_event(run->job, r));
 	}
-	/* the update owns the job now; the run keeps the message for a DSN */
-	update->job = g_steal_pointer(&run->job);
-	run->job = NULL;
-	smd_store_run_lazy_async(self->store, smd_store_record_outcomes, update,
-				 (GDestroyNotify)smd_outcome_update_free, smd_queue_recorded_cb,
-				 run);
+	smd_queue_record(self, run, update);
 }
 
 static void
@@ -325,22 +346,11 @@ smd_queue_delivered_cb(GObject *source, GAsyncResult *result, gpointer user_data
 static void
 smd_queue_defer_untried(SmdQueue *self, SmdQueueDomain *domain, SmdJob *job, gint64 now)
 {
-	SmdQueueRun *run = g_new0(SmdQueueRun, 1);
 	g_autofree gchar *reason =
 	    g_strdup_printf(_("delivery temporarily suspended: %s"), domain->suspended);
 
-	run->queue = g_object_ref(self);
-	run->domain = domain;
-	run->job = job;
-	self->running++;
-	domain->running++;
-	for (guint i = 0; i < job->recipients->len; i++) {
-		SmdRecipient *r = g_ptr_array_index(job->recipients, i);
-		r->outcome = SMD_OUTCOME_DEFERRED;
-		g_free(r->reply);
-		r->reply = g_strdup(reason);
-	}
-	smd_queue_record_attempt(self, run, now);
+	smd_job_set_outcome(job, SMD_OUTCOME_DEFERRED, reason);
+	smd_queue_record_attempt(self, smd_queue_run_new(self, domain, job), now);
 }
 
 /* A body that fails its integrity check (tampered with, truncated, or a
@@ -354,17 +364,12 @@ smd_queue_quarantine(SmdQueue *self, SmdQueueRun *run, const gchar *reason)
 	SmdOutcomeUpdate *update = g_new0(SmdOutcomeUpdate, 1);
 
 	update->events = g_ptr_array_new_with_free_func((GDestroyNotify)smd_event_free);
-	for (guint i = 0; i < run->job->recipients->len; i++) {
-		SmdRecipient *r = g_ptr_array_index(run->job->recipients, i);
-		r->outcome = SMD_OUTCOME_QUARANTINED;
-		g_free(r->reply);
-		r->reply = g_strdup(reason);
-		g_ptr_array_add(update->events, smd_queue_outcome_event(run->job, r));
-	}
-	update->job = g_steal_pointer(&run->job);
-	smd_store_run_lazy_async(self->store, smd_store_record_outcomes, update,
-				 (GDestroyNotify)smd_outcome_update_free, smd_queue_recorded_cb,
-				 run);
+	smd_job_set_outcome(run->job, SMD_OUTCOME_QUARANTINED, reason);
+	for (guint i = 0; i < run->job->recipients->len; i++)
+		g_ptr_array_add(
+		    update->events,
+		    smd_queue_outcome_event(run->job, g_ptr_array_index(run->job->recipients, i)));
+	smd_queue_record(self, run, update);
 }
 
 static void
@@ -405,17 +410,12 @@ smd_queue_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 smd_queue_start_job(SmdQueue *self, SmdQueueDomain *domain, SmdJob *job)
 {
-	SmdQueueRun *run = g_new0(SmdQueueRun, 1);
 	SmdBodyLoad *load = g_new0(SmdBodyLoad, 1);
 
-	run->queue = g_object_ref(self);
-	run->domain = domain;
-	run->job = job;
 	load->message_id = job->message_id;
-	self->running++;
-	domain->running++;
 	smd_store_run_lazy_async(self->store, smd_store_load_body, load,
-				 (GDestroyNotify)smd_body_load_free, smd_queue_body_cb, run);
+				 (GDestroyNotify)smd_body_load_free, smd_queue_body_cb,
+				 smd_queue_run_new(self, domain, job));
 }
 
 static void
