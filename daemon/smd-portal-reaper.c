@@ -10,14 +10,18 @@
 #include "smd-portal-reaper.h"
 
 typedef struct {
-	GSocket *socket; /* a reference, not the descriptor: libsoup owns that */
-	gint64 since;	 /* reading a request since then */
+	GSocket *socket;	/* a reference, not the descriptor: libsoup owns that */
+	GSocketAddress *remote; /* the key, held so that it stays unique */
+	gint64 since;		/* reading a request since then */
 	gboolean reading;
 } SmdPortalConn;
 
 struct _SmdPortalReaper {
 	SoupServer *server; /* borrowed; outlives us */
-	GHashTable *conns;  /* GSocket* → SmdPortalConn */
+	/* libsoup's remote address object of each connection → SmdPortalConn:
+	 * the one handle its messages have on a connection we accepted
+	 * ourselves (soup_server_message_get_socket() is NULL for those) */
+	GHashTable *conns;
 	guint timer;
 	gulong started, read;
 };
@@ -26,6 +30,7 @@ static void
 smd_portal_conn_free(SmdPortalConn *c)
 {
 	g_object_unref(c->socket);
+	g_object_unref(c->remote);
 	g_free(c);
 }
 
@@ -35,22 +40,43 @@ smd_reaper_now(void)
 	return g_get_monotonic_time() / G_USEC_PER_SEC;
 }
 
+static SmdPortalConn *
+smd_reaper_add(SmdPortalReaper *self, GSocketAddress *remote, GSocket *socket)
+{
+	SmdPortalConn *c = g_new0(SmdPortalConn, 1);
+
+	c->socket = g_object_ref(socket);
+	c->remote = g_object_ref(remote);
+	g_hash_table_insert(self->conns, remote, c);
+	return c;
+}
+
+void
+smd_portal_reaper_adopt(SmdPortalReaper *self, GSocketAddress *remote, GSocket *socket)
+{
+	SmdPortalConn *c = smd_reaper_add(self, remote, socket);
+
+	c->reading = TRUE;
+	c->since = smd_reaper_now();
+}
+
 /* libsoup 3.2 emits this when it starts waiting for a request: at accept,
  * and after each answer on a kept connection */
 static void
 smd_reaper_request_started_cb(SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 {
 	SmdPortalReaper *self = user_data;
+	GSocketAddress *remote = soup_server_message_get_remote_address(msg);
 	GSocket *socket = soup_server_message_get_socket(msg);
 	SmdPortalConn *c;
 
-	if (socket == NULL)
+	if (remote == NULL)
 		return;
-	c = g_hash_table_lookup(self->conns, socket);
+	c = g_hash_table_lookup(self->conns, remote);
 	if (c == NULL) {
-		c = g_new0(SmdPortalConn, 1);
-		c->socket = g_object_ref(socket);
-		g_hash_table_insert(self->conns, socket, c);
+		if (socket == NULL)
+			return; /* handed over without smd_portal_reaper_adopt() */
+		c = smd_reaper_add(self, remote, socket);
 	}
 	c->reading = TRUE;
 	c->since = smd_reaper_now();
@@ -60,8 +86,8 @@ static void
 smd_reaper_request_read_cb(SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 {
 	SmdPortalReaper *self = user_data;
-	GSocket *socket = soup_server_message_get_socket(msg);
-	SmdPortalConn *c = socket != NULL ? g_hash_table_lookup(self->conns, socket) : NULL;
+	GSocketAddress *remote = soup_server_message_get_remote_address(msg);
+	SmdPortalConn *c = remote != NULL ? g_hash_table_lookup(self->conns, remote) : NULL;
 
 	if (c != NULL)
 		c->reading = FALSE; /* ours to answer now, however long it takes */

@@ -19,6 +19,11 @@ typedef struct _SmdPortalReaper SmdPortalReaper;
 
 SmdPortalReaper *smd_portal_reaper_new(SoupServer *server);
 void smd_portal_reaper_free(SmdPortalReaper *self);
+/* A connection accepted outside libsoup and given to it with
+ * soup_server_accept_iostream() (the HTTPS portal's, smd-portal-tls.c):
+ * @remote is the address object passed there, @socket its socket. Call it
+ * before handing the connection over. */
+void smd_portal_reaper_adopt(SmdPortalReaper *self, GSocketAddress *remote, GSocket *socket);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdPortalReaper, smd_portal_reaper_free)
 
 G_END_DECLS

@@ -18,6 +18,7 @@
 #include "smd-phone.h"
 #include "smd-portal-private.h"
 #include "smd-portal-reaper.h"
+#include "smd-portal-tls.h"
 #include "smd-portal-request.h"
 #include "smd-resources.h"
 #include "smd-sms-provider.h"
@@ -41,6 +42,7 @@ struct _SmdPortal {
 	SmdEngine *engine;
 	SoupServer *server;
 	SmdPortalReaper *reaper;
+	SmdPortalTls *tls; /* HTTPS: accepts and handshakes before libsoup */
 	SmdSmsProvider *sms;
 	GHashTable *sessions; /* session id → SmdPortalSession */
 	GHashTable *recent;   /* "kind queue client" → when it was last logged */
@@ -970,6 +972,7 @@ smd_portal_new(SmdEngine *engine, GError **error)
 	g_autoptr(GInetAddress) addr = NULL;
 	g_autoptr(GSocketAddress) sockaddr = NULL;
 	g_autoptr(GSocket) listener = NULL;
+	g_autoptr(GTlsCertificate) cert = NULL;
 	g_autoptr(GError) error_local = NULL;
 
 	self->engine = g_object_ref(engine);
@@ -987,15 +990,12 @@ smd_portal_new(SmdEngine *engine, GError **error)
 		return NULL;
 
 	if (config->portal_tls_certificate != NULL) {
-		g_autoptr(GTlsCertificate) cert = g_tls_certificate_new_from_files(
-		    config->portal_tls_certificate, config->portal_tls_key, error);
+		cert = g_tls_certificate_new_from_files(config->portal_tls_certificate,
+							config->portal_tls_key, error);
 		if (cert == NULL)
 			return NULL;
-		self->server =
-		    soup_server_new("server-header", "SecuMailer", "tls-certificate", cert, NULL);
-	} else {
-		self->server = soup_server_new("server-header", "SecuMailer", NULL);
 	}
+	self->server = soup_server_new("server-header", "SecuMailer", NULL);
 	self->reaper = smd_portal_reaper_new(self->server);
 	soup_server_add_early_handler(self->server, NULL, smd_portal_early_handler, self, NULL);
 	soup_server_add_handler(self->server, NULL, smd_portal_handler, self, NULL);
@@ -1006,11 +1006,14 @@ smd_portal_new(SmdEngine *engine, GError **error)
 	}
 	sockaddr = g_inet_socket_address_new(addr, port);
 	listener = smd_portal_listen(sockaddr, &error_local);
-	if (listener == NULL || !soup_server_listen_socket(self->server, listener,
-							   config->portal_tls_certificate != NULL
-							       ? SOUP_SERVER_LISTEN_HTTPS
-							       : 0,
-							   &error_local)) {
+	if (listener != NULL) {
+		if (cert != NULL)
+			self->tls = smd_portal_tls_new(self->server, self->reaper, cert, listener,
+						       &error_local);
+		else
+			soup_server_listen_socket(self->server, listener, 0, &error_local);
+	}
+	if (error_local != NULL) {
 		g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG,
 			    _("Cannot listen for the portal on %s: %s"), config->portal_listen,
 			    error_local->message);
@@ -1022,6 +1025,7 @@ smd_portal_new(SmdEngine *engine, GError **error)
 void
 smd_portal_stop(SmdPortal *self)
 {
+	g_clear_pointer(&self->tls, smd_portal_tls_free);
 	if (self->server != NULL)
 		soup_server_disconnect(self->server);
 }

@@ -14,6 +14,7 @@
 #include "smd-error.h"
 #include "smd-smtp-parser.h"
 #include "smd-smtp-session.h"
+#include "smd-tls-server.h"
 
 #define SMD_SMTP_READ_CHUNK 16384
 #define SMD_SMTP_MAX_TEXT_LINE 16384 /* RFC 5322 says 998; real mail is sloppier */
@@ -83,8 +84,7 @@ static void smd_smtp_session_process(SmdSmtpSession *self);
 static void smd_smtp_session_pump(SmdSmtpSession *self);
 static void smd_smtp_session_handshake_cb(GObject *source, GAsyncResult *result,
 					  gpointer user_data);
-static gboolean smd_smtp_session_hello_cb(GSocket *socket, GIOCondition condition,
-					  gpointer user_data);
+static void smd_smtp_session_hello_cb(gboolean arrived, gpointer user_data);
 
 G_GNUC_PRINTF(2, 3)
 static void
@@ -204,15 +204,12 @@ smd_smtp_session_pump(SmdSmtpSession *self)
 	if (self->state == SMD_SESSION_TLS && !self->handshaking) {
 		/* STARTTLS: the 220 went out in plaintext; the handshake starts
 		 * when the ClientHello is here (smd_smtp_session_hello_cb) */
-		g_autoptr(GSource) source = g_socket_create_source(
-		    g_socket_connection_get_socket(self->socket_conn), G_IO_IN, self->cancellable);
-
 		self->handshaking = TRUE;
 		g_object_unref(self->stream);
 		self->stream = g_steal_pointer(&self->tls_pending);
-		g_source_set_callback(source, G_SOURCE_FUNC(smd_smtp_session_hello_cb),
-				      g_object_ref(self), g_object_unref);
-		g_source_attach(source, NULL);
+		g_source_unref(smd_tls_hello_wait(g_socket_connection_get_socket(self->socket_conn),
+						  self->cancellable, smd_smtp_session_hello_cb,
+						  g_object_ref(self), g_object_unref));
 		return;
 	}
 	if (self->state == SMD_SESSION_ACCEPTING || self->state == SMD_SESSION_TLS)
@@ -294,25 +291,28 @@ smd_smtp_session_handshake_deadline_cb(gpointer user_data)
 }
 
 /* A handshake holds one of GIO's few worker threads from its start to its
- * end, most of it waiting for the client: started before the ClientHello
- * arrives, a hundred clients that say STARTTLS and nothing more took TLS
- * from everyone (test-attacks). So it waits for the first bytes here, on
- * the main loop (the socket's idle timeout applies), and then has a
- * deadline, so a client trickling its handshake frees the thread soon. */
-static gboolean
-smd_smtp_session_hello_cb(GSocket *socket, GIOCondition condition, gpointer user_data)
+ * end: before, a hundred clients that said STARTTLS and nothing more took
+ * TLS from everyone (test-attacks). So it starts once the ClientHello is
+ * here (smd_tls_hello_wait(); the socket's idle timeout applies), and then
+ * has a deadline, so a client that stalls later frees the thread soon. */
+static void
+smd_smtp_session_hello_cb(gboolean arrived, gpointer user_data)
 {
 	SmdSmtpSession *self = user_data;
 
 	if (self->state == SMD_SESSION_CLOSED)
-		return G_SOURCE_REMOVE;
+		return;
+	if (!arrived) {
+		g_info("%s: no TLS handshake", self->client_ip);
+		smd_smtp_session_close(self);
+		return;
+	}
 	self->handshake_deadline =
 	    g_timeout_add_seconds(MIN(self->config->idle_timeout, SMD_SMTP_HANDSHAKE_TIMEOUT),
 				  smd_smtp_session_handshake_deadline_cb, self);
 	g_tls_connection_handshake_async(G_TLS_CONNECTION(self->stream), G_PRIORITY_DEFAULT,
 					 self->cancellable, smd_smtp_session_handshake_cb,
 					 g_object_ref(self));
-	return G_SOURCE_REMOVE;
 }
 
 static void
@@ -370,13 +370,7 @@ smd_smtp_session_cmd_starttls(SmdSmtpSession *self, const SmdCommand *cmd)
 				       _("Send EHLO first and no transaction"));
 		return;
 	}
-	/* No client certificates are asked for, so no trust list: made with a
-	 * NULL database, glib-networking 2.74 does not parse the system's CA
-	 * bundle for every connection (bench/relay: 54 % of the daemon's CPU
-	 * under STARTTLS load, as for outbound in smd-smtp-client.c). */
-	tls = g_initable_new(g_tls_backend_get_server_connection_type(g_tls_backend_get_default()),
-			     NULL, &error, "base-io-stream", self->stream, "certificate",
-			     self->tls_certificate, "database", NULL, NULL);
+	tls = smd_tls_server_connection_new(self->stream, self->tls_certificate, &error);
 	if (tls == NULL) {
 		g_warning("cannot start TLS: %s", error->message);
 		smd_smtp_session_reply(self, "454 4.7.0 %s",

@@ -4,7 +4,8 @@ open-relay address forms, shell metacharacters in addresses, a clean
 outbound stream (no bare CR or LF, every leading dot stuffed) in relayed
 mail and in the e-mails we write ourselves, tampered and truncated stored
 messages, a full disk and a disk whose fsync fails, and portal links of
-the wrong kind, clients that stall a STARTTLS handshake. Covered elsewhere: inbound smuggling (test-smuggling),
+the wrong kind, clients that stall a STARTTLS handshake or the portal's
+TLS handshake. Covered elsewhere: inbound smuggling (test-smuggling),
 STARTTLS injection both ways (test-intake, test-held), header injection
 into notices (test-notify), unknown portal links (test-portal), callers
 without authorisation (test-dbus)."""
@@ -501,8 +502,9 @@ def test_stalled_starttls():
     handshake, cannot take TLS from everyone. A handshake holds one of
     GIO's few worker threads to its end: before, a hundred such clients
     made every other STARTTLS session time out. Now a handshake starts when
-    the ClientHello is here and has a deadline of SMD_SMTP_HANDSHAKE_TIMEOUT
-    (20 s), or the idle timeout if that is shorter (4 s here)."""
+    the whole ClientHello is here and has a deadline of
+    SMD_SMTP_HANDSHAKE_TIMEOUT (20 s), or the idle timeout if that is
+    shorter (4 s here)."""
     with TestMX(starttls=True) as mx, \
             Gateway({"tls.test": mx}, extra={"smtp": {"idle-timeout": "4s"}}) as gw:
         stalled = [starttls_said(gw.port) for _ in range(100)]
@@ -523,7 +525,8 @@ def test_stalled_starttls():
             c.sock.close()
 
         # a TLS record header announcing 512 bytes, then a byte every 0.5 s:
-        # each byte is within the idle timeout, the whole is not
+        # the handshake never starts (no worker thread waits for the
+        # rest), and the connection ends at the idle timeout
         c = starttls_said(gw.port)
         c.sock.sendall(b"\x16\x03\x01\x02\x00")
         t0, closed = time.monotonic(), False
@@ -536,9 +539,91 @@ def test_stalled_starttls():
                 break
             closed = closed_by_server(c.sock, 0.01)
         took = time.monotonic() - t0
-        ok(closed and 3 < took < 8, "a handshake trickled in a byte at a time is ended at "
-           "its deadline", f"closed={closed} after {took:.1f} s")
+        ok(closed and 3 < took < 8, "a ClientHello trickled in a byte at a time is ended at "
+           "the idle timeout", f"closed={closed} after {took:.1f} s")
         c.sock.close()
+        ok(gw.running, "the daemon is still running")
+
+
+def client_hello():
+    """The first flight of a real TLS client, to send and then say nothing."""
+    import ssl
+    ctx = smdtest.insecure_client_context()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    conn = ctx.wrap_bio(incoming, outgoing, server_hostname="portal.test")
+    with contextlib.suppress(ssl.SSLWantReadError):
+        conn.do_handshake()
+    return outgoing.read()
+
+
+def test_portal_stalled_handshakes():
+    """Internet clients that stop in the middle of the portal's TLS
+    handshake cannot stop the mail, nor the portal for everyone else.
+    glib-networking runs each handshake on one of GIO's shared worker
+    threads, which STARTTLS and DNS need too: before, 200 clients that sent
+    a part of a ClientHello held up a STARTTLS submission for 19 s. Now
+    (smd-portal-tls.c) a handshake starts once the whole ClientHello is
+    here, a client has at most SMD_PORTAL_HANDSHAKES_PER_CLIENT (2) and the
+    portal SMD_PORTAL_HANDSHAKES (4) at once, each within 10 s of accept."""
+    pport = smdtest.free_port()
+    cert, key = smdtest.make_cert(tmpdir(), "portal.test")
+    with TestMX(starttls=True) as mx, \
+            Gateway({"tls.test": mx},
+                    extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                      "public-url": f"https://127.0.0.1:{pport}",
+                                      "tls-certificate": cert, "tls-key": key}}) as gw:
+        hello = client_hello()
+        partial, whole = [], []
+        for _ in range(200):
+            s = socket.create_connection(("127.0.0.1", pport), timeout=20)
+            s.sendall(hello[:40])
+            partial.append(s)
+        for _ in range(10):  # these get their ServerHello, and answer nothing
+            s = socket.create_connection(("127.0.0.1", pport), timeout=20)
+            s.sendall(hello)
+            whole.append(s)
+        time.sleep(1)
+        t0 = time.monotonic()
+        smdtest.send_mail(gw.port, "a@tls.test", "b@tls.test",
+                          make_message("a@tls.test", "b@tls.test"), starttls=True, timeout=30)
+        mx.wait_messages(1, timeout=30)
+        took = time.monotonic() - t0
+        ok(took < 3, "with 210 stalled portal handshakes, mail is taken over STARTTLS and "
+           "delivered over STARTTLS at once", f"{took:.2f} s")
+
+        import http.client
+        t0 = time.monotonic()
+        con = http.client.HTTPSConnection("127.0.0.1", pport, timeout=20,
+                                          context=smdtest.insecure_client_context(),
+                                          source_address=("127.0.0.2", 0))
+        try:
+            con.request("GET", "/m/" + "A" * 32)
+            status = con.getresponse().status
+        except OSError as e:
+            status = repr(e)
+        con.close()
+        took = time.monotonic() - t0
+        ok(status == 404 and took < 3, "a visitor from another address is answered at once",
+           f"{status} after {took:.2f} s")
+
+        def ended(s, deadline):
+            """True if the server ends the connection (whatever it sent first)."""
+            while time.monotonic() < deadline:
+                s.settimeout(max(0.01, deadline - time.monotonic()))
+                try:
+                    if s.recv(4096) == b"":
+                        return True
+                except ConnectionResetError:
+                    return True
+                except OSError:
+                    return False
+            return False
+        deadline = time.monotonic() + 15
+        ok(all(ended(s, deadline) for s in whole),
+           "handshakes stalled after the ClientHello are ended at their deadline")
+        ok(all(ended(s, deadline) for s in partial), "and so are partial ClientHellos")
+        for s in partial + whole:
+            s.close()
         ok(gw.running, "the daemon is still running")
 
 
@@ -548,4 +633,4 @@ if __name__ == "__main__":
                   test_tampered_bodies_quarantined, test_wrong_master_key, test_disk_full,
                   test_failing_fsync, test_links_of_the_wrong_kind,
                   test_attachment_name_injection, test_portal_connections_left_by_clients,
-                  test_stalled_starttls])
+                  test_stalled_starttls, test_portal_stalled_handshakes])

@@ -1,0 +1,47 @@
+/*
+ * SecuMailer — the HTTPS portal's front door: accepts its connections and
+ * runs their TLS handshakes a few at a time before libsoup gets them.
+ *
+ * glib-networking runs every TLS handshake, asynchronous or not, on GIO's
+ * shared worker threads (ten at first, growing by one every few tenths of
+ * a second), the threads that SMTP's STARTTLS, onward delivery's STARTTLS
+ * and DNS lookups need too. Left to libsoup, a few hundred internet
+ * clients that stop in the middle of a handshake held all of them and
+ * stopped the mail for as long as they kept doing it. Here a connection
+ * takes a handshake only once its whole ClientHello has arrived, one
+ * client (an IPv4 address, an IPv6 /64) at most
+ * SMD_PORTAL_HANDSHAKES_PER_CLIENT at a time, the portal at most
+ * SMD_PORTAL_HANDSHAKES, and each has SMD_PORTAL_HANDSHAKE_TIMEOUT seconds
+ * from accept to finish.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "smd-portal-reaper.h"
+
+G_BEGIN_DECLS
+
+#define SMD_PORTAL_HANDSHAKES 4
+#define SMD_PORTAL_HANDSHAKES_PER_CLIENT 2
+#define SMD_PORTAL_HANDSHAKE_TIMEOUT 10
+/* connections accepted and not yet handed to libsoup; more are closed */
+#define SMD_PORTAL_TLS_WAITING_MAX 1024
+
+typedef struct _SmdPortalTls SmdPortalTls;
+
+/* Listens on @listener (bound and listening) and gives each connection,
+ * once TLS is up, to @server (soup_server_accept_iostream()) and @reaper.
+ * @server and @reaper must outlive the result. */
+SmdPortalTls *smd_portal_tls_new(SoupServer *server, SmdPortalReaper *reaper,
+				 GTlsCertificate *certificate, GSocket *listener, GError **error);
+/* Stops listening and ends the handshakes in progress. */
+void smd_portal_tls_free(SmdPortalTls *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdPortalTls, smd_portal_tls_free)
+
+/* The client a connection counts against: its IPv4 address or the /64 of
+ * its IPv6 address (one customer's network). */
+gchar *smd_portal_tls_client_key(GInetAddress *address);
+
+G_END_DECLS
