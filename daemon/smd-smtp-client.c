@@ -27,6 +27,12 @@
  * server that stalls or trickles it is left after this long (or the
  * command timeout, if shorter), as smd-smtp-session.c does with clients. */
 #define SMD_CLIENT_HANDSHAKE_TIMEOUT 60
+/* And those threads are the ones inbound STARTTLS, the portal and DNS
+ * lookups need too (ten at first): the servers of one recipient domain (a
+ * tarpit, or a hostile domain someone had mail sent to) get at most this
+ * many handshakes at once; that domain's other connections wait their
+ * turn, within the same deadline. */
+#define SMD_CLIENT_HANDSHAKES_PER_DOMAIN 2
 
 typedef struct _SmdClient SmdClient;
 typedef void (*SmdClientStep)(SmdClient *c, SmdReply *reply);
@@ -58,6 +64,7 @@ struct _SmdClient {
 	SmdHopResult result;
 	gboolean finished;
 	gchar *key;	 /* the next hop, for reusing sessions */
+	gchar *domain;	 /* the recipients', for rationing handshakes */
 	guint messages;	 /* sent over this session before */
 	gboolean reused; /* an idle session, not yet proven alive (RSET) */
 	/* while a handshake runs: its own cancellable, cancelled by the
@@ -66,13 +73,90 @@ struct _SmdClient {
 	gulong handshake_link;
 	guint handshake_deadline;
 	gboolean handshake_timed_out;
+	gboolean handshake_slot;    /* one of its domain's handshakes */
+	gboolean handshake_waiting; /* in its domain's line for one */
+	guint handshake_give_up;    /* idle: cancelled while waiting */
 };
+
+/* One recipient domain's handshakes: those running and those waiting. */
+typedef struct {
+	guint running;
+	GQueue waiting; /* SmdClient* */
+} SmdHandshakeLine;
+
+static GHashTable *smd_client_lines; /* domain → SmdHandshakeLine */
+
+static void smd_client_handshake_cb(GObject *source, GAsyncResult *result, gpointer user_data);
+
+static void
+smd_client_handshake_start(SmdClient *c)
+{
+	g_tls_connection_handshake_async(G_TLS_CONNECTION(c->stream), G_PRIORITY_DEFAULT,
+					 c->handshake_cancel, smd_client_handshake_cb, c);
+}
+
+/* @c gives up its handshake slot, or its place in line for one. */
+static void
+smd_client_handshake_leave(SmdClient *c)
+{
+	SmdHandshakeLine *line =
+	    smd_client_lines != NULL ? g_hash_table_lookup(smd_client_lines, c->domain) : NULL;
+	SmdClient *next;
+
+	if (line == NULL)
+		return;
+	if (c->handshake_waiting) {
+		g_queue_remove(&line->waiting, c);
+		c->handshake_waiting = FALSE;
+	}
+	if (c->handshake_slot) {
+		c->handshake_slot = FALSE;
+		line->running--;
+		if ((next = g_queue_pop_head(&line->waiting)) != NULL) {
+			next->handshake_waiting = FALSE;
+			next->handshake_slot = TRUE;
+			/* cancelled meanwhile: its handshake ends at once, and
+			 * its callback, not the give-up, finishes it */
+			g_clear_handle_id(&next->handshake_give_up, g_source_remove);
+			line->running++;
+			smd_client_handshake_start(next);
+		}
+	}
+	if (line->running == 0 && g_queue_is_empty(&line->waiting))
+		g_hash_table_remove(smd_client_lines, c->domain);
+}
+
+/* Starts @c's handshake now, or once its domain has room. */
+static void
+smd_client_handshake_enqueue(SmdClient *c)
+{
+	SmdHandshakeLine *line;
+
+	if (smd_client_lines == NULL)
+		smd_client_lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	line = g_hash_table_lookup(smd_client_lines, c->domain);
+	if (line == NULL) {
+		line = g_new0(SmdHandshakeLine, 1);
+		g_queue_init(&line->waiting);
+		g_hash_table_insert(smd_client_lines, g_strdup(c->domain), line);
+	}
+	if (line->running >= SMD_CLIENT_HANDSHAKES_PER_DOMAIN) {
+		c->handshake_waiting = TRUE;
+		g_queue_push_tail(&line->waiting, c);
+		return;
+	}
+	line->running++;
+	c->handshake_slot = TRUE;
+	smd_client_handshake_start(c);
+}
 
 static void
 smd_client_handshake_ended(SmdClient *c)
 {
 	GCancellable *outer = g_task_get_cancellable(c->task);
 
+	smd_client_handshake_leave(c);
+	g_clear_handle_id(&c->handshake_give_up, g_source_remove);
 	g_clear_handle_id(&c->handshake_deadline, g_source_remove);
 	if (c->handshake_link != 0 && outer != NULL)
 		g_cancellable_disconnect(outer, c->handshake_link);
@@ -119,6 +203,7 @@ smd_client_free(gpointer p)
 	g_ptr_array_unref(c->accepted);
 	g_free(c->reason);
 	g_free(c->key);
+	g_free(c->domain);
 	g_free(c);
 }
 
@@ -613,10 +698,50 @@ smd_client_tls_version(GTlsProtocolVersion version)
 	}
 }
 
+/* A handshake that did not happen: failed, over its deadline (running or
+ * waiting for its turn), or its delivery cancelled. */
 static void
-smd_client_cancel_handshake_cb(GCancellable *delivery, gpointer handshake)
+smd_client_handshake_failed(SmdClient *c, const GError *error)
 {
-	g_cancellable_cancel(handshake);
+	g_autofree gchar *reason = NULL;
+
+	if (c->handshake_timed_out) {
+		reason =
+		    g_strdup_printf(_("TLS handshake not finished in %u s"),
+				    MIN(c->config->command_timeout, SMD_CLIENT_HANDSHAKE_TIMEOUT));
+		smd_client_finish(c, SMD_HOP_TRY_NEXT, reason);
+		return;
+	}
+	reason = g_strdup_printf(_("TLS handshake failed: %s"), error->message);
+	/* a dropped or timed-out connection says nothing about the
+	 * server's TLS: try again rather than hold the message */
+	smd_client_finish(c, error->domain == G_IO_ERROR ? SMD_HOP_TRY_NEXT : SMD_HOP_NO_TLS,
+			  reason);
+}
+
+/* Cancelled while waiting for its turn: no handshake to wake. */
+static gboolean
+smd_client_handshake_give_up_cb(gpointer user_data)
+{
+	SmdClient *c = user_data;
+	g_autoptr(GError) error = NULL;
+
+	c->handshake_give_up = 0;
+	if (!g_cancellable_set_error_if_cancelled(c->handshake_cancel, &error))
+		g_set_error_literal(&error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "timed out");
+	smd_client_handshake_ended(c);
+	smd_client_handshake_failed(c, error);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+smd_client_cancel_handshake_cb(GCancellable *delivery, gpointer user_data)
+{
+	SmdClient *c = user_data;
+
+	g_cancellable_cancel(c->handshake_cancel); /* wakes the worker thread */
+	if (c->handshake_waiting && c->handshake_give_up == 0)
+		c->handshake_give_up = g_idle_add(smd_client_handshake_give_up_cb, c);
 }
 
 static gboolean
@@ -627,6 +752,8 @@ smd_client_handshake_deadline_cb(gpointer user_data)
 	c->handshake_deadline = 0;
 	c->handshake_timed_out = TRUE;
 	g_cancellable_cancel(c->handshake_cancel); /* wakes the worker thread */
+	if (c->handshake_waiting && c->handshake_give_up == 0)
+		c->handshake_give_up = g_idle_add(smd_client_handshake_give_up_cb, c);
 	return G_SOURCE_REMOVE;
 }
 
@@ -639,20 +766,8 @@ smd_client_handshake_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 	GTlsCertificate *peer;
 
 	smd_client_handshake_ended(c);
-	if (!g_tls_connection_handshake_finish(tls, result, &error) && c->handshake_timed_out) {
-		g_autofree gchar *reason =
-		    g_strdup_printf(_("TLS handshake not finished in %u s"),
-				    MIN(c->config->command_timeout, SMD_CLIENT_HANDSHAKE_TIMEOUT));
-		smd_client_finish(c, SMD_HOP_TRY_NEXT, reason);
-		return;
-	}
-	if (error != NULL) {
-		g_autofree gchar *reason =
-		    g_strdup_printf(_("TLS handshake failed: %s"), error->message);
-		/* a dropped or timed-out connection says nothing about the
-		 * server's TLS: try again rather than hold the message */
-		smd_client_finish(
-		    c, error->domain == G_IO_ERROR ? SMD_HOP_TRY_NEXT : SMD_HOP_NO_TLS, reason);
+	if (!g_tls_connection_handshake_finish(tls, result, &error)) {
+		smd_client_handshake_failed(c, error);
 		return;
 	}
 	peer = g_tls_connection_get_peer_certificate(tls);
@@ -737,14 +852,16 @@ smd_client_starttls_cb(SmdClient *c, SmdReply *reply)
 	c->stream = tls;
 	c->handshake_cancel = g_cancellable_new();
 	if (g_task_get_cancellable(c->task) != NULL)
-		c->handshake_link = g_cancellable_connect(
-		    g_task_get_cancellable(c->task), G_CALLBACK(smd_client_cancel_handshake_cb),
-		    c->handshake_cancel, NULL);
+		c->handshake_link =
+		    g_cancellable_connect(g_task_get_cancellable(c->task),
+					  G_CALLBACK(smd_client_cancel_handshake_cb), c, NULL);
 	c->handshake_deadline =
 	    g_timeout_add_seconds(MIN(c->config->command_timeout, SMD_CLIENT_HANDSHAKE_TIMEOUT),
 				  smd_client_handshake_deadline_cb, c);
-	g_tls_connection_handshake_async(G_TLS_CONNECTION(tls), G_PRIORITY_DEFAULT,
-					 c->handshake_cancel, smd_client_handshake_cb, c);
+	if (g_cancellable_is_cancelled(c->handshake_cancel))
+		smd_client_handshake_start(c); /* ends at once, needs no turn */
+	else
+		smd_client_handshake_enqueue(c);
 }
 
 static void
@@ -908,6 +1025,13 @@ smd_smtp_client_deliver_async(const SmdConfig *config, const gchar *host, guint1
 
 	/* the policy is part of the hop: a session checked under a weaker
 	 * one is never taken for a stricter one */
+	{
+		const gchar *address = ((SmdRecipient *)g_ptr_array_index(recipients, 0))->address;
+		const gchar *at = strrchr(address, '@');
+
+		/* all recipients of a delivery share their domain (a job) */
+		c->domain = g_ascii_strdown(at != NULL ? at + 1 : address, -1);
+	}
 	c->key = g_strdup_printf(
 	    "%s|%u|%s|%d|%d|%s", host, port, server_name != NULL ? server_name : "", require_tls,
 	    (int)config->tls_policy, config->ca_file != NULL ? config->ca_file : "");
