@@ -15,17 +15,28 @@
 #include <string.h>
 
 typedef enum {
-	SMD_HELLO_ARRIVING, /* waiting for the whole first record */
+	SMD_HELLO_ARRIVING, /* waiting for the whole ClientHello */
 	SMD_HELLO_QUEUED,   /* waiting for a handshake of its own */
 	SMD_HELLO_HANDSHAKE,
 } SmdHelloState;
+
+/* What one client (smd_portal_tls_client_key()) has here. */
+typedef struct {
+	guint conns;	   /* connections not yet handed to libsoup */
+	guint running;	   /* of them, in a handshake */
+	guint stalled;	   /* handshakes it let run out of time */
+	gint64 stalled_at; /* the last, monotonic µs */
+} SmdPortalClient;
+
+/* a client that stalled a handshake goes last for this long */
+#define SMD_PORTAL_TLS_STALL_MEMORY (60 * G_USEC_PER_SEC)
 
 typedef struct {
 	SmdPortalTls *owner; /* NULL once the front door is gone */
 	GSocketConnection *conn;
 	GSocketAddress *remote;
 	gchar *client;
-	gint64 deadline; /* monotonic µs */
+	gint64 deadline; /* monotonic µs: of the wait, then of the handshake */
 	GSource *source; /* SMD_HELLO_ARRIVING: smd_tls_hello_wait() */
 	GTlsConnection *tls;
 	GCancellable *cancellable;
@@ -38,7 +49,7 @@ struct _SmdPortalTls {
 	GTlsCertificate *certificate;
 	GSocketService *service;
 	GQueue hellos;	     /* SmdHello*, oldest first */
-	GHashTable *running; /* client → handshakes in progress */
+	GHashTable *clients; /* client key → SmdPortalClient */
 	guint n_running;
 	guint timer;
 	gint64 warned; /* when "too many waiting" was last logged */
@@ -56,6 +67,18 @@ smd_portal_tls_client_key(GInetAddress *address)
 		return g_strdup_printf("%u.%u.%u.%u", b[12], b[13], b[14], b[15]);
 	return g_strdup_printf("%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", b[0], b[1], b[2], b[3],
 			       b[4], b[5], b[6], b[7]);
+}
+
+static SmdPortalClient *
+smd_portal_tls_client(SmdPortalTls *self, const gchar *key)
+{
+	SmdPortalClient *client = g_hash_table_lookup(self->clients, key);
+
+	if (client == NULL) {
+		client = g_new0(SmdPortalClient, 1);
+		g_hash_table_insert(self->clients, g_strdup(key), client);
+	}
+	return client;
 }
 
 static void
@@ -79,12 +102,31 @@ smd_hello_socket(SmdHello *h)
 	return g_socket_connection_get_socket(h->conn);
 }
 
+/* @h leaves the front door (to libsoup, or closed): its client's counts. */
+static void
+smd_hello_leave(SmdHello *h)
+{
+	SmdPortalTls *self = h->owner;
+	SmdPortalClient *client;
+
+	if (self == NULL)
+		return;
+	g_queue_remove(&self->hellos, h);
+	client = g_hash_table_lookup(self->clients, h->client);
+	if (h->state == SMD_HELLO_HANDSHAKE) {
+		self->n_running--;
+		client->running--;
+	}
+	if (--client->conns == 0 && client->stalled == 0)
+		g_hash_table_remove(self->clients, h->client);
+	h->owner = NULL;
+}
+
 /* Closes the connection and forgets it. */
 static void
 smd_hello_drop(SmdHello *h)
 {
-	if (h->owner != NULL)
-		g_queue_remove(&h->owner->hellos, h);
+	smd_hello_leave(h);
 	g_io_stream_close(G_IO_STREAM(h->conn), NULL, NULL);
 	smd_hello_free(h);
 }
@@ -97,37 +139,24 @@ smd_hello_handshake_cb(GObject *source, GAsyncResult *result, gpointer user_data
 	SmdHello *h = user_data;
 	SmdPortalTls *self = h->owner;
 	g_autoptr(GError) error = NULL;
-	gboolean done = g_tls_connection_handshake_finish(G_TLS_CONNECTION(source), result, &error);
-	guint of_client;
+	g_autoptr(GSocketAddress) local = NULL;
 
-	if (self == NULL) {
+	if (!g_tls_connection_handshake_finish(G_TLS_CONNECTION(source), result, &error)) {
+		g_debug("portal: no TLS with %s: %s", h->client, error->message);
 		smd_hello_drop(h);
-		return;
-	}
-	self->n_running--;
-	of_client = GPOINTER_TO_UINT(g_hash_table_lookup(self->running, h->client));
-	if (of_client > 1)
-		g_hash_table_insert(self->running, g_strdup(h->client),
-				    GUINT_TO_POINTER(of_client - 1));
-	else
-		g_hash_table_remove(self->running, h->client);
-
-	if (done) {
-		g_autoptr(GSocketAddress) local =
-		    g_socket_connection_get_local_address(h->conn, NULL);
-
-		g_queue_remove(&self->hellos, h);
-		h->owner = NULL;
+	} else if (self == NULL) {
+		smd_hello_drop(h); /* the front door is gone */
+	} else {
+		smd_hello_leave(h);
+		local = g_socket_connection_get_local_address(h->conn, NULL);
 		/* adopted first: accepting emits the connection's request-started */
 		smd_portal_reaper_adopt(self->reaper, h->remote, smd_hello_socket(h));
 		soup_server_accept_iostream(self->server, G_IO_STREAM(h->tls), local, h->remote,
 					    NULL);
 		smd_hello_free(h);
-	} else {
-		g_debug("portal: no TLS with %s: %s", h->client, error->message);
-		smd_hello_drop(h);
 	}
-	smd_portal_tls_next(self);
+	if (self != NULL)
+		smd_portal_tls_next(self);
 }
 
 static gboolean
@@ -137,7 +166,6 @@ smd_hello_start(SmdPortalTls *self, SmdHello *h)
 	g_autoptr(GError) error = NULL;
 	GIOStream *tls =
 	    smd_tls_server_connection_new(G_IO_STREAM(h->conn), self->certificate, &error);
-	guint of_client = GPOINTER_TO_UINT(g_hash_table_lookup(self->running, h->client));
 
 	if (tls == NULL) {
 		g_warning("portal: cannot start TLS: %s", error->message);
@@ -149,27 +177,53 @@ smd_hello_start(SmdPortalTls *self, SmdHello *h)
 	g_tls_connection_set_advertised_protocols(h->tls, protocols);
 	h->cancellable = g_cancellable_new();
 	h->state = SMD_HELLO_HANDSHAKE;
+	h->deadline = g_get_monotonic_time() + SMD_PORTAL_HANDSHAKE_TIMEOUT * G_USEC_PER_SEC;
 	self->n_running++;
-	g_hash_table_insert(self->running, g_strdup(h->client), GUINT_TO_POINTER(of_client + 1));
+	smd_portal_tls_client(self, h->client)->running++;
 	g_tls_connection_handshake_async(h->tls, G_PRIORITY_DEFAULT, h->cancellable,
 					 smd_hello_handshake_cb, h);
 	return TRUE;
 }
 
-/* Starts the oldest queued handshakes there is room for. */
+/* The next handshake to start, NULL if none may: a client that stalled
+ * none goes before one that did, one with none running before one with
+ * one, and the newest first: behind clients that stalled the portal's
+ * handshakes, a visitor would wait until the queue before it had timed
+ * out, and attackers must keep coming from new addresses to stay ahead. */
+static SmdHello *
+smd_portal_tls_pick(SmdPortalTls *self)
+{
+	SmdHello *best = NULL;
+	guint best_rank = G_MAXUINT;
+
+	for (GList *l = self->hellos.tail; l != NULL; l = l->prev) {
+		SmdHello *h = l->data;
+		SmdPortalClient *client;
+		guint rank;
+
+		if (h->state != SMD_HELLO_QUEUED)
+			continue;
+		client = smd_portal_tls_client(self, h->client);
+		if (client->running >= SMD_PORTAL_HANDSHAKES_PER_CLIENT)
+			continue;
+		rank = MIN(client->stalled, G_MAXUINT / 4) * 2 + (client->running > 0);
+		if (rank < best_rank) {
+			best = h;
+			best_rank = rank;
+		}
+		if (rank == 0)
+			break;
+	}
+	return best;
+}
+
+/* Starts as many queued handshakes as there is room for. */
 static void
 smd_portal_tls_next(SmdPortalTls *self)
 {
-	GList *l = self->hellos.head;
+	SmdHello *h;
 
-	while (l != NULL && self->n_running < SMD_PORTAL_HANDSHAKES) {
-		SmdHello *h = l->data;
-
-		l = l->next; /* h may go */
-		if (h->state != SMD_HELLO_QUEUED ||
-		    GPOINTER_TO_UINT(g_hash_table_lookup(self->running, h->client)) >=
-			SMD_PORTAL_HANDSHAKES_PER_CLIENT)
-			continue;
+	while (self->n_running < SMD_PORTAL_HANDSHAKES && (h = smd_portal_tls_pick(self)) != NULL) {
 		if (!smd_hello_start(self, h))
 			smd_hello_drop(h);
 	}
@@ -189,36 +243,51 @@ smd_hello_arrived_cb(gboolean arrived, gpointer user_data)
 	smd_portal_tls_next(h->owner);
 }
 
+/* Says why a connection is closed at once, at most once a minute. */
+static void
+smd_portal_tls_refuse(SmdPortalTls *self, GSocketConnection *conn, const gchar *why)
+{
+	gint64 now = g_get_monotonic_time();
+
+	if (now - self->warned >= 60 * G_USEC_PER_SEC) {
+		g_warning("portal: closing new connections: %s", why);
+		self->warned = now;
+	}
+	g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+}
+
 static gboolean
 smd_portal_tls_incoming_cb(GSocketService *service, GSocketConnection *conn, GObject *source_object,
 			   gpointer user_data)
 {
 	SmdPortalTls *self = user_data;
-	g_autoptr(GInetAddress) address = NULL;
+	g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address(conn, NULL);
+	g_autofree gchar *key = NULL;
+	SmdPortalClient *client;
 	SmdHello *h;
 
+	if (remote == NULL || !G_IS_INET_SOCKET_ADDRESS(remote)) {
+		g_io_stream_close(G_IO_STREAM(conn), NULL, NULL); /* gone already */
+		return TRUE;
+	}
 	if (self->hellos.length >= SMD_PORTAL_TLS_WAITING_MAX) {
-		gint64 now = g_get_monotonic_time();
-
-		if (now - self->warned >= 60 * G_USEC_PER_SEC) {
-			g_warning("portal: %u connections wait for TLS; closing new ones",
-				  self->hellos.length);
-			self->warned = now;
-		}
-		g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+		smd_portal_tls_refuse(self, conn, "too many wait for TLS");
 		return TRUE;
 	}
+	key = smd_portal_tls_client_key(
+	    g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(remote)));
+	client = smd_portal_tls_client(self, key);
+	if (client->conns >= SMD_PORTAL_TLS_WAITING_PER_CLIENT) {
+		smd_portal_tls_refuse(self, conn, "one client has too many waiting for TLS");
+		return TRUE;
+	}
+	client->conns++;
 	h = g_new0(SmdHello, 1);
-	h->conn = g_object_ref(conn);
-	h->remote = g_socket_connection_get_remote_address(conn, NULL);
-	if (h->remote == NULL || !G_IS_INET_SOCKET_ADDRESS(h->remote)) {
-		smd_hello_drop(h); /* gone already */
-		return TRUE;
-	}
 	h->owner = self;
-	h->client = smd_portal_tls_client_key(
-	    g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(h->remote)));
-	h->deadline = g_get_monotonic_time() + SMD_PORTAL_HANDSHAKE_TIMEOUT * G_USEC_PER_SEC;
+	h->conn = g_object_ref(conn);
+	h->remote = g_steal_pointer(&remote);
+	h->client = g_steal_pointer(&key);
+	h->deadline = g_get_monotonic_time() + SMD_PORTAL_TLS_WAIT_TIMEOUT * G_USEC_PER_SEC;
 	g_socket_set_option(smd_hello_socket(h), IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 	g_queue_push_tail(&self->hellos, h);
 	h->source = smd_tls_hello_wait(smd_hello_socket(h), NULL, smd_hello_arrived_cb, h, NULL);
@@ -234,6 +303,20 @@ smd_hello_abort(SmdHello *h)
 	g_socket_shutdown(smd_hello_socket(h), TRUE, TRUE, NULL);
 }
 
+/* Forgets clients that are gone and stalled no handshake for a while. */
+static void
+smd_portal_tls_forget(SmdPortalTls *self, gint64 now)
+{
+	GHashTableIter iter;
+	SmdPortalClient *client;
+
+	g_hash_table_iter_init(&iter, self->clients);
+	while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&client)) {
+		if (client->conns == 0 && now - client->stalled_at >= SMD_PORTAL_TLS_STALL_MEMORY)
+			g_hash_table_iter_remove(&iter);
+	}
+}
+
 static gboolean
 smd_portal_tls_tick_cb(gpointer user_data)
 {
@@ -247,14 +330,19 @@ smd_portal_tls_tick_cb(gpointer user_data)
 		l = l->next;
 		if (now < h->deadline)
 			continue;
-		g_debug("portal: no TLS with %s in %d s", h->client, SMD_PORTAL_HANDSHAKE_TIMEOUT);
+		g_debug("portal: no TLS with %s in time", h->client);
 		if (h->state == SMD_HELLO_HANDSHAKE) {
+			SmdPortalClient *client = smd_portal_tls_client(self, h->client);
+
+			client->stalled++;
+			client->stalled_at = now;
 			h->deadline = G_MAXINT64; /* its callback drops it */
 			smd_hello_abort(h);
 		} else {
 			smd_hello_drop(h);
 		}
 	}
+	smd_portal_tls_forget(self, now);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -268,7 +356,7 @@ smd_portal_tls_new(SoupServer *server, SmdPortalReaper *reaper, GTlsCertificate 
 	self->reaper = reaper;
 	self->certificate = g_object_ref(certificate);
 	g_queue_init(&self->hellos);
-	self->running = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	self->clients = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	self->service = g_socket_service_new();
 	if (!g_socket_listener_add_socket(G_SOCKET_LISTENER(self->service), listener, NULL, error))
 		return NULL;
@@ -297,7 +385,7 @@ smd_portal_tls_free(SmdPortalTls *self)
 		else
 			smd_hello_drop(h);
 	}
-	g_clear_pointer(&self->running, g_hash_table_unref);
+	g_clear_pointer(&self->clients, g_hash_table_unref);
 	g_clear_object(&self->certificate);
 	g_free(self);
 }

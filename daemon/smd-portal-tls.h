@@ -8,11 +8,12 @@
  * and DNS lookups need too. Left to libsoup, a few hundred internet
  * clients that stop in the middle of a handshake held all of them and
  * stopped the mail for as long as they kept doing it. Here a connection
- * takes a handshake only once its whole ClientHello has arrived, one
- * client (an IPv4 address, an IPv6 /64) at most
- * SMD_PORTAL_HANDSHAKES_PER_CLIENT at a time, the portal at most
- * SMD_PORTAL_HANDSHAKES, and each has SMD_PORTAL_HANDSHAKE_TIMEOUT seconds
- * from accept to finish.
+ * takes a handshake only once its whole ClientHello has arrived; the
+ * portal runs at most SMD_PORTAL_HANDSHAKES at once, a client (an IPv4
+ * address, an IPv6 /64) at most SMD_PORTAL_HANDSHAKES_PER_CLIENT, and a
+ * handshake has SMD_PORTAL_HANDSHAKE_TIMEOUT seconds; clients that let
+ * handshakes run out of time go last. Many addresses together can slow
+ * the portal's handshakes, never the mail's.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #pragma once
@@ -23,11 +24,16 @@
 
 G_BEGIN_DECLS
 
-#define SMD_PORTAL_HANDSHAKES 4
+/* of GIO's ten workers (more when they are all busy for a while) */
+#define SMD_PORTAL_HANDSHAKES 6
 #define SMD_PORTAL_HANDSHAKES_PER_CLIENT 2
-#define SMD_PORTAL_HANDSHAKE_TIMEOUT 10
+/* from its start: a browser needs a round trip or two */
+#define SMD_PORTAL_HANDSHAKE_TIMEOUT 5
+/* from accept, for the ClientHello and a turn */
+#define SMD_PORTAL_TLS_WAIT_TIMEOUT 20
 /* connections accepted and not yet handed to libsoup; more are closed */
 #define SMD_PORTAL_TLS_WAITING_MAX 1024
+#define SMD_PORTAL_TLS_WAITING_PER_CLIENT 32
 
 typedef struct _SmdPortalTls SmdPortalTls;
 

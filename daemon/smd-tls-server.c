@@ -9,8 +9,14 @@
 #include <sys/socket.h>
 
 #define SMD_TLS_HANDSHAKE_RECORD 0x16
+#define SMD_TLS_CLIENT_HELLO 1
 #define SMD_TLS_RECORD_HEADER 5
-#define SMD_TLS_RECORD_MAX (16384 + 256) /* a TLSCiphertext's limit */
+#define SMD_TLS_RECORD_MAX 16384 /* a TLSPlaintext fragment's limit */
+#define SMD_TLS_HANDSHAKE_HEADER 4
+/* A ClientHello larger than this is refused: browsers' are below 2 KiB
+ * (post-quantum key shares included), the records carrying it ~16 KiB. */
+#define SMD_TLS_HELLO_MAX 16384
+#define SMD_TLS_PEEK_MAX (SMD_TLS_HELLO_MAX + 8 * SMD_TLS_RECORD_HEADER)
 
 GIOStream *
 smd_tls_server_connection_new(GIOStream *base, GTlsCertificate *certificate, GError **error)
@@ -22,7 +28,7 @@ smd_tls_server_connection_new(GIOStream *base, GTlsCertificate *certificate, GEr
 
 typedef struct {
 	GSocket *socket;
-	gsize need; /* bytes to wait for: the header, then the whole record */
+	gsize need; /* bytes to wait for before looking again */
 	SmdTlsHelloFunc func;
 	gpointer user_data;
 	GDestroyNotify notify;
@@ -46,34 +52,66 @@ smd_tls_hello_need(SmdTlsHello *w, gsize bytes)
 	g_socket_set_option(w->socket, SOL_SOCKET, SO_RCVLOWAT, (gint)bytes, NULL);
 }
 
+SmdHelloScan
+smd_tls_hello_scan(const guint8 *data, gsize len, gsize *need)
+{
+	guint8 header[SMD_TLS_HANDSHAKE_HEADER];
+	gsize have = 0; /* handshake bytes in whole or partial records */
+	gsize pos = 0;
+
+	while (pos + SMD_TLS_RECORD_HEADER <= len) {
+		gsize size = (gsize)data[pos + 3] << 8 | data[pos + 4];
+		gsize body = MIN(size, len - pos - SMD_TLS_RECORD_HEADER);
+
+		if (data[pos] != SMD_TLS_HANDSHAKE_RECORD || size == 0 || size > SMD_TLS_RECORD_MAX)
+			return SMD_HELLO_BAD;
+		for (gsize i = 0; i < body && have + i < SMD_TLS_HANDSHAKE_HEADER; i++)
+			header[have + i] = data[pos + SMD_TLS_RECORD_HEADER + i];
+		have += body;
+		if (have >= SMD_TLS_HANDSHAKE_HEADER) {
+			gsize hello = SMD_TLS_HANDSHAKE_HEADER +
+				      ((gsize)header[1] << 16 | (gsize)header[2] << 8 | header[3]);
+
+			if (header[0] != SMD_TLS_CLIENT_HELLO || hello > SMD_TLS_HELLO_MAX)
+				return SMD_HELLO_BAD;
+			if (have >= hello)
+				return SMD_HELLO_WHOLE;
+		}
+		if (body < size) { /* the rest of this record */
+			*need = pos + SMD_TLS_RECORD_HEADER + size;
+			return SMD_HELLO_PARTIAL;
+		}
+		pos += SMD_TLS_RECORD_HEADER + size;
+	}
+	*need = pos + SMD_TLS_RECORD_HEADER; /* the next record's header */
+	return SMD_HELLO_PARTIAL;
+}
+
 static gboolean
 smd_tls_hello_readable_cb(GSocket *socket, GIOCondition condition, gpointer user_data)
 {
 	SmdTlsHello *w = user_data;
-	guint8 header[SMD_TLS_RECORD_HEADER];
-	GInputVector vec = {header, sizeof header};
-	gint flags = G_SOCKET_MSG_PEEK;
 	gssize avail = g_socket_get_available_bytes(socket);
-	gsize need;
-	gboolean arrived = FALSE;
+	g_autofree guint8 *data = NULL;
+	GInputVector vec;
+	gint flags = G_SOCKET_MSG_PEEK;
+	gsize need = 0;
+	SmdHelloScan scan = SMD_HELLO_BAD;
 
 	/* readable with less than asked for: the client closed */
-	if (avail < (gssize)w->need ||
-	    g_socket_receive_message(socket, NULL, &vec, 1, NULL, NULL, &flags, NULL, NULL) !=
-		(gssize)sizeof header ||
-	    header[0] != SMD_TLS_HANDSHAKE_RECORD)
-		goto done;
-	need = sizeof header + ((gsize)header[3] << 8 | header[4]);
-	if (need > sizeof header + SMD_TLS_RECORD_MAX)
-		goto done;
-	if ((gsize)avail < need) {
+	if (avail >= (gssize)w->need) {
+		vec.size = MIN((gsize)avail, SMD_TLS_PEEK_MAX);
+		vec.buffer = data = g_malloc(vec.size);
+		if (g_socket_receive_message(socket, NULL, &vec, 1, NULL, NULL, &flags, NULL,
+					     NULL) == (gssize)vec.size)
+			scan = smd_tls_hello_scan(data, vec.size, &need);
+	}
+	if (scan == SMD_HELLO_PARTIAL && need <= SMD_TLS_PEEK_MAX) {
 		smd_tls_hello_need(w, need);
 		return G_SOURCE_CONTINUE;
 	}
-	arrived = TRUE;
-done:
 	smd_tls_hello_need(w, 1);
-	w->func(arrived, w->user_data);
+	w->func(scan == SMD_HELLO_WHOLE, w->user_data);
 	return G_SOURCE_REMOVE;
 }
 

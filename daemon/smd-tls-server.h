@@ -7,7 +7,9 @@
  * threads from its start to its end, most of it waiting for the client.
  * Started before the ClientHello is here, a client that sends nothing, or
  * a few bytes of it, holds a thread that STARTTLS, delivery and DNS
- * lookups need; so a handshake starts only once its first record is here.
+ * lookups need; so a handshake starts only once the whole ClientHello
+ * handshake message is here (it may span records; a first record of one
+ * byte does not count as a ClientHello).
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #pragma once
@@ -23,7 +25,7 @@ G_BEGIN_DECLS
 GIOStream *smd_tls_server_connection_new(GIOStream *base, GTlsCertificate *certificate,
 					 GError **error);
 
-/* @arrived: the first TLS record is here whole; FALSE: the client closed,
+/* @arrived: the ClientHello is here whole; FALSE: the client closed,
  * timed out (@socket's timeout) or sent something that is not TLS. */
 typedef void (*SmdTlsHelloFunc)(gboolean arrived, gpointer user_data);
 
@@ -32,5 +34,13 @@ typedef void (*SmdTlsHelloFunc)(gboolean arrived, gpointer user_data);
  * frees @user_data when the source goes. */
 GSource *smd_tls_hello_wait(GSocket *socket, GCancellable *cancellable, SmdTlsHelloFunc func,
 			    gpointer user_data, GDestroyNotify notify);
+
+typedef enum { SMD_HELLO_WHOLE, SMD_HELLO_PARTIAL, SMD_HELLO_BAD } SmdHelloScan;
+
+/* Looks at the @len bytes a client has sent: handshake records carrying a
+ * ClientHello, whole (the handshake message may span records, and a
+ * record may be of one byte), or a part of it, and then *@need is how
+ * many bytes to wait for before looking again; or something else. */
+SmdHelloScan smd_tls_hello_scan(const guint8 *data, gsize len, gsize *need);
 
 G_END_DECLS
