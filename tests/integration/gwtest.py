@@ -152,8 +152,7 @@ class FakeMX:
         self.lock = threading.Lock()
         self.active = 0  # connections open now
         self.max_active = 0  # the most open at once
-        self.handshakes = 0  # "trickle": clients that sent their ClientHello
-        self.max_handshakes = 0
+        self.hellos = []  # "trickle": when each client's ClientHello came
         self.stopping = False
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -219,26 +218,19 @@ class FakeMX:
                 elif verb == b"STARTTLS" and self.mode == "trickle":
                     conn.sendall(b"220 2.0.0 go ahead\r\n")
                     conn.sendall(b"\x16\x03\x03\x40\x00")  # a handshake record of 16 KiB
-                    handshaking = False
-                    try:
-                        while not self.stopping:
-                            # what the client sends is read (so its close is
-                            # seen at once), and every half second a byte goes
-                            if select.select([conn], [], [], 0.5)[0]:
-                                if not conn.recv(65536):
-                                    return
-                                if not handshaking:  # its ClientHello
-                                    handshaking = True
-                                    with self.lock:
-                                        self.handshakes += 1
-                                        self.max_handshakes = max(self.max_handshakes,
-                                                                  self.handshakes)
-                            else:
-                                conn.sendall(b"\x02")
-                    finally:
-                        if handshaking:
-                            with self.lock:
-                                self.handshakes -= 1
+                    hello = False
+                    while not self.stopping:
+                        # what the client sends is read (so its close is
+                        # seen at once), and every half second a byte goes
+                        if select.select([conn], [], [], 0.5)[0]:
+                            if not conn.recv(65536):
+                                return
+                            if not hello:  # its ClientHello
+                                hello = True
+                                with self.lock:
+                                    self.hellos.append(time.monotonic())
+                        else:
+                            conn.sendall(b"\x02")
                 elif verb == b"STARTTLS" and self.ctx is not None and mode not in (
                         "refuse", "garbage", "close"):
                     conn.sendall(b"220 2.0.0 go ahead\r\n")

@@ -171,8 +171,13 @@ def test_stalling_domain_takes_turns():
         # each running handshake holds one of GIO's shared worker threads:
         # a stalling domain may have two, never all that STARTTLS, the
         # portal and DNS lookups need
-        ok(slow.max_handshakes == 2, "and at most 2 handshakes to one domain at once",
-           f"{slow.max_handshakes} at once")
+        # (the third handshake starts when one of the first two ends, at
+        # its deadline; counted by when ClientHellos came, as a connection
+        # given up is closed a moment after the next handshake starts)
+        hellos = sorted(slow.hellos)
+        early = [t for t in hellos if t - hellos[0] < 5] if hellos else []
+        ok(len(early) == 2, "and at most 2 handshakes to one domain at once",
+           f"ClientHellos at {[round(t - hellos[0], 1) for t in hellos]} s")
 
 
 def test_unreachable_domain_suspended():
