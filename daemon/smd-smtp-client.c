@@ -734,14 +734,20 @@ smd_client_handshake_give_up_cb(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
+/* Ends the handshake: the running one through its cancellable (which
+ * wakes the worker thread), one waiting for its turn from an idle. */
+static void
+smd_client_handshake_stop(SmdClient *c)
+{
+	g_cancellable_cancel(c->handshake_cancel);
+	if (c->handshake_waiting && c->handshake_give_up == 0)
+		c->handshake_give_up = g_idle_add(smd_client_handshake_give_up_cb, c);
+}
+
 static void
 smd_client_cancel_handshake_cb(GCancellable *delivery, gpointer user_data)
 {
-	SmdClient *c = user_data;
-
-	g_cancellable_cancel(c->handshake_cancel); /* wakes the worker thread */
-	if (c->handshake_waiting && c->handshake_give_up == 0)
-		c->handshake_give_up = g_idle_add(smd_client_handshake_give_up_cb, c);
+	smd_client_handshake_stop(user_data);
 }
 
 static gboolean
@@ -751,9 +757,7 @@ smd_client_handshake_deadline_cb(gpointer user_data)
 
 	c->handshake_deadline = 0;
 	c->handshake_timed_out = TRUE;
-	g_cancellable_cancel(c->handshake_cancel); /* wakes the worker thread */
-	if (c->handshake_waiting && c->handshake_give_up == 0)
-		c->handshake_give_up = g_idle_add(smd_client_handshake_give_up_cb, c);
+	smd_client_handshake_stop(c);
 	return G_SOURCE_REMOVE;
 }
 
