@@ -21,6 +21,18 @@ smd_now(void)
 	return g_get_real_time() / G_USEC_PER_SEC;
 }
 
+/* The I/O priority of every TLS handshake we start. glib-networking runs a
+ * handshake on one of GIO's shared worker threads, which DNS lookups, SMS
+ * provider calls and other handshakes also queue for; the queue is sorted
+ * by this priority. Name servers that never answer hold a thread for the
+ * resolver's whole timeout each, and the pool grows by about one thread a
+ * tenth of a second at first and ever slower (GLib 2.74): behind a queue
+ * of such lookups a STARTTLS waited for all of them to start. Ahead of
+ * them it waits at most for the pool's next thread. The handshakes
+ * themselves are bounded in number and time (smd-portal-tls.c, the SMTP
+ * session's and client's deadlines), so they cannot starve the lookups. */
+#define SMD_TLS_HANDSHAKE_PRIORITY G_PRIORITY_HIGH
+
 gchar *smd_random_id(void);
 gchar *smd_sha256_hex(const guint8 *data, gsize len);
 

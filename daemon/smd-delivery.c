@@ -17,7 +17,8 @@ typedef struct {
 	const SmdConfig *config;
 	SmdJob *job; /* borrowed */
 	GBytes *message;
-	GPtrArray *hops;
+	GPtrArray *hops_owner; /* the domain's next hops, shared */
+	GPtrArray *hops;       /* this attempt's order of them, borrowed */
 	guint next_hop;
 	gchar *no_tls_reason;
 	gchar *last_reason;
@@ -30,6 +31,7 @@ smd_delivery_run_free(gpointer p)
 	SmdDeliveryRun *run = p;
 	g_bytes_unref(run->message);
 	g_clear_pointer(&run->hops, g_ptr_array_unref);
+	g_clear_pointer(&run->hops_owner, g_ptr_array_unref);
 	g_free(run->no_tls_reason);
 	g_free(run->last_reason);
 	g_free(run);
@@ -93,35 +95,28 @@ smd_delivery_try_next(GTask *task)
 				      smd_delivery_hop_cb, task);
 }
 
+/* The recipients' outcome when the domain's next hops could not be found */
 static void
-smd_delivery_resolve_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+smd_delivery_lookup_failed(SmdJob *job, const GError *error)
 {
-	g_autoptr(GTask) task = user_data;
-	SmdDeliveryRun *run = g_task_get_task_data(task);
-	g_autoptr(GError) error = NULL;
+	g_autofree gchar *reason = NULL;
 
-	run->hops = smd_resolver_lookup_finish(result, &error);
-	if (run->hops == NULL) {
-		g_autofree gchar *reason = NULL;
-		if (g_error_matches(error, SMD_ERROR, SMD_ERROR_PERMANENT)) {
-			reason = g_strdup_printf("550 5.1.10 %s", error->message);
-			smd_job_set_outcome(run->job, SMD_OUTCOME_BOUNCED, reason);
-		} else if (g_error_matches(error, SMD_ERROR, SMD_ERROR_NOT_FOUND)) {
-			reason = g_strdup_printf("550 5.1.2 %s", error->message);
-			smd_job_set_outcome(run->job, SMD_OUTCOME_BOUNCED, reason);
-		} else {
-			reason = g_strdup_printf("451 4.4.3 %s", error->message);
-			smd_job_set_outcome(run->job, SMD_OUTCOME_DEFERRED, reason);
-		}
-		g_task_return_boolean(task, TRUE);
-		return;
+	if (g_error_matches(error, SMD_ERROR, SMD_ERROR_PERMANENT)) {
+		reason = g_strdup_printf("550 5.1.10 %s", error->message);
+		smd_job_set_outcome(job, SMD_OUTCOME_BOUNCED, reason);
+	} else if (g_error_matches(error, SMD_ERROR, SMD_ERROR_NOT_FOUND)) {
+		reason = g_strdup_printf("550 5.1.2 %s", error->message);
+		smd_job_set_outcome(job, SMD_OUTCOME_BOUNCED, reason);
+	} else {
+		reason = g_strdup_printf("451 4.4.3 %s", error->message);
+		smd_job_set_outcome(job, SMD_OUTCOME_DEFERRED, reason);
 	}
-	smd_delivery_try_next(g_steal_pointer(&task));
 }
 
 void
-smd_delivery_run_async(const SmdConfig *config, SmdJob *job, GBytes *message,
-		       GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+smd_delivery_run_async(const SmdConfig *config, SmdJob *job, GPtrArray *hops,
+		       const GError *lookup_error, GBytes *message, GCancellable *cancellable,
+		       GAsyncReadyCallback callback, gpointer user_data)
 {
 	GTask *task = g_task_new(NULL, cancellable, callback, user_data);
 	SmdDeliveryRun *run = g_new0(SmdDeliveryRun, 1);
@@ -132,7 +127,18 @@ smd_delivery_run_async(const SmdConfig *config, SmdJob *job, GBytes *message,
 	run->last_reason = g_strdup(_("no next hop could be reached"));
 	g_task_set_task_data(task, run, smd_delivery_run_free);
 	g_task_set_source_tag(task, smd_delivery_run_async);
-	smd_resolver_lookup_async(config, job->domain, cancellable, smd_delivery_resolve_cb, task);
+	if (hops == NULL) {
+		smd_delivery_lookup_failed(job, lookup_error);
+		g_task_return_boolean(task, TRUE);
+		g_object_unref(task);
+		return;
+	}
+	/* servers of equal preference in a new order for each attempt */
+	run->hops_owner = g_ptr_array_ref(hops);
+	run->hops = g_ptr_array_copy(hops, NULL, NULL);
+	g_ptr_array_set_free_func(run->hops, NULL); /* the copy would free them too */
+	smd_resolver_sort_hops(run->hops);
+	smd_delivery_try_next(task);
 }
 
 void

@@ -8,6 +8,7 @@
 
 #include "smd-portal-tls.h"
 
+#include "smd-common.h"
 #include "smd-tls-server.h"
 
 #include <netinet/in.h>
@@ -180,7 +181,7 @@ smd_hello_start(SmdPortalTls *self, SmdHello *h)
 	h->deadline = g_get_monotonic_time() + SMD_PORTAL_HANDSHAKE_TIMEOUT * G_USEC_PER_SEC;
 	self->n_running++;
 	smd_portal_tls_client(self, h->client)->running++;
-	g_tls_connection_handshake_async(h->tls, G_PRIORITY_DEFAULT, h->cancellable,
+	g_tls_connection_handshake_async(h->tls, SMD_TLS_HANDSHAKE_PRIORITY, h->cancellable,
 					 smd_hello_handshake_cb, h);
 	return TRUE;
 }

@@ -13,6 +13,7 @@
 #include "smd-error.h"
 #include "smd-event.h"
 #include "smd-queue.h"
+#include "smd-resolver.h"
 #include "smd-store-messages.h"
 
 struct _SmdQueue {
@@ -25,6 +26,8 @@ struct _SmdQueue {
 	guint ready;	     /* jobs due now, of all domains */
 	GSequence *waiting;  /* SmdJob sorted by due_at */
 	guint running;
+	guint looking_up; /* domains whose next hops are being looked up */
+	gint64 config_at; /* monotonic time the configuration last changed */
 	guint tick_id;
 	GCancellable *cancellable;
 	gboolean stopped;
@@ -45,26 +48,50 @@ static guint signals[SIGNAL_LAST];
  * deferred without an attempt of their own, as Postfix does with a dead
  * destination, instead of each waiting out the same connect timeout.
  * The suspension ends with the line (the domain is forgotten when it has
- * no job due and none running) or when an attempt is answered. */
+ * no job due and none running) or when an attempt is answered.
+ *
+ * A domain's next hops (MX lookup) are found once for its deliveries, and
+ * before any of them takes a connection: a lookup whose name servers do
+ * not answer waits out the resolver's timeout (10 s and more), and
+ * deliveries waiting for such lookups held every connection, so that a
+ * mailing to twenty such domains stopped all mail. */
 typedef struct {
 	gchar *name;
 	GQueue ready; /* SmdJob, FIFO */
 	guint running;
 	gboolean queued;  /* in turns */
 	gchar *suspended; /* why, while suspended */
+	gboolean looking_up;
+	GPtrArray *hops;      /* SmdHop, as found at looked_up_at */
+	GError *lookup_error; /* or why none were */
+	gint64 looked_up_at;  /* monotonic */
 } SmdQueueDomain;
+
+/* Lookups at once: each holds one of GIO's worker threads (handshakes
+ * go first there, SMD_TLS_HANDSHAKE_PRIORITY); Postfix's default of 100
+ * delivery processes, each looking up for itself, bounds it the same. */
+#define SMD_QUEUE_LOOKUPS 100
+/* How long a domain's next hops are used: GIO gives no TTL. A failed
+ * lookup is kept shorter: the due mail of the domain is deferred (or
+ * bounced) at once, not each of it after a lookup of its own. */
+#define SMD_QUEUE_HOPS_FRESH (300 * G_USEC_PER_SEC)
+#define SMD_QUEUE_LOOKUP_ERROR_FRESH (60 * G_USEC_PER_SEC)
 
 typedef struct {
 	SmdQueue *queue;
 	SmdQueueDomain *domain; /* alive while it has a run */
 	SmdJob *job;
 	GBytes *message;
+	GPtrArray *hops; /* the domain's, when the run started */
+	GError *lookup_error;
 } SmdQueueRun;
 
 static void
 smd_queue_domain_free(SmdQueueDomain *d)
 {
 	g_queue_clear_full(&d->ready, (GDestroyNotify)smd_job_free);
+	g_clear_pointer(&d->hops, g_ptr_array_unref);
+	g_clear_error(&d->lookup_error);
 	g_free(d->suspended);
 	g_free(d->name);
 	g_free(d);
@@ -90,6 +117,14 @@ smd_queue_push_ready(SmdQueue *self, SmdJob *job)
 	}
 }
 
+/* A domain with nothing due, running or being looked up is forgotten */
+static void
+smd_queue_domain_done(SmdQueue *self, SmdQueueDomain *d)
+{
+	if (d->running == 0 && !d->queued && !d->looking_up)
+		g_hash_table_remove(self->domains, d->name);
+}
+
 /* A run has ended: its connection is free again */
 static void
 smd_queue_run_ended(SmdQueue *self, SmdQueueRun *run)
@@ -98,8 +133,7 @@ smd_queue_run_ended(SmdQueue *self, SmdQueueRun *run)
 
 	self->running--;
 	d->running--;
-	if (d->running == 0 && !d->queued)
-		g_hash_table_remove(self->domains, d->name);
+	smd_queue_domain_done(self, d);
 }
 
 /* A run of @job, holding one of the connections until it ends */
@@ -111,6 +145,10 @@ smd_queue_run_new(SmdQueue *self, SmdQueueDomain *domain, SmdJob *job)
 	run->queue = g_object_ref(self);
 	run->domain = domain;
 	run->job = job;
+	if (domain->hops != NULL)
+		run->hops = g_ptr_array_ref(domain->hops);
+	if (domain->lookup_error != NULL)
+		run->lookup_error = g_error_copy(domain->lookup_error);
 	self->running++;
 	domain->running++;
 	return run;
@@ -122,10 +160,73 @@ smd_queue_run_free(SmdQueueRun *run)
 	g_object_unref(run->queue);
 	g_clear_pointer(&run->job, smd_job_free);
 	g_clear_pointer(&run->message, g_bytes_unref);
+	g_clear_pointer(&run->hops, g_ptr_array_unref);
+	g_clear_error(&run->lookup_error);
 	g_free(run);
 }
 
+typedef struct {
+	SmdQueue *queue;
+	gchar *domain;
+	gint64 started_at; /* monotonic */
+} SmdQueueLookup;
+
 static void smd_queue_kick(SmdQueue *self);
+
+static void
+smd_queue_looked_up_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdQueueLookup *lookup = user_data;
+	g_autoptr(SmdQueue) self = lookup->queue;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) hops = smd_resolver_lookup_finish(result, &error);
+	SmdQueueDomain *d = g_hash_table_lookup(self->domains, lookup->domain);
+
+	/* a domain being looked up is never forgotten */
+	g_assert(d != NULL && d->looking_up);
+	self->looking_up--;
+	d->looking_up = FALSE;
+	/* a lookup started under an older configuration (routes) is asked
+	 * again; one cut short by the stop is of no use */
+	if (lookup->started_at >= self->config_at && !self->stopped) {
+		g_clear_pointer(&d->hops, g_ptr_array_unref);
+		g_clear_error(&d->lookup_error);
+		d->hops = g_steal_pointer(&hops);
+		d->lookup_error = g_steal_pointer(&error);
+		d->looked_up_at = g_get_monotonic_time();
+	}
+	smd_queue_domain_done(self, d);
+	g_free(lookup->domain);
+	g_free(lookup);
+	smd_queue_kick(self);
+}
+
+static void
+smd_queue_look_up(SmdQueue *self, SmdQueueDomain *d)
+{
+	SmdQueueLookup *lookup = g_new0(SmdQueueLookup, 1);
+
+	lookup->queue = g_object_ref(self);
+	lookup->domain = g_strdup(d->name);
+	lookup->started_at = g_get_monotonic_time();
+	d->looking_up = TRUE;
+	self->looking_up++;
+	smd_resolver_lookup_async(self->config, d->name, self->cancellable, smd_queue_looked_up_cb,
+				  lookup);
+}
+
+/* Whether @d's next hops, or the failure to find them, are recent enough */
+static gboolean
+smd_queue_domain_looked_up(SmdQueue *self, const SmdQueueDomain *d)
+{
+	gint64 age = g_get_monotonic_time() - d->looked_up_at;
+
+	if (d->looked_up_at < self->config_at)
+		return FALSE;
+	if (d->hops != NULL)
+		return age < SMD_QUEUE_HOPS_FRESH;
+	return d->lookup_error != NULL && age < SMD_QUEUE_LOOKUP_ERROR_FRESH;
+}
 
 /* Tries @job's recipients again after the first retry delay. */
 static void
@@ -403,8 +504,8 @@ smd_queue_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		smd_queue_kick(self);
 		return;
 	}
-	smd_delivery_run_async(self->config, run->job, run->message, self->cancellable,
-			       smd_queue_delivered_cb, run);
+	smd_delivery_run_async(self->config, run->job, run->hops, run->lookup_error, run->message,
+			       self->cancellable, smd_queue_delivered_cb, run);
 }
 
 static void
@@ -435,17 +536,25 @@ smd_queue_kick(SmdQueue *self)
 			SmdQueueDomain *d = g_queue_pop_head(&self->turns);
 
 			if (d->running < self->config->max_connections_per_domain) {
-				SmdJob *job = g_queue_pop_head(&d->ready);
+				SmdJob *job = g_queue_peek_head(&d->ready);
 				gint64 now = smd_now();
-
-				self->ready--;
 				/* a job about to expire gets a last real attempt:
 				 * its report carries the message's header */
-				if (d->suspended != NULL && !smd_queue_job_expired(self, job, now))
-					smd_queue_defer_untried(self, d, job, now);
-				else
-					smd_queue_start_job(self, d, job);
-				started = TRUE;
+				gboolean untried =
+				    d->suspended != NULL && !smd_queue_job_expired(self, job, now);
+
+				if (untried || smd_queue_domain_looked_up(self, d)) {
+					g_queue_pop_head(&d->ready);
+					self->ready--;
+					if (untried)
+						smd_queue_defer_untried(self, d, job, now);
+					else
+						smd_queue_start_job(self, d, job);
+					started = TRUE;
+				} else if (!d->looking_up && self->looking_up < SMD_QUEUE_LOOKUPS) {
+					/* no connection taken meanwhile */
+					smd_queue_look_up(self, d);
+				}
 			}
 			if (d->ready.length > 0)
 				g_queue_push_tail(&self->turns, d);
@@ -492,6 +601,8 @@ void
 smd_queue_set_config(SmdQueue *self, const SmdConfig *config)
 {
 	self->config = config;
+	/* routes may have changed: every domain is looked up again */
+	self->config_at = g_get_monotonic_time();
 }
 
 void

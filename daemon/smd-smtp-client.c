@@ -91,7 +91,7 @@ static void smd_client_handshake_cb(GObject *source, GAsyncResult *result, gpoin
 static void
 smd_client_handshake_start(SmdClient *c)
 {
-	g_tls_connection_handshake_async(G_TLS_CONNECTION(c->stream), G_PRIORITY_DEFAULT,
+	g_tls_connection_handshake_async(G_TLS_CONNECTION(c->stream), SMD_TLS_HANDSHAKE_PRIORITY,
 					 c->handshake_cancel, smd_client_handshake_cb, c);
 }
 
@@ -956,6 +956,10 @@ smd_client_connect(SmdClient *c)
 	g_clear_object(&c->socket_client);
 	c->socket_client = g_socket_client_new();
 	g_socket_client_set_timeout(c->socket_client, c->config->connect_timeout);
+	/* straight to the next hop: no proxy from the environment or desktop
+	 * settings (Postfix has none either), and no proxy lookup per
+	 * connection on GIO's shared worker threads */
+	g_socket_client_set_enable_proxy(c->socket_client, FALSE);
 	g_socket_client_connect_to_host_async(c->socket_client, c->host, c->port,
 					      g_task_get_cancellable(c->task),
 					      smd_client_connect_cb, c);

@@ -310,7 +310,7 @@ smd_smtp_session_hello_cb(gboolean arrived, gpointer user_data)
 	self->handshake_deadline =
 	    g_timeout_add_seconds(MIN(self->config->idle_timeout, SMD_SMTP_HANDSHAKE_TIMEOUT),
 				  smd_smtp_session_handshake_deadline_cb, self);
-	g_tls_connection_handshake_async(G_TLS_CONNECTION(self->stream), G_PRIORITY_DEFAULT,
+	g_tls_connection_handshake_async(G_TLS_CONNECTION(self->stream), SMD_TLS_HANDSHAKE_PRIORITY,
 					 self->cancellable, smd_smtp_session_handshake_cb,
 					 g_object_ref(self));
 }

@@ -359,11 +359,11 @@ class TestMX:
     def __init__(self, *, starttls=False, cert=None, key=None, rcpt_replies=None,
                  data_replies=None, mail_replies=None, greeting=None,
                  inject_after_starttls=False, hostname="mx.test", tls_min=None,
-                 tls_max=None, port=0, maildir=None, extra_args=()):
+                 tls_max=None, port=0, maildir=None, extra_args=(), host=HOST):
         self.workdir = tmpdir("mx-")
         self.maildir = maildir or os.path.join(self.workdir, "maildir")
         self.port = port
-        self.host = HOST
+        self.host = host
         if starttls and not cert:
             cert, key = make_cert(self.workdir, hostname)
         self.cert, self.key = cert, key
@@ -390,7 +390,7 @@ class TestMX:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(ready)
         with open(self.stderr_path, "ab") as err:
-            self.proc = _spawn([PYTHON, TESTMX, "--listen", f"{HOST}:{self.port}",
+            self.proc = _spawn([PYTHON, TESTMX, "--listen", f"{self.host}:{self.port}",
                                 "--ready-file", ready, *self.args],
                                stdin=subprocess.DEVNULL, stdout=err, stderr=err)
         deadline = time.monotonic() + timeout
@@ -458,6 +458,128 @@ class TestMX:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+# -------------------------------------------------------------- NameServer
+
+class NameServer:
+    """A name server (UDP) on a loopback address, port 53 as resolv.conf
+    has no port, answering from records, a dict {(name, type): [data]}:
+    "MX": (preference, host) with host "." for a null MX, "A": an IPv4
+    address. A name with no record at all is NXDOMAIN, a name with records
+    of other types only has no data. A name for which silent(name) is true
+    is never answered, until release(): then SERVFAIL, to the waiting
+    queries and from then on. The daemon uses it when started through
+    resolver_wrapper(). queries: [(name, type)] as they came."""
+
+    TYPES = {1: "A", 15: "MX", 28: "AAAA"}
+
+    def __init__(self, records=None, silent=lambda name: False, address="127.0.0.153"):
+        import threading
+        self.address = address
+        self.records = {(n.lower(), t): v for (n, t), v in (records or {}).items()}
+        self.silent = silent
+        self.queries, self.held, self.released = [], [], False
+        self.lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((address, 53))
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @staticmethod
+    def _name(labels):
+        out = b""
+        for label in labels.strip(".").split(".") if labels.strip(".") else []:
+            out += bytes([len(label)]) + label.encode()
+        return out + b"\0"
+
+    def _answer(self, query, rcode=None):
+        """The response to @query, or None for one that is not understood."""
+        pos, labels = 12, []
+        while pos < len(query) and query[pos] != 0:
+            n = query[pos]
+            labels.append(query[pos + 1:pos + 1 + n].decode("ascii", "replace"))
+            pos += 1 + n
+        if pos + 5 > len(query):
+            return None
+        qtype = int.from_bytes(query[pos + 1:pos + 3], "big")
+        name, question = ".".join(labels).lower(), query[12:pos + 5]
+        answers = []
+        if rcode is None:
+            rtype = self.TYPES.get(qtype, str(qtype))
+            data = self.records.get((name, rtype), [])
+            rcode = 0 if data or any(n == name for n, _ in self.records) else 3
+            for item in data:
+                if rtype == "MX":
+                    rdata = item[0].to_bytes(2, "big") + self._name(item[1])
+                else:
+                    rdata = socket.inet_aton(item)
+                answers.append(b"\xc0\x0c" + qtype.to_bytes(2, "big") + b"\x00\x01" +
+                               (60).to_bytes(4, "big") + len(rdata).to_bytes(2, "big") + rdata)
+        # QR, AA, RD as asked, RA
+        flags = 0x8400 | (query[2] << 8 & 0x0100) | 0x0080 | rcode
+        return (query[:2] + flags.to_bytes(2, "big") + b"\x00\x01" +
+                len(answers).to_bytes(2, "big") + bytes(4) + question + b"".join(answers))
+
+    def _serve(self):
+        while True:
+            try:
+                query, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            if len(query) < 17:
+                continue
+            with self.lock:
+                answer = self._answer(query)
+                if answer is None:
+                    continue
+                pos, labels = 12, []
+                while query[pos] != 0:
+                    labels.append(query[pos + 1:pos + 1 + query[pos]].decode("ascii", "replace"))
+                    pos += 1 + query[pos]
+                name = ".".join(labels).lower()
+                qtype = int.from_bytes(query[pos + 1:pos + 3], "big")
+                self.queries.append((name, self.TYPES.get(qtype, str(qtype))))
+                if self.silent(name) and not self.released:
+                    self.held.append((query, peer))
+                    continue
+                if self.silent(name):
+                    answer = self._answer(query, rcode=2)
+                self.sock.sendto(answer, peer)
+
+    def release(self):
+        with self.lock:
+            self.released = True
+            for query, peer in self.held:
+                self.sock.sendto(self._answer(query, rcode=2), peer)
+            self.held = []
+
+    def asked(self, name, rtype="MX"):
+        with self.lock:
+            return self.queries.count((name, rtype))
+
+    def resolver_wrapper(self, daemon, timeout=15):
+        """A program that runs @daemon with this server alone in its
+        /etc/resolv.conf (a mount namespace of its own), same pid."""
+        d = tmpdir("dns-")
+        conf = os.path.join(d, "resolv.conf")
+        with open(conf, "w") as f:
+            f.write(f"nameserver {self.address}\noptions timeout:{timeout} attempts:1\n")
+        wrapper = os.path.join(d, "secumailerd")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec unshare -m --propagation private /bin/sh -c "
+                    "'mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"' "
+                    f"{conf} {daemon} \"$@\"\n")
+        os.chmod(wrapper, 0o755)
+        return wrapper
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 # ----------------------------------------------------------------- Gateway

@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import smdtest  # noqa: E402
-from smdtest import Browser, Gateway, TestMX, make_message, ok, tmpdir, wait_for  # noqa: E402
+from smdtest import Browser, Gateway, NameServer, TestMX, make_message, ok, tmpdir, wait_for  # noqa: E402
 from gwtest import wait_settled  # noqa: E402
 
 
@@ -666,10 +666,50 @@ def test_portal_stalled_handshakes():
         ok(gw.running, "the daemon is still running")
 
 
+def test_dead_name_servers():
+    """Mail to domains whose name servers never answer cannot stop TLS,
+    nor the mail to other domains. Each MX lookup then holds one of GIO's
+    shared worker threads for the resolver's timeout, and GIO's pool grows
+    slowly: with 60 such lookups a STARTTLS handshake, queued behind them,
+    waited until they had all started (12 s); handshakes now go ahead of
+    them (SMD_TLS_HANDSHAKE_PRIORITY). And deliveries waiting for their
+    lookup held all 20 connections (max-connections) for the timeout; a
+    domain is now looked up before its deliveries take a connection."""
+    with NameServer(silent=lambda name: True, address="127.0.0.163") as dns, \
+            TestMX(starttls=True) as warm, TestMX(starttls=True) as mx, \
+            Gateway({"warm.test": warm, "tls.test": mx},
+                    binary=dns.resolver_wrapper(smdtest.daemon_binary())) as gw:
+        # the process's first TLS before the clock runs (seconds under ASan)
+        smdtest.send_mail(gw.port, "a@tls.test", "b@warm.test",
+                          make_message("a@tls.test", "b@warm.test"), starttls=True,
+                          timeout=30)
+        warm.wait_messages(1, timeout=30)
+        rcpts = [f"b@dead-{i}.test" for i in range(60)]
+        smdtest.send_mail(gw.port, "a@tls.test", rcpts, make_message("a@tls.test", rcpts[0]))
+        ok(wait_for(lambda: len(dns.queries) >= 20, 20),
+           "deliveries to 60 domains ask the silent name server", f"{len(dns.queries)}")
+        t0 = time.monotonic()
+        smdtest.send_mail(gw.port, "a@tls.test", "b@tls.test",
+                          make_message("a@tls.test", "b@tls.test"), starttls=True,
+                          timeout=40)
+        mx.wait_messages(1, timeout=40)
+        took = time.monotonic() - t0
+        ok(took < 3, "with MX lookups of 60 domains hanging, mail is taken over STARTTLS "
+           "and delivered over STARTTLS at once", f"{took:.2f} s, "
+           f"{len(dns.queries)} lookups asked by then")
+        dns.release()
+        ok(wait_for(lambda: all(f"to=<b@dead-{i}.test> 451 4.4.3" in gw.log()
+                                for i in range(60)), 30),
+           "each of the 60 lookups is made, and fails when the name server does "
+           "(deferred, 451 4.4.3)")
+        ok(gw.running, "the daemon is still running")
+
+
 if __name__ == "__main__":
     smdtest.main([test_relay_address_forms, test_shell_metacharacters,
                   test_outbound_stream_clean, test_reply_injection,
                   test_tampered_bodies_quarantined, test_wrong_master_key, test_disk_full,
                   test_failing_fsync, test_links_of_the_wrong_kind,
                   test_attachment_name_injection, test_portal_connections_left_by_clients,
-                  test_stalled_starttls, test_portal_stalled_handshakes])
+                  test_stalled_starttls, test_portal_stalled_handshakes,
+                  test_dead_name_servers])
