@@ -678,12 +678,22 @@ smd_config_parse_language(SmdConfigParser *p, SmdConfig *c, GError **error)
 				       _("“%s”: one language, or two joined by “+”"),
 				       c->org_language);
 	for (guint i = 0; langs[i] != NULL; i++) {
-		if (!smd_i18n_supported(langs[i]))
-			return smd_config_fail(
-			    p, "organisation", "language", error,
-			    _("“%s” is not a language SecuMailer has a translation for here "
-			      "(en, nl)"),
-			    langs[i]);
+		g_autofree gchar *path = NULL;
+		g_autofree gchar *shipped = NULL;
+
+		if (smd_i18n_supported(langs[i]))
+			continue;
+		if (smd_i18n_is_shipped(langs[i])) {
+			path = smd_i18n_catalog_path(langs[i]);
+			return smd_config_fail(p, "organisation", "language", error,
+					       _("the “%s” translation is not installed: %s "
+						 "cannot be read"),
+					       langs[i], path);
+		}
+		shipped = smd_i18n_shipped_list();
+		return smd_config_fail(p, "organisation", "language", error,
+				       _("“%s” is not a language SecuMailer has (it has: %s)"),
+				       langs[i], shipped);
 	}
 	return TRUE;
 }

@@ -124,6 +124,8 @@ smd_ctl_messages(SmdDbusGateway1 *proxy, GError **error)
 	if (!smd_dbus_gateway1_call_list_messages_sync(proxy, g_variant_builder_end(&filter), 0, 50,
 						       &messages, NULL, error))
 		return EXIT_FAILURE;
+	if (g_variant_n_children(messages) == 0)
+		g_print("%s\n", _("No messages."));
 	g_variant_iter_init(&iter, messages);
 	while (g_variant_iter_next(&iter, "(&sx&s&sta(ss))", &queue_id, &received, &sender,
 				   &subject, &size, &rcpts)) {

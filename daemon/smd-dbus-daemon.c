@@ -488,15 +488,59 @@ smd_dbus_messages_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 						 smd_dbus_rows(list->rows, "a(sxssta(ss))"));
 }
 
+/* Event kinds that mean a recipient reached a state (DESIGN.md). */
+static const struct {
+	const gchar *kind;
+	const gchar *state;
+} smd_dbus_state_events[] = {
+    {"delivered", "delivered"},
+    {"deferred", "deferred"},
+    {"held", "held"},
+    {"bounced", "bounced"},
+    {"registration-requested", "awaiting-registration"},
+    {"invited", "invited"},
+    {"pin-requested", "pin-sent"},
+    {"opened", "opened"},
+    {"downloaded", "downloaded"},
+    {"expired", "expired"},
+    {"revoked", "revoked"},
+    {"quarantined", "quarantined"},
+};
+
+/* Whether @state is a recipient's state: a filter on anything else would
+ * silently find nothing. */
+static gboolean
+smd_dbus_known_state(const gchar *state, GError **error)
+{
+	g_autoptr(GString) known = g_string_new("queued");
+
+	if (g_strcmp0(state, "queued") == 0)
+		return TRUE;
+	for (guint i = 0; i < G_N_ELEMENTS(smd_dbus_state_events); i++) {
+		if (g_strcmp0(state, smd_dbus_state_events[i].state) == 0)
+			return TRUE;
+		g_string_append_printf(known, ", %s", smd_dbus_state_events[i].state);
+	}
+	g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
+		    _("Unknown state “%s”; the states are: %s"), state, known->str);
+	return FALSE;
+}
+
 static void
 smd_dbus_do_list_messages(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
 {
 	g_autoptr(GVariant) filter = NULL;
+	g_autoptr(GError) error = NULL;
 	SmdMessageList *list = g_new0(SmdMessageList, 1);
 
 	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(@a{sv}uu)", &filter,
 		      &list->offset, &list->limit);
 	g_variant_lookup(filter, "state", "s", &list->state);
+	if (list->state != NULL && !smd_dbus_known_state(list->state, &error)) {
+		smd_message_list_free(list);
+		g_dbus_method_invocation_return_gerror(invocation, error);
+		return;
+	}
 	g_variant_lookup(filter, "address", "s", &list->address);
 	if (list->address == NULL &&
 	    g_variant_lookup(filter, "address-prefix", "s", &list->address))
@@ -650,25 +694,6 @@ smd_dbus_handle_list_phones(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *in
 			   smd_dbus_do_list_phones);
 	return TRUE;
 }
-
-/* Event kinds that mean a recipient reached a state (DESIGN.md). */
-static const struct {
-	const gchar *kind;
-	const gchar *state;
-} smd_dbus_state_events[] = {
-    {"delivered", "delivered"},
-    {"deferred", "deferred"},
-    {"held", "held"},
-    {"bounced", "bounced"},
-    {"registration-requested", "awaiting-registration"},
-    {"invited", "invited"},
-    {"pin-requested", "pin-sent"},
-    {"opened", "opened"},
-    {"downloaded", "downloaded"},
-    {"expired", "expired"},
-    {"revoked", "revoked"},
-    {"quarantined", "quarantined"},
-};
 
 /* Every event, as signals: the app follows without polling. */
 static void

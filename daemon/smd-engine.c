@@ -399,7 +399,8 @@ smd_engine_start(SmdEngine *self, GError **error)
 	return TRUE;
 }
 
-/* What only a restart can change: sockets and the store. */
+/* What only a restart can change: sockets and the store. @old is the
+ * configuration the process started with, whatever reloads came since. */
 static void
 smd_engine_warn_restart(const SmdConfig *old, const SmdConfig *new)
 {
@@ -427,7 +428,11 @@ smd_engine_warn_restart(const SmdConfig *old, const SmdConfig *new)
 void
 smd_engine_reload(SmdEngine *self, SmdConfig *config)
 {
-	smd_engine_warn_restart(self->config, config);
+	/* compared with what runs: the first configuration (old_configs
+	 * keeps them all, oldest first) */
+	smd_engine_warn_restart(self->old_configs->len > 0 ? g_ptr_array_index(self->old_configs, 0)
+							   : self->config,
+				config);
 	/* the old one stays alive: running sessions and deliveries read it */
 	g_ptr_array_add(self->old_configs, self->config);
 	self->config = config;
@@ -447,7 +452,7 @@ smd_engine_drain(SmdEngine *self)
 gboolean
 smd_engine_is_idle(SmdEngine *self)
 {
-	return smd_queue_get_running(self->queue) == 0;
+	return smd_queue_is_idle(self->queue);
 }
 
 void

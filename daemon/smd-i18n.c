@@ -69,15 +69,21 @@ smd_mo_string(const guint8 *data, gsize size, gboolean swapped, guint32 table, g
 	return (gsize)*offset + *len < size && data[*offset + *len] == '\0';
 }
 
-static SmdCatalog *
-smd_catalog_load(const gchar *lang)
+gchar *
+smd_i18n_catalog_path(const gchar *lang)
 {
 	const gchar *dir = smd_i18n_localedir != NULL ? smd_i18n_localedir
 			   : g_getenv("SECUMAILER_LOCALEDIR") != NULL
 			       ? g_getenv("SECUMAILER_LOCALEDIR")
 			       : LOCALEDIR;
-	g_autofree gchar *path =
-	    g_build_filename(dir, lang, "LC_MESSAGES", GETTEXT_PACKAGE ".mo", NULL);
+
+	return g_build_filename(dir, lang, "LC_MESSAGES", GETTEXT_PACKAGE ".mo", NULL);
+}
+
+static SmdCatalog *
+smd_catalog_load(const gchar *lang)
+{
+	g_autofree gchar *path = smd_i18n_catalog_path(lang);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GMappedFile) file = g_mapped_file_new(path, FALSE, &error);
 	SmdCatalog *catalog;
@@ -183,12 +189,24 @@ smd_i18n_nget(const gchar *lang, const gchar *singular, const gchar *plural, gul
 /* The languages SecuMailer ships (po/LINGUAS and English): anything else
  * a visitor sends is not even looked for, so no cookie or query can make
  * the daemon open files or grow a cache. */
-static const gchar *const smd_i18n_shipped[] = {"en", "nl"};
+static const gchar *const smd_i18n_shipped[] = {"en", "nl", NULL};
+
+gboolean
+smd_i18n_is_shipped(const gchar *lang)
+{
+	return lang != NULL && g_strv_contains((const gchar *const *)smd_i18n_shipped, lang);
+}
+
+gchar *
+smd_i18n_shipped_list(void)
+{
+	return g_strjoinv(", ", (gchar **)smd_i18n_shipped);
+}
 
 gboolean
 smd_i18n_supported(const gchar *lang)
 {
-	for (guint i = 0; lang != NULL && i < G_N_ELEMENTS(smd_i18n_shipped); i++) {
+	for (guint i = 0; lang != NULL && smd_i18n_shipped[i] != NULL; i++) {
 		if (g_str_equal(lang, smd_i18n_shipped[i]))
 			return g_str_equal(lang, "en") || smd_i18n_catalog(lang) != NULL;
 	}
@@ -202,7 +220,6 @@ smd_i18n_negotiate(const gchar *accept_language, const gchar *fallback)
 {
 	g_auto(GStrv) ranges = NULL;
 	const gchar *const *known = smd_i18n_shipped;
-	const gsize n_known = G_N_ELEMENTS(smd_i18n_shipped);
 	const gchar *best = NULL;
 	gdouble best_q = 0.0;
 
@@ -227,7 +244,7 @@ smd_i18n_negotiate(const gchar *accept_language, const gchar *fallback)
 			if (g_str_has_prefix(param, "q="))
 				q = g_ascii_strtod(param + 2, NULL);
 		}
-		for (guint k = 0; k < n_known; k++) {
+		for (guint k = 0; known[k] != NULL; k++) {
 			/* earlier wins a tie: the visitor's order */
 			if (g_str_equal(tag, known[k]) && q > best_q && smd_i18n_supported(tag)) {
 				best = known[k];

@@ -17,7 +17,14 @@ G_BEGIN_DECLS
 const gchar *smd_i18n_get(const gchar *lang, const gchar *msgid) G_GNUC_FORMAT(2);
 const gchar *smd_i18n_nget(const gchar *lang, const gchar *singular, const gchar *plural, gulong n)
     G_GNUC_FORMAT(2) G_GNUC_FORMAT(3);
+/* Shipped (po/LINGUAS and English) and its catalogue found. */
 gboolean smd_i18n_supported(const gchar *lang);
+/* Shipped, whether its catalogue is installed or not. */
+gboolean smd_i18n_is_shipped(const gchar *lang);
+/* The shipped languages, as "en, nl". */
+gchar *smd_i18n_shipped_list(void);
+/* The file @lang's catalogue is read from. */
+gchar *smd_i18n_catalog_path(const gchar *lang);
 const gchar *smd_i18n_negotiate(const gchar *accept_language, const gchar *fallback);
 /* The languages of "nl+en" (a NULL-terminated vector, first one first). */
 gchar **smd_i18n_split(const gchar *languages);

@@ -15,6 +15,7 @@
 
 #include "smd-config.h"
 #include "smd-dbus-daemon.h"
+#include "smd-dns.h"
 #include "smd-engine.h"
 #include "smd-portal.h"
 #include "smd-smtp-client.h"
@@ -167,6 +168,8 @@ main(int argc, char **argv)
 	}
 
 	g_mime_init();
+	/* DNS on threads of its own, not on GIO's pool that TLS needs */
+	smd_dns_install();
 	engine = smd_engine_new(g_steal_pointer(&config), &error);
 	if (engine == NULL || !smd_engine_start(engine, &error)) {
 		g_printerr("%s\n", error->message);

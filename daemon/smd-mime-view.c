@@ -30,7 +30,6 @@ smd_mime_view_free(SmdMimeView *view)
 	g_free(view->from);
 	g_free(view->to);
 	g_free(view->cc);
-	g_free(view->date);
 	g_free(view->subject);
 	g_free(view->text);
 	g_free(view->html);
@@ -183,7 +182,7 @@ smd_mime_view_new(GBytes *message)
 	view->subject = g_strdup(g_mime_message_get_subject(msg));
 	date = g_mime_message_get_date(msg);
 	if (date != NULL)
-		view->date = g_date_time_format(date, "%x %H:%M");
+		view->date = g_date_time_to_unix(date); /* shown in the reader's language */
 	g_mime_message_foreach(msg, smd_mime_view_walk, view);
 	/* a message that is only a text part */
 	if (view->text == NULL && GMIME_IS_PART(g_mime_message_get_mime_part(msg)) &&

@@ -21,7 +21,7 @@ typedef struct {
 	gchar *from;
 	gchar *to;
 	gchar *cc;
-	gchar *date;
+	gint64 date; /* the Date header, Unix seconds; 0: none */
 	gchar *subject;
 	gchar *text; /* the text/plain body, UTF-8; NULL if none */
 	gboolean has_html;

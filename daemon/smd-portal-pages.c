@@ -302,13 +302,14 @@ smd_page_message(const gchar *lang, const SmdMimeView *view, const gchar *token)
 				     view->subject != NULL && view->subject[0] != '\0'
 					 ? view->subject
 					 : L_(lang, "(no subject)"));
+	g_autofree gchar *date = view->date != 0 ? smd_i18n_format_time(lang, view->date) : NULL;
 	const struct {
 		const gchar *label;
 		const gchar *value;
 	} fields[] = {{L_(lang, "From"), view->from},
 		      {L_(lang, "To"), view->to},
 		      {L_(lang, "Cc"), view->cc},
-		      {L_(lang, "Date"), view->date}};
+		      {L_(lang, "Date"), date}};
 
 	g_string_append(page->body, "<dl class=\"headers\">");
 	for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {

@@ -544,10 +544,13 @@ smd_portal_store_pin_check(sqlite3 *db, gpointer data, GError **error)
 	gint64 now = smd_now();
 	g_autoptr(sqlite3_stmt) q = smd_store_prepare(
 	    db,
-	    "SELECT l.locked, l.failures, p.pin_mac, p.expires_at, p.tries FROM links l LEFT JOIN "
-	    "pins p ON p.link_id = l.id WHERE l.id = ?1",
+	    "SELECT l.locked, l.failures, p.pin_mac, p.expires_at, p.tries, m.queue_id, l.address "
+	    "FROM links l LEFT JOIN pins p ON p.link_id = l.id LEFT JOIN messages m ON m.id = "
+	    "l.message_id WHERE l.id = ?1",
 	    error);
 	g_autoptr(sqlite3_stmt) upd = NULL;
+	g_autofree gchar *queue_id = NULL;
+	g_autofree gchar *address = NULL;
 	gboolean match = FALSE;
 	guint failures;
 	guint tries;
@@ -562,6 +565,9 @@ smd_portal_store_pin_check(sqlite3 *db, gpointer data, GError **error)
 	}
 	failures = (guint)sqlite3_column_int(q, 1);
 	tries = (guint)sqlite3_column_int(q, 4);
+	/* whose link it is, for the admin who is to unlock it */
+	queue_id = g_strdup((const gchar *)sqlite3_column_text(q, 5));
+	address = g_strdup((const gchar *)sqlite3_column_text(q, 6));
 	if (sqlite3_column_type(q, 2) != SQLITE_NULL && sqlite3_column_int64(q, 3) > now &&
 	    tries < SMD_PIN_MAX_TRIES)
 		match = smd_secure_equal((const gchar *)sqlite3_column_text(q, 2), c->pin_mac);
@@ -607,7 +613,7 @@ smd_portal_store_pin_check(sqlite3 *db, gpointer data, GError **error)
 	g_ptr_array_add(c->events,
 			smd_event_new(SMD_EVENT_WARNING,
 				      c->verdict == SMD_PIN_LOCKED ? "link-locked" : "pin-failed",
-				      NULL, NULL, c->client_address,
+				      queue_id, address, c->client_address,
 				      c->verdict == SMD_PIN_LOCKED
 					  ? _("Link locked after too many wrong pin codes")
 					  : _("Wrong pin code entered")));

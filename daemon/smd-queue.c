@@ -29,7 +29,8 @@ struct _SmdQueue {
 	guint looking_up; /* domains whose next hops are being looked up */
 	gint64 config_at; /* monotonic time the configuration last changed */
 	guint tick_id;
-	GCancellable *cancellable;
+	GCancellable *cancellable;	  /* of the deliveries */
+	GCancellable *lookup_cancellable; /* of the lookups, replaced on reload */
 	gboolean stopped;
 	gboolean draining;
 };
@@ -67,10 +68,10 @@ typedef struct {
 	gint64 looked_up_at;  /* monotonic */
 } SmdQueueDomain;
 
-/* Lookups at once: each holds one of GIO's worker threads (handshakes
- * go first there, SMD_TLS_HANDSHAKE_PRIORITY); Postfix's default of 100
- * delivery processes, each looking up for itself, bounds it the same. */
-#define SMD_QUEUE_LOOKUPS 100
+/* Lookups at once, each on a thread of smd-dns.c's (which keeps room for
+ * the MX hosts' addresses at connect time): more domains than this whose
+ * name servers do not answer delay the lookups of the others. */
+#define SMD_QUEUE_LOOKUPS 200
 /* How long a domain's next hops are used: GIO gives no TTL. A failed
  * lookup is kept shorter: the due mail of the domain is deferred (or
  * bounced) at once, not each of it after a lookup of its own. */
@@ -187,8 +188,8 @@ smd_queue_looked_up_cb(GObject *source, GAsyncResult *result, gpointer user_data
 	self->looking_up--;
 	d->looking_up = FALSE;
 	/* a lookup started under an older configuration (routes) is asked
-	 * again; one cut short by the stop is of no use */
-	if (lookup->started_at >= self->config_at && !self->stopped) {
+	 * again; one cut short by the drain or stop is of no use */
+	if (lookup->started_at >= self->config_at && !self->stopped && !self->draining) {
 		g_clear_pointer(&d->hops, g_ptr_array_unref);
 		g_clear_error(&d->lookup_error);
 		d->hops = g_steal_pointer(&hops);
@@ -211,8 +212,8 @@ smd_queue_look_up(SmdQueue *self, SmdQueueDomain *d)
 	lookup->started_at = g_get_monotonic_time();
 	d->looking_up = TRUE;
 	self->looking_up++;
-	smd_resolver_lookup_async(self->config, d->name, self->cancellable, smd_queue_looked_up_cb,
-				  lookup);
+	smd_resolver_lookup_async(self->config, d->name, self->lookup_cancellable,
+				  smd_queue_looked_up_cb, lookup);
 }
 
 /* Whether @d's next hops, or the failure to find them, are recent enough */
@@ -285,6 +286,13 @@ smd_queue_outcome_event(SmdJob *job, SmdRecipient *r)
 	switch (r->outcome) {
 	case SMD_OUTCOME_DELIVERED:
 		detail = smd_queue_tls_detail(r);
+		/* the audit trail is the proof of encryption: our own notices
+		 * (a link, no content) may go where TLS is not offered */
+		if (r->tls.version == NULL)
+			return smd_event_new(SMD_EVENT_INFO, "delivered", job->queue_id, r->address,
+					     detail,
+					     _("Notification delivered without TLS (it holds "
+					       "only a link, no content)"));
 		return smd_event_new(SMD_EVENT_INFO, "delivered", job->queue_id, r->address, detail,
 				     _("Delivered over TLS"));
 	case SMD_OUTCOME_DEFERRED:
@@ -601,20 +609,27 @@ void
 smd_queue_set_config(SmdQueue *self, const SmdConfig *config)
 {
 	self->config = config;
-	/* routes may have changed: every domain is looked up again */
+	/* routes may have changed: every domain is looked up again, and
+	 * lookups under the old configuration are not waited for */
 	self->config_at = g_get_monotonic_time();
+	g_cancellable_cancel(self->lookup_cancellable);
+	g_object_unref(self->lookup_cancellable);
+	self->lookup_cancellable = g_cancellable_new();
 }
 
 void
 smd_queue_drain(SmdQueue *self)
 {
 	self->draining = TRUE;
+	/* their answers would start nothing now; cancelled, they end in the
+	 * next iteration (smd-dns.c) and the queue is idle without them */
+	g_cancellable_cancel(self->lookup_cancellable);
 }
 
-guint
-smd_queue_get_running(SmdQueue *self)
+gboolean
+smd_queue_is_idle(SmdQueue *self)
 {
-	return self->running;
+	return self->running == 0 && self->looking_up == 0;
 }
 
 void
@@ -622,6 +637,7 @@ smd_queue_stop(SmdQueue *self)
 {
 	self->stopped = TRUE;
 	g_cancellable_cancel(self->cancellable);
+	g_cancellable_cancel(self->lookup_cancellable);
 	if (self->tick_id != 0) {
 		g_source_remove(self->tick_id);
 		self->tick_id = 0;
@@ -653,6 +669,7 @@ smd_queue_finalize(GObject *object)
 	g_clear_object(&self->store);
 	g_clear_object(&self->vault);
 	g_clear_object(&self->cancellable);
+	g_clear_object(&self->lookup_cancellable);
 	G_OBJECT_CLASS(smd_queue_parent_class)->finalize(object);
 }
 
@@ -676,4 +693,5 @@ smd_queue_init(SmdQueue *self)
 	g_queue_init(&self->turns);
 	self->waiting = g_sequence_new(NULL);
 	self->cancellable = g_cancellable_new();
+	self->lookup_cancellable = g_cancellable_new();
 }

@@ -31,10 +31,10 @@ void smd_queue_add(SmdQueue *self, SmdJob *job);
 void smd_queue_stop(SmdQueue *self);
 /* Borrowed, like the one given to smd_queue_new(). */
 void smd_queue_set_config(SmdQueue *self, const SmdConfig *config);
-/* Starts no new deliveries; running ones finish. */
+/* Starts no new deliveries; running ones finish, lookups are cancelled. */
 void smd_queue_drain(SmdQueue *self);
-/* Deliveries running now. */
-guint smd_queue_get_running(SmdQueue *self);
+/* No delivery running and no lookup in flight. */
+gboolean smd_queue_is_idle(SmdQueue *self);
 
 /* How many jobs wait or run (for tests and statistics). */
 guint smd_queue_get_length(SmdQueue *self);

@@ -134,6 +134,15 @@ def test_admin_api():
                                capture_output=True, text=True, env=env)
             ok(p.returncode == 0 and "pat@plain.test" in p.stdout and "invited" in p.stdout,
                "secumailerctl messages --state", p.stdout + p.stderr)
+            p = subprocess.run([ctl, "--session", "messages", "--state", "bogus"],
+                               capture_output=True, text=True, env=env)
+            ok(p.returncode == 1 and "Unknown state “bogus”" in p.stderr
+               and "awaiting-registration" in p.stderr and "quarantined" in p.stderr,
+               "an unknown --state is refused, with the list of states", p.stdout + p.stderr)
+            p = subprocess.run([ctl, "--session", "messages", "--state", "bounced"],
+                               capture_output=True, text=True, env=env)
+            ok(p.returncode == 0 and p.stdout.strip() == "No messages.",
+               "no such messages: says so", p.stdout + p.stderr)
             qid1 = gw.query("SELECT queue_id FROM messages WHERE notification = 0")[0]["queue_id"]
             p = subprocess.run([ctl, "--session", "message", qid1], capture_output=True, text=True,
                                env=env)

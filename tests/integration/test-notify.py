@@ -99,6 +99,11 @@ def test_invitation():
            repr(gw.recipient_states(raw=True)))
         ok(org.messages() == [], "no registration request")
         ok(len(gw.events("invited")) == 1, "an 'invited' event")
+        ok(wait_for(lambda: len(gw.events("delivered")) == 1, 10), "a 'delivered' event")
+        ev = gw.events("delivered")[0]
+        ok("without TLS" in ev["message"] and "tls=-" in ev["detail"],
+           "which says the invitation went without TLS, never 'over TLS'",
+           f"{ev['message']!r} {ev['detail']!r}")
 
 
 def test_languages():
@@ -146,10 +151,16 @@ def test_languages():
 
 
 def test_language_config_errors():
-    for value, why in (("fr", "not a language"), ("nl+nl", "one language, or two"),
-                       ("nl+en+de", "one language, or two")):
+    empty = smdtest.tmpdir()
+    for value, why, env in (("fr", "not a language SecuMailer has (it has: en, nl)", None),
+                            ("nl+nl", "one language, or two", None),
+                            ("nl+en+de", "one language, or two", None),
+                            ("nl", "the “nl” translation is not installed: "
+                             f"{empty}/nl/LC_MESSAGES/secumailer.mo cannot be read",
+                             {"SECUMAILER_LOCALEDIR": empty})):
         with TestMX() as plain:
-            gw = Gateway({"plain.test": plain}, extra={"organisation": {"language": value}})
+            gw = Gateway({"plain.test": plain}, extra={"organisation": {"language": value}},
+                         env=env)
             try:
                 gw.start(timeout=5)
                 started = True

@@ -167,6 +167,10 @@ def test_portal_flow():
            and "résultat &quot;lab&quot;.pdf" in text and "Your results are attached" in text
            and "Download" in text,
            "the message: subject, sender, text and attachment", text[-600:])
+        dated = re.search(r"<dt>Date</dt><dd>([^<]*)</dd>", text)
+        ok(dated and re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", dated.group(1)),
+           "the date in the page's language (English: year first), not the daemon's locale",
+           dated and dated.group(1))
         ok(f'<iframe class="html" sandbox="" src="/m/{mtoken}/html"' in text,
            "the HTML body only in a sandboxed iframe (no allow-scripts)")
         ok("<script>" not in text and "tracker.example" not in text,
@@ -268,6 +272,9 @@ def test_languages():
         resp, body = nl.request("GET", f"/m/{mtoken}/view", headers=hdr)
         ok(resp.status == 200 and b">Downloaden</a>" in body and b"<dt>Van</dt>" in body,
            "the message page in Dutch: Downloaden", body[:600])
+        dated = re.search(r"<dt>Datum</dt><dd>([^<]*)</dd>", body.decode())
+        ok(dated and re.fullmatch(r"\d{2}-\d{2}-\d{4} \d{2}:\d{2}", dated.group(1)),
+           "and its date as Dutch readers write it (day first)", dated and dated.group(1))
 
 
 def test_unknown_links_and_lockout():
@@ -304,7 +311,17 @@ def test_unknown_links_and_lockout():
            "even for the right pin", (statuses, resp.status))
         resp, page = r.request("GET", f"/m/{mtoken}")
         ok(resp.status == 403 and b"locked" in page, "the locked link says so")
-        ok(gw.events("link-locked"), "lock-out is an event")
+        locked = gw.events("link-locked")
+        failed = gw.events("pin-failed")
+        held_id = gw.query("SELECT m.queue_id FROM messages m JOIN recipients r ON "
+                           "r.message_id = m.id WHERE r.address = 'pat@plain.test' "
+                           "AND m.notification = 0")[0]["queue_id"]
+        ok(len(locked) == 1 and len(failed) == 9, "lock-out is an event, each wrong pin too",
+           (len(locked), len(failed)))
+        ok(all(e["queue_id"] == held_id and e["recipient"] == "pat@plain.test"
+               for e in locked + failed),
+           "naming the held message and its recipient, for the admin who unlocks it",
+           repr([(e["queue_id"], e["recipient"]) for e in locked + failed][:2]))
 
 
 def test_retention():

@@ -36,5 +36,27 @@ def test_sighup_applies_routes():
         ok(gw.running, "still running")
 
 
+def test_restart_needed():
+    """A reload names what only a restart changes, compared with what the
+    process runs, not with the file before."""
+    with TestMX(starttls=True) as mx, Gateway({"tls.test": mx}) as gw:
+        port = gw.port
+        gw.extra = {"smtp": {"listen": f"127.0.0.1:{smdtest.free_port()}"}}
+        gw.write_config()
+        gw.proc.send_signal(signal.SIGHUP)
+        ok(wait_for(lambda: gw.log().count("configuration reloaded from") == 1, 10)
+           and "a restart is needed for: [smtp] listen" in gw.log(),
+           "another listen address: a restart is needed, and the log says so")
+        gw.extra = {}
+        gw.write_config()
+        gw.proc.send_signal(signal.SIGHUP)
+        ok(wait_for(lambda: gw.log().count("configuration reloaded from") == 2, 10),
+           "the address it listens on again: reloaded")
+        ok(gw.log().count("a restart is needed") == 1,
+           "and no restart is asked for: it never stopped listening there",
+           gw.log()[-600:])
+        ok(smdtest.port_open(port), "it still listens there")
+
+
 if __name__ == "__main__":
-    smdtest.main([test_sighup_applies_routes])
+    smdtest.main([test_sighup_applies_routes, test_restart_needed])

@@ -32,7 +32,7 @@ test_headers_and_charsets(void)
 	g_assert_nonnull(strstr(v->from, "José"));
 	g_assert_nonnull(strstr(v->to, "b@example.org"));
 	g_assert_nonnull(strstr(v->cc, "c@example.org"));
-	g_assert_nonnull(v->date);
+	g_assert_cmpint(v->date, ==, 1795942800); /* 09:00 UTC */
 	g_assert_cmpstr(v->text, ==, "Café\n");
 	g_assert_cmpuint(v->attachments->len, ==, 0);
 }
