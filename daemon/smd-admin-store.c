@@ -292,8 +292,11 @@ smd_admin_store_unlock(sqlite3 *db, gpointer data, GError **error)
 	if (sqlite3_step(upd) != SQLITE_DONE)
 		return smd_store_fail(db, "unlock", error);
 	a->count = (guint)sqlite3_changes(db);
-	g_ptr_array_add(a->events, smd_event_new(SMD_EVENT_INFO, "unlocked", NULL, address, detail,
-						 _("Portal links unlocked by staff")));
+	/* the log records what happened: nothing unlocked, no event */
+	if (a->count > 0)
+		g_ptr_array_add(a->events,
+				smd_event_new(SMD_EVENT_INFO, "unlocked", NULL, address, detail,
+					      _("Portal links unlocked by staff")));
 	return smd_event_insert_all(db, a->events, error);
 }
 

@@ -512,13 +512,22 @@ static void
 smd_portal_login(SmdPortalRequest *r)
 {
 	const gchar *pin = g_hash_table_lookup(r->form, "pin");
-	SmdPinCheck *check = g_new0(SmdPinCheck, 1);
+	SmdPinCheck *check;
 	g_autofree gchar *trimmed = g_strstrip(g_strdup(pin != NULL ? pin : ""));
 
+	/* a typing slip (too short, a letter) uses up none of the tries: it
+	 * cannot be the pin, so guessing gains nothing from it */
+	if (!smd_pin_is_well_formed(trimmed)) {
+		smd_portal_finish(
+		    r, smd_page_pin(
+			   r->lang, r->token, r->csrf, NULL,
+			   L_(r->lang, "Enter the pin code from the SMS."),
+			   L_(r->lang, "A pin code is the 6 digits from the SMS. Try again.")));
+		return;
+	}
+	check = g_new0(SmdPinCheck, 1);
 	check->link_id = r->link->id;
-	/* a malformed pin counts as a wrong one */
-	check->pin_mac = smd_portal_pin_mac(r->portal, r->link->id,
-					    smd_pin_is_well_formed(trimmed) ? trimmed : "x");
+	check->pin_mac = smd_portal_pin_mac(r->portal, r->link->id, trimmed);
 	check->client_address = g_strdup(r->client);
 	smd_store_run_async(r->portal->store, smd_portal_store_pin_check, check,
 			    (GDestroyNotify)smd_pin_check_free, smd_portal_pin_checked_cb, r);

@@ -175,6 +175,10 @@ def test_admin_api():
             ok(rc == 0 and "uint32 2" in out and
                gw.query("SELECT locked, failures FROM links WHERE kind = 'recipient'")[0]["locked"] == 0,
                "UnlockRecipient unlocks the locked links (both invitations')", out)
+            rc, out = gdbus(address, "UnlockRecipient", "Pat@plain.test")
+            ok(rc == 0 and "uint32 0" in out and len(gw.events("unlocked")) == 1,
+               "unlocking again unlocks nothing, and logs nothing",
+               f"{out} {len(gw.events('unlocked'))} events")
             qid = gw.query("SELECT queue_id FROM messages WHERE notification = 0")[0]["queue_id"]
             rc, out = gdbus(address, "RevokeMessage", qid)
             ok(rc == 0 and gw.recipient_states(raw=True) == [("pat@plain.test", "revoked")],

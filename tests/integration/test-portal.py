@@ -148,6 +148,13 @@ def test_portal_flow():
         resp, page = r.request("POST", f"/m/{mtoken}/pin", {"csrf": r.csrf()})
         ok(len(sms_lines(gw)) == 1 and b"moment ago" in page, "a second request within 60 s sends nothing")
 
+        for slip in ("", "12345", "12345a", "1234567"):
+            resp, page = r.request("POST", f"/m/{mtoken}/login", {"csrf": r.csrf(), "pin": slip})
+            ok(resp.status == 400 and b"6 digits" in page,
+               f"a typing slip ({slip!r}): the form again, saying a pin is 6 digits")
+        ok(gw.query("SELECT failures FROM links WHERE kind = 'recipient'")[0]["failures"] == 0
+           and gw.query("SELECT tries FROM pins")[0]["tries"] == 0,
+           "and no try is used up by a slip", repr(gw.query("SELECT failures FROM links")))
         wrong = "000000" if pin != "000000" else "111111"
         resp, page = r.request("POST", f"/m/{mtoken}/login", {"csrf": r.csrf(), "pin": wrong})
         ok(resp.status == 400 and b"not right" in page, "wrong pin: refused with the form again")
