@@ -85,11 +85,23 @@ smd_dns_query_name(const gchar *name, gint family, GError **error)
 	return g_list_reverse(addresses);
 }
 
+/* Letters, digits, '-', '_' and dots, not an address; "" is the null MX */
+static gboolean
+smd_dns_is_host_name(const gchar *host)
+{
+	for (const gchar *c = host; *c != '\0'; c++) {
+		if (!g_ascii_isalnum(*c) && *c != '-' && *c != '_' && *c != '.')
+			return FALSE;
+	}
+	return !g_hostname_is_ip_address(host);
+}
+
 GList *
 smd_dns_parse_mx(const guint8 *answer, gsize len, GError **error)
 {
 	ns_msg msg;
 	GList *records = NULL;
+	gboolean skipped = FALSE;
 
 	if (len > G_MAXINT || ns_initparse(answer, (int)len, &msg) < 0)
 		goto malformed;
@@ -102,14 +114,21 @@ smd_dns_parse_mx(const guint8 *answer, gsize len, GError **error)
 		/* a CNAME on the way, or anything else, is not an MX */
 		if (ns_rr_type(rr) != ns_t_mx || ns_rr_class(rr) != ns_c_in)
 			continue;
-		if (ns_rr_rdlen(rr) < 3 ||
-		    dn_expand(ns_msg_base(msg), ns_msg_end(msg), ns_rr_rdata(rr) + 2, host,
-			      sizeof(host)) < 0 ||
-		    !g_utf8_validate(host, -1, NULL))
+		if (ns_rr_rdlen(rr) < 3 || dn_expand(ns_msg_base(msg), ns_msg_end(msg),
+						     ns_rr_rdata(rr) + 2, host, sizeof(host)) < 0)
 			goto malformed;
+		/* a host name and nothing else: GSocketClient would read
+		 * "host:port", "[::1]:8080" or an address literal, and a hostile
+		 * domain could send us to any port of any machine */
+		if (!smd_dns_is_host_name(host)) {
+			skipped = TRUE;
+			continue;
+		}
 		records = g_list_prepend(records, g_variant_ref_sink(g_variant_new(
 						      "(qs)", ns_get16(ns_rr_rdata(rr)), host)));
 	}
+	if (records == NULL && skipped)
+		goto malformed;
 	if (records == NULL)
 		g_set_error_literal(error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND,
 				    _("no MX record"));

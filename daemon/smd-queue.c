@@ -68,10 +68,11 @@ typedef struct {
 	gint64 looked_up_at;  /* monotonic */
 } SmdQueueDomain;
 
-/* Lookups at once, each on a thread of smd-dns.c's (which keeps room for
- * the MX hosts' addresses at connect time): more domains than this whose
+/* Lookups at once, each on a thread of smd-dns.c's (half of them: a
+ * cancelled lookup keeps its thread until the resolver gives up, and the
+ * MX hosts' addresses at connect time need threads too): more domains than this whose
  * name servers do not answer delay the lookups of the others. */
-#define SMD_QUEUE_LOOKUPS 200
+#define SMD_QUEUE_LOOKUPS 64
 /* How long a domain's next hops are used: GIO gives no TTL. A failed
  * lookup is kept shorter: the due mail of the domain is deferred (or
  * bounced) at once, not each of it after a lookup of its own. */

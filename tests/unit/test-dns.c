@@ -122,6 +122,39 @@ test_malformed(void)
 	}
 }
 
+static void
+test_not_a_host_name(void)
+{
+	/* "x:2525", "[::1]:80" (one label each) and "127.0.0.1" (four) */
+	static const guint8 port[] = {0, 10, 6, 'x', ':', '2', '5', '2', '5', 0};
+	static const guint8 v6[] = {0, 10, 8, '[', ':', ':', '1', ']', ':', '8', '0', 0};
+	static const guint8 v4[] = {0, 10, 3, '1', '2', '7', 1, '0', 1, '0', 1, '1', 0};
+	static const guint8 good[] = {0, 20, 3, 'm', 'x', '1', 0xc0, 0x0c};
+	const guint8 *const bad[] = {port, v6, v4};
+	const guint8 lens[] = {sizeof port, sizeof v6, sizeof v4};
+
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(GByteArray) alone = response(1);
+		g_autoptr(GByteArray) with_good = response(2);
+		g_autoptr(GError) error = NULL;
+		GList *records;
+		const gchar *host = NULL;
+		guint16 pref = 0;
+
+		add_record(alone, 15, bad[i], lens[i]);
+		g_assert_null(smd_dns_parse_mx(alone->data, alone->len, &error));
+		g_assert_error(error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_TEMPORARY_FAILURE);
+		/* next to a proper one: only that one */
+		add_record(with_good, 15, bad[i], lens[i]);
+		add_record(with_good, 15, good, sizeof good);
+		records = smd_dns_parse_mx(with_good->data, with_good->len, NULL);
+		g_assert_cmpuint(g_list_length(records), ==, 1);
+		g_variant_get(records->data, "(q&s)", &pref, &host);
+		g_assert_cmpstr(host, ==, "mx1.live.test");
+		g_list_free_full(records, (GDestroyNotify)g_variant_unref);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -130,5 +163,6 @@ main(int argc, char **argv)
 	g_test_add_func("/secumailer/dns/null-mx", test_null_mx);
 	g_test_add_func("/secumailer/dns/no-mx", test_no_mx);
 	g_test_add_func("/secumailer/dns/malformed", test_malformed);
+	g_test_add_func("/secumailer/dns/not-a-host-name", test_not_a_host_name);
 	return g_test_run();
 }
