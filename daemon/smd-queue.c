@@ -21,7 +21,8 @@ struct _SmdQueue {
 	const SmdConfig *config; /* borrowed from the engine */
 	SmdStore *store;
 	SmdVault *vault;
-	GHashTable *domains; /* recipient domain → SmdQueueDomain, while it has jobs */
+	GHashTable *domains; /* recipient domain → SmdQueueDomain, while it has jobs
+			      * or fresh next hops */
 	GQueue turns;	     /* SmdQueueDomain with jobs due now, in the order they go */
 	guint ready;	     /* jobs due now, of all domains */
 	GSequence *waiting;  /* SmdJob sorted by due_at */
@@ -29,6 +30,7 @@ struct _SmdQueue {
 	guint looking_up; /* domains whose next hops are being looked up */
 	gint64 config_at; /* monotonic time the configuration last changed */
 	guint tick_id;
+	guint ticks;			  /* seconds, for the sweep of stale domains */
 	GCancellable *cancellable;	  /* of the deliveries */
 	GCancellable *lookup_cancellable; /* of the lookups, replaced on reload */
 	gboolean stopped;
@@ -48,8 +50,8 @@ static guint signals[SIGNAL_LAST];
  * that greets us, the domain is suspended: its other due jobs are
  * deferred without an attempt of their own, as Postfix does with a dead
  * destination, instead of each waiting out the same connect timeout.
- * The suspension ends with the line (the domain is forgotten when it has
- * no job due and none running) or when an attempt is answered.
+ * The suspension ends with the line (when the domain has no job due and
+ * none running) or when an attempt is answered.
  *
  * A domain's next hops (MX lookup) are found once for its deliveries, and
  * before any of them takes a connection: a lookup whose name servers do
@@ -78,6 +80,11 @@ typedef struct {
  * bounced) at once, not each of it after a lookup of its own. */
 #define SMD_QUEUE_HOPS_FRESH (300 * G_USEC_PER_SEC)
 #define SMD_QUEUE_LOOKUP_ERROR_FRESH (60 * G_USEC_PER_SEC)
+/* An idle domain is kept for its fresh next hops, as long as fewer
+ * domains than this are known (a mailing to a million domains keeps no
+ * million answers); the stale ones are swept every so many seconds. */
+#define SMD_QUEUE_DOMAINS_KEPT 10000
+#define SMD_QUEUE_SWEEP_EVERY 30
 
 typedef struct {
 	SmdQueue *queue;
@@ -119,12 +126,47 @@ smd_queue_push_ready(SmdQueue *self, SmdJob *job)
 	}
 }
 
-/* A domain with nothing due, running or being looked up is forgotten */
+/* Whether @d's next hops, or the failure to find them, are recent enough */
+static gboolean
+smd_queue_domain_looked_up(SmdQueue *self, const SmdQueueDomain *d)
+{
+	gint64 age = g_get_monotonic_time() - d->looked_up_at;
+
+	if (d->looked_up_at < self->config_at)
+		return FALSE;
+	if (d->hops != NULL)
+		return age < SMD_QUEUE_HOPS_FRESH;
+	return d->lookup_error != NULL && age < SMD_QUEUE_LOOKUP_ERROR_FRESH;
+}
+
+static gboolean
+smd_queue_domain_idle(const SmdQueueDomain *d)
+{
+	return d->running == 0 && !d->queued && !d->looking_up;
+}
+
+/* A domain with nothing due, running or being looked up ends its
+ * suspension; it is forgotten unless its next hops serve the next mail
+ * to it (mail that comes one message at a time, each delivered before
+ * the next is accepted, would otherwise look the domain up each time). */
 static void
 smd_queue_domain_done(SmdQueue *self, SmdQueueDomain *d)
 {
-	if (d->running == 0 && !d->queued && !d->looking_up)
+	if (!smd_queue_domain_idle(d))
+		return;
+	g_clear_pointer(&d->suspended, g_free);
+	if (!smd_queue_domain_looked_up(self, d) ||
+	    g_hash_table_size(self->domains) > SMD_QUEUE_DOMAINS_KEPT)
 		g_hash_table_remove(self->domains, d->name);
+}
+
+static gboolean
+smd_queue_domain_stale(gpointer key, gpointer value, gpointer user_data)
+{
+	SmdQueue *self = user_data;
+	const SmdQueueDomain *d = value;
+
+	return smd_queue_domain_idle(d) && !smd_queue_domain_looked_up(self, d);
 }
 
 /* A run has ended: its connection is free again */
@@ -215,19 +257,6 @@ smd_queue_look_up(SmdQueue *self, SmdQueueDomain *d)
 	self->looking_up++;
 	smd_resolver_lookup_async(self->config, d->name, self->lookup_cancellable,
 				  smd_queue_looked_up_cb, lookup);
-}
-
-/* Whether @d's next hops, or the failure to find them, are recent enough */
-static gboolean
-smd_queue_domain_looked_up(SmdQueue *self, const SmdQueueDomain *d)
-{
-	gint64 age = g_get_monotonic_time() - d->looked_up_at;
-
-	if (d->looked_up_at < self->config_at)
-		return FALSE;
-	if (d->hops != NULL)
-		return age < SMD_QUEUE_HOPS_FRESH;
-	return d->lookup_error != NULL && age < SMD_QUEUE_LOOKUP_ERROR_FRESH;
 }
 
 /* Tries @job's recipients again after the first retry delay. */
@@ -587,6 +616,8 @@ smd_queue_tick_cb(gpointer user_data)
 		g_sequence_remove(first); /* no destroy func: the job moves */
 		smd_queue_push_ready(self, job);
 	}
+	if (++self->ticks % SMD_QUEUE_SWEEP_EVERY == 0)
+		g_hash_table_foreach_remove(self->domains, smd_queue_domain_stale, self);
 	smd_queue_kick(self);
 	return G_SOURCE_CONTINUE;
 }
