@@ -164,6 +164,41 @@ smd_page_forbidden(const gchar *lang)
 	return page;
 }
 
+/* What a request the portal refuses before any page of its own is asked
+ * for gets: an address libsoup cannot read (a %00 in it), a method no
+ * page takes, a body larger than any form. */
+static const struct {
+	guint status;
+	const gchar *title;
+	const gchar *text;
+} smd_page_refusals[] = {
+    {405, N_("This request is not possible"),
+     N_("The portal only opens pages and takes its own forms. Open the link from the e-mail "
+	"again.")},
+    {413, N_("What was sent is too large"),
+     N_("The portal takes only its own small forms. Go back, reload the page and try again.")},
+    {400, N_("This address is not valid"),
+     N_("The address of this page could not be read. Check that you opened the whole link "
+	"from the e-mail.")},
+};
+
+SmdPage *
+smd_page_refused(const gchar *lang, guint status)
+{
+	guint i = 0;
+	SmdPage *page;
+
+	if (status == 404)
+		return smd_page_not_found(lang);
+	/* any other refusal is read as a bad request, the last entry */
+	while (i + 1 < G_N_ELEMENTS(smd_page_refusals) && smd_page_refusals[i].status != status)
+		i++;
+	page =
+	    smd_page_new(lang, smd_page_refusals[i].status, L_(lang, smd_page_refusals[i].title));
+	smd_page_add(page, "<p>%s</p>", L_(lang, smd_page_refusals[i].text));
+	return page;
+}
+
 static void
 smd_page_form_start(SmdPage *page, const gchar *action, const gchar *csrf)
 {

@@ -173,23 +173,30 @@ smd_portal_security_headers(SmdPortal *self, SoupServerMessage *msg)
 					     "max-age=31536000; includeSubDomains");
 }
 
+/* Answers @msg with @page; its language switch leads to @path. */
+static void
+smd_portal_respond(SmdPortal *self, SoupServerMessage *msg, SmdPage *page, const gchar *path)
+{
+	const gchar *org =
+	    self->config->org_name != NULL ? self->config->org_name : self->config->smtp_hostname;
+	g_autofree gchar *html = smd_page_render(page, org, self->config->org_colour != NULL,
+						 self->config->org_logo != NULL, path);
+
+	smd_portal_security_headers(self, msg);
+	soup_server_message_set_status(msg, page->status, NULL);
+	soup_server_message_set_response(msg, "text/html; charset=utf-8", SOUP_MEMORY_COPY, html,
+					 strlen(html));
+}
+
 static void
 smd_portal_send_page(SmdPortalRequest *r, SmdPage *page)
 {
-	const gchar *org = r->portal->config->org_name != NULL ? r->portal->config->org_name
-							       : r->portal->config->smtp_hostname;
-	g_autofree gchar *html = smd_page_render(
-	    page, org, r->portal->config->org_colour != NULL, r->portal->config->org_logo != NULL,
-	    /* an unknown link's page must not differ by its path */
-	    r->path != NULL && page->status != 404 ? r->path : "/");
-
-	smd_portal_security_headers(r->portal, r->msg);
 	if (r->new_csrf)
 		smd_portal_set_cookie(r->portal, r->msg, smd_portal_cookie_name(r->portal, "csrf"),
 				      r->csrf, -1);
-	soup_server_message_set_status(r->msg, page->status, NULL);
-	soup_server_message_set_response(r->msg, "text/html; charset=utf-8", SOUP_MEMORY_COPY, html,
-					 strlen(html));
+	/* an unknown link's page must not differ by its path */
+	smd_portal_respond(r->portal, r->msg, page,
+			   r->path != NULL && page->status != 404 ? r->path : "/");
 }
 
 static void smd_portal_release(SmdPortalRequest *r);
@@ -828,6 +835,23 @@ smd_portal_client_address(SmdPortal *self, SoupServerMessage *msg)
 	    self->config->portal_trusted_proxies);
 }
 
+/* The language the visitor chose before (a cookie), else their browser's
+ * (Accept-Language), else the organisation's first; interned. */
+static const gchar *
+smd_portal_visitor_language(SmdPortal *self, SoupServerMessage *msg)
+{
+	g_autofree gchar *cookie = smd_portal_get_cookie(msg, "smd_lang");
+	g_auto(GStrv) org = NULL;
+
+	if (cookie != NULL && smd_i18n_supported(cookie))
+		return g_intern_string(cookie);
+	org = smd_i18n_split(self->config->org_language);
+	return g_intern_string(
+	    smd_i18n_negotiate(soup_message_headers_get_one(
+				   soup_server_message_get_request_headers(msg), "Accept-Language"),
+			       org[0]));
+}
+
 /* The visitor's language: a choice made with the switch (?lang=, kept in
  * a cookie), else their browser's (Accept-Language), else the
  * organisation's first. And where the switch on this page leads: the page
@@ -837,10 +861,6 @@ smd_portal_choose_language(SmdPortal *self, SmdPortalRequest *r, const char *pat
 			   GHashTable *query)
 {
 	const gchar *asked = query != NULL ? g_hash_table_lookup(query, "lang") : NULL;
-	g_autofree gchar *cookie = smd_portal_get_cookie(r->msg, "smd_lang");
-	g_auto(GStrv) org = smd_i18n_split(self->config->org_language);
-	const gchar *accept = soup_message_headers_get_one(
-	    soup_server_message_get_request_headers(r->msg), "Accept-Language");
 
 	if (asked != NULL && smd_i18n_supported(asked)) {
 		g_autofree gchar *cookie_header = NULL;
@@ -852,10 +872,8 @@ smd_portal_choose_language(SmdPortal *self, SmdPortalRequest *r, const char *pat
 				    365 * 86400, self->secure ? "; Secure" : "");
 		soup_message_headers_append(soup_server_message_get_response_headers(r->msg),
 					    "Set-Cookie", cookie_header);
-	} else if (cookie != NULL && smd_i18n_supported(cookie)) {
-		r->lang = g_intern_string(cookie);
 	} else {
-		r->lang = g_intern_string(smd_i18n_negotiate(accept, org[0]));
+		r->lang = smd_portal_visitor_language(self, r->msg);
 	}
 	r->path = smd_portal_switch_path(path, r->post);
 }
@@ -892,8 +910,10 @@ smd_portal_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
 	}
 	smd_portal_choose_language(self, r, path, query);
 	if (!r->post && g_strcmp0(method, "GET") != 0 && g_strcmp0(method, "HEAD") != 0) {
-		smd_portal_security_headers(self, msg);
-		soup_server_message_set_status(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
+		g_autoptr(SmdPage) page = smd_page_refused(r->lang, SOUP_STATUS_METHOD_NOT_ALLOWED);
+		soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow",
+					     "GET, HEAD, POST");
+		smd_portal_send_page(r, page);
 		return;
 	}
 	if (r->post) {
@@ -922,7 +942,8 @@ smd_portal_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
 			     g_steal_pointer(&r));
 }
 
-/* Before the body is read: refuse what no form of ours could be. */
+/* Before the body is read: refuse what no form of ours could be (the
+ * body is dropped as it comes, smd_portal_got_headers_cb()). */
 static void
 smd_portal_early_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
 			 GHashTable *query, gpointer user_data)
@@ -930,10 +951,41 @@ smd_portal_early_handler(SoupServer *server, SoupServerMessage *msg, const char 
 	SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
 	goffset length = soup_message_headers_get_content_length(h);
 	if (length > SMD_MAX_REQUEST_BODY ||
-	    soup_message_headers_get_encoding(h) == SOUP_ENCODING_CHUNKED) {
-		smd_portal_security_headers(SMD_PORTAL(user_data), msg);
+	    soup_message_headers_get_encoding(h) == SOUP_ENCODING_CHUNKED)
 		soup_server_message_set_status(msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, NULL);
-	}
+}
+
+/* After libsoup's own checks of the request's head and our early
+ * handler: what they refused gets a page that says why (libsoup answers
+ * an address it cannot decode, such as one with %00, with an empty 400
+ * and keeps the connection), and the address "*", which no handler
+ * takes, the page of an unknown link. */
+static void
+smd_portal_got_headers_cb(SoupServerMessage *msg, gpointer user_data)
+{
+	SmdPortal *self = user_data;
+	guint status = soup_server_message_get_status(msg);
+	g_autoptr(SmdPage) page = NULL;
+
+	if (status == 0 && soup_server_message_is_options_ping(msg))
+		status = SOUP_STATUS_NOT_FOUND;
+	if (status == 0)
+		return;
+	/* libsoup 3.2 still reads the body of a refused request before it
+	 * answers (unless the client asked "Expect: 100-continue"), and keeps
+	 * it: a POST of a gigabyte was a gigabyte of memory. Read, it is
+	 * dropped; the reaper ends one that takes too long. */
+	soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
+	page = smd_page_refused(smd_portal_visitor_language(self, msg), status);
+	smd_portal_respond(self, msg, page, "/");
+}
+
+static void
+smd_portal_request_started_cb(SoupServer *server, SoupServerMessage *msg, gpointer user_data)
+{
+	/* connected after libsoup's own handler of the signal, so it runs after */
+	g_signal_connect_object(msg, "got-headers", G_CALLBACK(smd_portal_got_headers_cb),
+				user_data, 0);
 }
 
 static void
@@ -1006,6 +1058,8 @@ smd_portal_new(SmdEngine *engine, GError **error)
 	}
 	self->server = soup_server_new("server-header", "SecuMailer", NULL);
 	self->reaper = smd_portal_reaper_new(self->server);
+	g_signal_connect_object(self->server, "request-started",
+				G_CALLBACK(smd_portal_request_started_cb), self, 0);
 	soup_server_add_early_handler(self->server, NULL, smd_portal_early_handler, self, NULL);
 	soup_server_add_handler(self->server, NULL, smd_portal_handler, self, NULL);
 	if (!smd_parse_host_port(config->portal_listen, 443, &host, &port) ||

@@ -454,6 +454,76 @@ def test_portal_options_and_http_sms():
         api.shutdown()
 
 
+def raw_http(port, request, timeout=10):
+    """Sends @request as it is; returns (status line, headers, body, closed):
+    closed is whether the server ended the connection after its answer."""
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(request)
+        data, closed = b"", False
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    closed = True
+                    break
+                data += chunk
+        except socket.timeout:
+            pass
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    return lines[0], headers, body, closed
+
+
+def test_refused_requests():
+    """What the portal refuses before any link is looked at still gets a
+    page that says why, in the visitor's language, and the connection is
+    closed: an address libsoup cannot decode (%00), "*", a method no page
+    takes, a body larger than any form (which is not kept in memory)."""
+    pport = smdtest.free_port()
+    with Gateway({}, extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                       "public-url": f"http://127.0.0.1:{pport}"}}) as gw:
+        for target in (b"/m/%00%ff", b"/%00"):
+            status, headers, body, closed = raw_http(
+                pport, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n", timeout=5)
+            ok(status.startswith("HTTP/1.1 400") and b"This address is not valid" in body
+               and b"whole link" in body, f"{target.decode()}: a 400 page that says why",
+               f"{status} {body[:200]!r}")
+            ok(headers.get("connection") == "close" and closed
+               and "default-src 'none'" in headers.get("content-security-policy", ""),
+               "with the portal's headers, and the connection is closed", repr(headers))
+        status, headers, body, closed = raw_http(
+            pport, b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", timeout=5)
+        ok(status.startswith("HTTP/1.1 404") and b"This link does not work" in body and closed,
+           "'*': the page of an unknown link", f"{status} {body[:200]!r}")
+        status, headers, body, closed = raw_http(
+            pport, b"PUT /m/x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", timeout=5)
+        ok(status.startswith("HTTP/1.1 405") and b"This request is not possible" in body
+           and headers.get("allow") == "GET, HEAD, POST" and closed,
+           "PUT: 405 with Allow and a page that says why", f"{status} {headers} {body[:200]!r}")
+        big = (b"POST /m/x HTTP/1.1\r\nHost: x\r\nAccept-Language: nl\r\n"
+               b"Content-Type: application/x-www-form-urlencoded\r\n"
+               b"Content-Length: %d\r\n" % (64 << 20))
+        status, headers, body, closed = raw_http(
+            pport, big + b"Expect: 100-continue\r\n\r\n", timeout=5)
+        ok(status.startswith("HTTP/1.1 413") and b'lang="nl"' in body and closed,
+           "a body larger than any form, announced: 413 before it is sent, in the "
+           "visitor's language", f"{status} {body[:300]!r}")
+
+        def rss_kb():
+            with open(f"/proc/{gw.proc.pid}/status") as f:
+                return next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS"))
+        before = rss_kb()
+        status, headers, body, closed = raw_http(
+            pport, big + b"\r\n" + b"a" * (64 << 20), timeout=20)
+        grown = rss_kb() - before
+        ok(status.startswith("HTTP/1.1 413") and b"Wat er verstuurd is, is te groot" in body,
+           "sent all the same (64 MB): 413 with the page", f"{status} {body[:300]!r}")
+        ok(grown < 16 << 10, "and the body was not kept in memory", f"RSS grew {grown} KB")
+        ok(gw.running, "the daemon is still running")
+
+
 def test_trusted_proxy():
     pport = smdtest.free_port()
     with TestMX() as plain, TestMX(starttls=True) as org, \
@@ -502,4 +572,5 @@ def test_portal_https():
 
 if __name__ == "__main__":
     smdtest.main([test_languages, test_portal_flow, test_unknown_links_and_lockout, test_retention,
-                  test_portal_options_and_http_sms, test_trusted_proxy, test_portal_https])
+                  test_portal_options_and_http_sms, test_trusted_proxy, test_portal_https,
+                  test_refused_requests])
