@@ -270,6 +270,14 @@ main(int argc, char **argv)
 		g_printerr("%s", help);
 		return EXIT_FAILURE;
 	}
+	/* D-Bus strings are UTF-8; GVariant would put "[Invalid UTF-8]" in
+	 * place of the argument, and a filter would silently match nothing */
+	for (int i = 2; i < argc; i++) {
+		if (!g_utf8_validate(argv[i], -1, NULL)) {
+			g_printerr(_("Argument %d is not valid UTF-8.\n"), i - 1);
+			return EXIT_FAILURE;
+		}
+	}
 	command = argv[1];
 	(void)smd_error_quark(); /* typed errors from the daemon */
 	proxy = smd_dbus_gateway1_proxy_new_for_bus_sync(

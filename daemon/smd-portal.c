@@ -888,7 +888,8 @@ smd_portal_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
 	g_autoptr(SmdPortalRequest) r = NULL;
 	SmdLinkLookup *lookup;
 
-	if (g_str_has_prefix(path, "/static/") && g_strcmp0(method, "GET") == 0) {
+	if (g_str_has_prefix(path, "/static/") &&
+	    (g_strcmp0(method, "GET") == 0 || g_strcmp0(method, "HEAD") == 0)) {
 		if (g_strcmp0(path, "/static/theme.css") == 0)
 			smd_portal_send_theme(self, msg);
 		else if (g_strcmp0(path, "/static/logo") == 0)
@@ -921,7 +922,16 @@ smd_portal_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
 		    soup_message_body_flatten(soup_server_message_get_request_body(msg));
 		g_autofree gchar *text =
 		    g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body));
+		GHashTableIter iter;
+		gpointer value;
+
 		r->form = soup_form_decode(text);
+		/* a field may be echoed in a page, which is UTF-8: one that is
+		 * not counts as absent (the value shares the key's memory) */
+		g_hash_table_iter_init(&iter, r->form);
+		while (g_hash_table_iter_next(&iter, NULL, &value))
+			if (!g_utf8_validate(value, -1, NULL))
+				g_hash_table_iter_remove(&iter);
 	}
 
 	if (!smd_portal_route_parse(path, &route)) {
@@ -949,9 +959,14 @@ smd_portal_early_handler(SoupServer *server, SoupServerMessage *msg, const char 
 			 GHashTable *query, gpointer user_data)
 {
 	SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
+	SoupEncoding encoding = soup_message_headers_get_encoding(h);
+	/* libsoup reads "Content-Length: -1", or one past 2^64, as -1: a body
+	 * until the connection ends. Only a body of a known, small length is
+	 * read (chunked is refused too: no form of ours needs it). */
 	goffset length = soup_message_headers_get_content_length(h);
-	if (length > SMD_MAX_REQUEST_BODY ||
-	    soup_message_headers_get_encoding(h) == SOUP_ENCODING_CHUNKED)
+
+	if (encoding != SOUP_ENCODING_NONE && (encoding != SOUP_ENCODING_CONTENT_LENGTH ||
+					       length < 0 || length > SMD_MAX_REQUEST_BODY))
 		soup_server_message_set_status(msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, NULL);
 }
 

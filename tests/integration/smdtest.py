@@ -831,10 +831,11 @@ class Browser:
         self.port = port
         self.cookies = {}
 
-    def request(self, method, path, form=None, headers=None):
+    def request(self, method, path, form=None, headers=None, raw=None):
+        """raw: a body sent as it is, instead of the encoded form"""
         con = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
         headers = dict(headers or {})
-        body = None
+        body = raw
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if form is not None:

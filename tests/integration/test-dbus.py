@@ -130,6 +130,11 @@ def test_admin_api():
                                capture_output=True, text=True, env=env)
             ok(p.returncode != 0 and "country code" in p.stderr, "secumailerctl: a clear error",
                p.stderr)
+            p = subprocess.run([ctl.encode(), b"--session", b"phones", b"\xfe"],
+                               capture_output=True, env=env)
+            ok(p.returncode == 1 and b"Argument 1 is not valid UTF-8" in p.stderr
+               and b"CRITICAL" not in p.stderr,
+               "an argument that is not UTF-8: refused, not sent mangled", p.stdout + p.stderr)
             p = subprocess.run([ctl, "--session", "messages", "--state", "invited"],
                                capture_output=True, text=True, env=env)
             ok(p.returncode == 0 and "pat@plain.test" in p.stdout and "invited" in p.stdout,

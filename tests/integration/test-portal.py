@@ -16,6 +16,7 @@ import threading
 import json
 import os
 import re
+import socket
 import sqlite3
 import sys
 import time
@@ -107,6 +108,13 @@ def test_portal_flow():
         ok(resp.status == 400 and b'class="error"' in page and b"Submit" in page
            and b'aria-invalid="true"' in page,
            "invalid number: a clear message and the form again", page[-400:])
+        resp, page = b.request("POST", f"/r/{rtoken}", headers={
+            "Content-Type": "application/x-www-form-urlencoded"},
+            raw=f"csrf={b.csrf()}&phone=06%F0%28%8C%28".encode())
+        ok(resp.status == 400 and b'class="error"' in page and b"\xf0" not in page
+           and page.decode("utf-8", "replace") == page.decode("utf-8", "ignore"),
+           "a number that is not UTF-8: the form again, with nothing of it echoed",
+           page[-400:])
         resp, page = b.request("POST", f"/r/{rtoken}", {"csrf": b.csrf(), "phone": "06 12345678"})
         ok(resp.status == 200 and b"Stored" in page and "+31 6••••••78".encode() in page
            and b"12345678" not in page, "Stored, with the number masked", page[-400:])
@@ -457,7 +465,6 @@ def test_portal_options_and_http_sms():
 def raw_http(port, request, timeout=10):
     """Sends @request as it is; returns (status line, headers, body, closed):
     closed is whether the server ended the connection after its answer."""
-    import socket
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(request)
         data, closed = b"", False
@@ -525,6 +532,21 @@ def test_refused_requests():
         ok(status.startswith("HTTP/1.1 413") and b"Wat er verstuurd is, is te groot" in body,
            "sent all the same (64 MB): 413 with the page", f"{status} {body[:300]!r}")
         ok(grown < 16 << 10, "and the body was not kept in memory", f"RSS grew {grown} KB")
+        # "-1" and lengths past 2^64 are read by libsoup as "until the end"
+        for length in (b"-1", b"18446744073709551616"):
+            before = rss_kb()
+            with socket.create_connection(("127.0.0.1", pport), timeout=20) as s:
+                s.sendall(b"POST /m/x HTTP/1.1\r\nHost: x\r\nContent-Length: " + length
+                          + b"\r\n\r\n" + b"a" * (64 << 20))
+            grown = rss_kb() - before
+            ok(grown < 16 << 10, f"Content-Length: {length.decode()} and 64 MB: not kept in "
+               "memory", f"RSS grew {grown} KB")
+        con = http.client.HTTPConnection("127.0.0.1", pport, timeout=20)
+        con.request("HEAD", "/static/portal.css")
+        resp = con.getresponse()
+        ok(resp.status == 200 and resp.getheader("Content-Type", "").startswith("text/css"),
+           "HEAD of the style sheet: 200, as GET", f"{resp.status} {resp.getheaders()}")
+        con.close()
         ok(gw.running, "the daemon is still running")
 
 
