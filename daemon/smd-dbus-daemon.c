@@ -526,6 +526,40 @@ smd_dbus_known_state(const gchar *state, GError **error)
 	return FALSE;
 }
 
+/* A filter key ListMessages does not know, or of another type, is an
+ * error: left out, the caller would get the unfiltered list. */
+static gboolean
+smd_dbus_known_filter(GVariant *filter, GError **error)
+{
+	static const struct {
+		const gchar *key;
+		const gchar *type;
+	} known[] = {{"state", "s"}, {"address", "s"},	  {"address-prefix", "s"}, {"since", "x"},
+		     {"until", "x"}, {"older-than", "s"}, {"newer-than", "s"}};
+	GVariantIter iter;
+	const gchar *key;
+	GVariant *value;
+
+	g_variant_iter_init(&iter, filter);
+	while (g_variant_iter_loop(&iter, "{&sv}", &key, &value)) {
+		guint i = 0;
+		while (i < G_N_ELEMENTS(known) && g_strcmp0(known[i].key, key) != 0)
+			i++;
+		if (i == G_N_ELEMENTS(known)) {
+			g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+				    _("Unknown filter “%s”"), key);
+		} else if (g_strcmp0(g_variant_get_type_string(value), known[i].type) != 0) {
+			g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+				    _("The filter “%s” must be of type “%s”"), key, known[i].type);
+		} else {
+			continue;
+		}
+		g_variant_unref(value); /* g_variant_iter_loop() frees it only when it goes on */
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static void
 smd_dbus_do_list_messages(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
 {
@@ -535,6 +569,11 @@ smd_dbus_do_list_messages(SmdDbusDaemon *self, GDBusMethodInvocation *invocation
 
 	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(@a{sv}uu)", &filter,
 		      &list->offset, &list->limit);
+	if (!smd_dbus_known_filter(filter, &error)) {
+		smd_message_list_free(list);
+		g_dbus_method_invocation_return_gerror(invocation, error);
+		return;
+	}
 	g_variant_lookup(filter, "state", "s", &list->state);
 	if (list->state != NULL && !smd_dbus_known_state(list->state, &error)) {
 		smd_message_list_free(list);

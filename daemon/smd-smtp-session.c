@@ -429,8 +429,13 @@ smd_smtp_session_cmd_mail(SmdSmtpSession *self, const SmdCommand *cmd)
 	if (size != NULL) {
 		guint64 n = 0;
 		if (!g_ascii_string_to_unsigned(size, 10, 0, G_MAXUINT64, &n, NULL)) {
-			smd_smtp_session_reply(self, "501 5.5.4 %s", _("SIZE must be a number"));
-			return;
+			/* digits past 2^64 are a number, and too large */
+			if (size[0] == '\0' || size[strspn(size, "0123456789")] != '\0') {
+				smd_smtp_session_reply(self, "501 5.5.4 %s",
+						       _("SIZE must be a number"));
+				return;
+			}
+			n = G_MAXUINT64;
 		}
 		if (n > self->config->max_message_size) {
 			smd_smtp_session_reply(self, "552 5.3.4 %s",

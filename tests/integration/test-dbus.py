@@ -244,6 +244,12 @@ def test_paging_by_keyset():
             ok(rc == 0 and out == "(@a(sxssta(ss)) [],)", "address-prefix: nothing begins so", out)
             rc, out = gdbus(address, "ListMessages", "{'older-than': <'nosuchid'>}", "0", "10")
             ok(rc == 0 and out == "(@a(sxssta(ss)) [],)", "an unknown queue id: nothing", out)
+            rc, out = gdbus(address, "ListMessages", "{'adress': <'r1@org.test'>}", "0", "10")
+            ok(rc != 0 and "InvalidArgs" in out and "adress" in out,
+               "an unknown filter is an error, not the whole list", out)
+            rc, out = gdbus(address, "ListMessages", "{'since': <'yesterday'>}", "0", "10")
+            ok(rc != 0 and "InvalidArgs" in out and "since" in out and "“x”" in out,
+               "a filter of the wrong type is an error that names the type", out)
     finally:
         bus.terminate()
         bus.wait(5)

@@ -97,6 +97,11 @@ def test_size_limits():
     c = session(gw)
     r = c.cmd(b"MAIL FROM:<a@sender.test> SIZE=%d" % (100 * 1024 + 1))
     ok(r.startswith(b"552 5.3.4"), "MAIL SIZE= over the limit → 552 5.3.4", repr(r))
+    r = c.cmd(b"MAIL FROM:<a@sender.test> SIZE=" + b"9" * 30)
+    ok(r.startswith(b"552 5.3.4"), "SIZE= past 2^64 is a number, too large → 552 5.3.4", repr(r))
+    for bad in (b"SIZE=", b"SIZE=12k", b"SIZE=-1"):
+        r = c.cmd(b"MAIL FROM:<a@sender.test> " + bad)
+        ok(r.startswith(b"501 5.5.4"), f"{bad!r} is not a number → 501 5.5.4", repr(r))
     ok(c.cmd(b"MAIL FROM:<a@sender.test> SIZE=1000").startswith(b"250"),
        "MAIL SIZE= under the limit → 250")
     c.cmd(b"RCPT TO:<b@tls.test>")
