@@ -75,6 +75,19 @@ smd_config_fail(SmdConfigParser *p, const gchar *group, const gchar *key, GError
 	return FALSE;
 }
 
+/* Two keys that only make sense together: the error names the one that
+ * is there, with its line, and the one it misses. */
+static gboolean
+smd_config_pair(SmdConfigParser *p, const gchar *group, const gchar *key_a, const gchar *a,
+		const gchar *key_b, const gchar *b, GError **error)
+{
+	if ((a == NULL) == (b == NULL))
+		return TRUE;
+	if (a != NULL)
+		return smd_config_fail(p, group, key_a, error, _("needs “%s” as well"), key_b);
+	return smd_config_fail(p, group, key_b, error, _("needs “%s” as well"), key_a);
+}
+
 /* GKeyFile does not report line numbers, so the raw text is scanned
  * once to find where each group and key is, and to catch syntax errors. */
 static gboolean
@@ -402,10 +415,9 @@ smd_config_parse_smtp(SmdConfigParser *p, SmdConfig *c, GError **error)
 	if (!smd_config_file_exists(p, "smtp", "tls-certificate", c->tls_certificate, error) ||
 	    !smd_config_file_exists(p, "smtp", "tls-key", c->tls_key, error))
 		return FALSE;
-	if ((c->tls_certificate == NULL) != (c->tls_key == NULL))
-		return smd_config_fail(p, "smtp",
-				       c->tls_key == NULL ? "tls-certificate" : "tls-key", error,
-				       _("tls-certificate and tls-key go together"));
+	if (!smd_config_pair(p, "smtp", "tls-certificate", c->tls_certificate, "tls-key",
+			     c->tls_key, error))
+		return FALSE;
 	if (c->tls_certificate != NULL) {
 		g_autoptr(GError) error_local = NULL;
 		g_autoptr(GTlsCertificate) cert =
@@ -453,7 +465,12 @@ smd_config_parse_delivery(SmdConfigParser *p, SmdConfig *c, GError **error)
 				    p, "delivery", "routes", error,
 				    _("“%s” is not a host with an optional port"), eq + 1);
 			}
-			g_hash_table_replace(c->routes, g_steal_pointer(&domain), route);
+			if (g_hash_table_contains(c->routes, domain)) {
+				smd_route_free(route);
+				return smd_config_fail(p, "delivery", "routes", error,
+						       _("“%s” has two routes"), domain);
+			}
+			g_hash_table_insert(c->routes, g_steal_pointer(&domain), route);
 		}
 	}
 
@@ -548,10 +565,9 @@ smd_config_parse_portal_extra(SmdConfigParser *p, SmdConfig *c, GError **error)
 				    error) ||
 	    !smd_config_file_exists(p, "portal", "tls-key", c->portal_tls_key, error))
 		return FALSE;
-	if ((c->portal_tls_certificate == NULL) != (c->portal_tls_key == NULL))
-		return smd_config_fail(p, "portal",
-				       c->portal_tls_key == NULL ? "tls-certificate" : "tls-key",
-				       error, _("tls-certificate and tls-key go together"));
+	if (!smd_config_pair(p, "portal", "tls-certificate", c->portal_tls_certificate, "tls-key",
+			     c->portal_tls_key, error))
+		return FALSE;
 	c->portal_default_country = smd_config_string(p, "portal", "default-country");
 	if (c->portal_default_country == NULL)
 		c->portal_default_country = g_strdup("NL");
@@ -596,10 +612,9 @@ smd_config_parse_sms(SmdConfigParser *p, SmdConfig *c, GError **error)
 
 	if (!smd_config_parse_portal_extra(p, c, error))
 		return FALSE;
-	if ((c->portal_listen != NULL) != (c->portal_public_url != NULL))
-		return smd_config_fail(p, "portal",
-				       c->portal_listen == NULL ? "listen" : "public-url", error,
-				       _("listen and public-url go together"));
+	if (!smd_config_pair(p, "portal", "listen", c->portal_listen, "public-url",
+			     c->portal_public_url, error))
+		return FALSE;
 	c->sms_provider = smd_config_string(p, "sms", "provider");
 	if (c->sms_provider == NULL)
 		c->sms_provider = g_strdup("file");

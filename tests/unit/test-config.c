@@ -129,8 +129,14 @@ test_errors_name_line_and_key(void)
 		     "t.conf:24: [organisation] colour:");
 	expect_error("notify-from", "notify-from = a@b.example\nlogo = /etc/passwd",
 		     "t.conf:24: [organisation] logo:");
+	/* of two keys that go together, the one present is named, with its line */
 	expect_error("listen = 127.0.0.1:8080", "",
-		     "[portal] listen: listen and public-url go together");
+		     "t.conf:12: [portal] public-url: needs “listen” as well");
+	expect_error("public-url", "", "t.conf:11: [portal] listen: needs “public-url” as well");
+	expect_error("relay-networks", "relay-networks = 127.0.0.0/8\ntls-key = /etc/passwd",
+		     "t.conf:5: [smtp] tls-key: needs “tls-certificate” as well");
+	expect_error("routes", "routes = a.example=127.0.0.1:1; A.example = 127.0.0.1:2",
+		     "t.conf:7: [delivery] routes: “a.example” has two routes");
 	/* relay-networks is required: never an open relay by omission */
 	expect_error("relay-networks", "", "[smtp] relay-networks: this key is required");
 }
