@@ -166,7 +166,7 @@ smd_page_forbidden(const gchar *lang)
 
 /* What a request the portal refuses before any page of its own is asked
  * for gets: an address libsoup cannot read (a %00 in it), a method no
- * page takes, a body larger than any form. */
+ * page takes, a body larger than any form or of another kind. */
 static const struct {
 	guint status;
 	const gchar *title;
@@ -177,6 +177,8 @@ static const struct {
 	"again.")},
     {413, N_("What was sent is too large"),
      N_("The portal takes only its own small forms. Go back, reload the page and try again.")},
+    {415, N_("What was sent is not a form of this portal"),
+     N_("The portal takes only its own forms. Go back, reload the page and try again.")},
     {400, N_("This address is not valid"),
      N_("The address of this page could not be read. Check that you opened the whole link "
 	"from the e-mail.")},

@@ -964,10 +964,16 @@ smd_portal_early_handler(SoupServer *server, SoupServerMessage *msg, const char 
 	 * until the connection ends. Only a body of a known, small length is
 	 * read (chunked is refused too: no form of ours needs it). */
 	goffset length = soup_message_headers_get_content_length(h);
+	const gchar *type = soup_message_headers_get_content_type(h, NULL);
 
 	if (encoding != SOUP_ENCODING_NONE && (encoding != SOUP_ENCODING_CONTENT_LENGTH ||
 					       length < 0 || length > SMD_MAX_REQUEST_BODY))
 		soup_server_message_set_status(msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, NULL);
+	/* our forms are all URL-encoded: a multipart or JSON body is not one
+	 * of them, which "the form has expired" would not tell */
+	else if (length > 0 && (type == NULL ||
+				g_ascii_strcasecmp(type, "application/x-www-form-urlencoded") != 0))
+		soup_server_message_set_status(msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE, NULL);
 }
 
 /* After libsoup's own checks of the request's head and our early

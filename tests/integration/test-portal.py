@@ -487,7 +487,8 @@ def test_refused_requests():
     """What the portal refuses before any link is looked at still gets a
     page that says why, in the visitor's language, and the connection is
     closed: an address libsoup cannot decode (%00), "*", a method no page
-    takes, a body larger than any form (which is not kept in memory)."""
+    takes, a body larger than any form (which is not kept in memory) or
+    not a form at all."""
     pport = smdtest.free_port()
     # under ASan freed memory waits in a quarantine (256 MB): a small one,
     # or the memory read and dropped would count as kept
@@ -541,6 +542,19 @@ def test_refused_requests():
             grown = rss_kb() - before
             ok(grown < 16 << 10, f"Content-Length: {length.decode()} and 64 MB: not kept in "
                "memory", f"RSS grew {grown} KB")
+        for ctype in (b"multipart/form-data; boundary=x", b"application/json", None):
+            head = b"POST /m/x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+            if ctype is not None:
+                head += b"Content-Type: " + ctype + b"\r\n"
+            status, headers, body, closed = raw_http(pport, head + b"\r\n{}", timeout=5)
+            ok(status.startswith("HTTP/1.1 415") and b"not a form of this portal" in body
+               and closed, f"a POST of {ctype!r}: 415 with a page that says why",
+               f"{status} {body[:300]!r}")
+        status, headers, body, closed = raw_http(
+            pport, b"POST /m/x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Type: "
+            b"Application/X-WWW-Form-URLencoded; charset=UTF-8\r\n\r\na=b", timeout=5)
+        ok(status.startswith("HTTP/1.1 404"),
+           "a form, with parameters to its type: read (an unknown link here)", status)
         con = http.client.HTTPConnection("127.0.0.1", pport, timeout=20)
         con.request("HEAD", "/static/portal.css")
         resp = con.getresponse()
