@@ -38,6 +38,7 @@ static gchar *body;  /* the DATA, ending in CRLF.CRLF */
 static SSL_CTX *tls_ctx;
 static GMutex latency_lock;
 static GArray *latencies; /* gdouble, ms */
+static gint resumed;	  /* STARTTLS sessions the relay let us resume */
 
 static gboolean
 send_one(SSL_SESSION **session)
@@ -66,6 +67,8 @@ send_one(SSL_SESSION **session)
 			SSL_set_session(c->ssl, *session);
 		if (SSL_connect(c->ssl) != 1)
 			goto out;
+		if (SSL_session_reused(c->ssl))
+			g_atomic_int_inc(&resumed);
 		if (!bench_conn_printf(c, "EHLO source.bench\r\n") || bench_conn_reply(c) != 250)
 			goto out;
 	}
@@ -187,8 +190,9 @@ main(int argc, char **argv)
 	seconds = (gdouble)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC;
 	g_array_sort(latencies, compare_doubles);
 	g_print("{\"sent\": %u, \"failed\": %d, \"seconds\": %.3f, \"per_second\": %.1f, "
-		"\"p50_ms\": %.2f, \"p99_ms\": %.2f}\n",
+		"\"p50_ms\": %.2f, \"p99_ms\": %.2f, \"resumed\": %d}\n",
 		latencies->len, g_atomic_int_get(&failed), seconds,
-		(gdouble)latencies->len / seconds, percentile(0.5), percentile(0.99));
+		(gdouble)latencies->len / seconds, percentile(0.5), percentile(0.99),
+		g_atomic_int_get(&resumed));
 	return g_atomic_int_get(&failed) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
