@@ -27,11 +27,24 @@
 #define SMD_ACTION_REVOKE "org.secumailer.Gateway1.revoke"
 #define SMD_ACTION_CONFIGURE "org.secumailer.Gateway1.configure"
 
+/* waits before connecting to the bus again, doubling up to the last */
+#define SMD_DBUS_RETRY_FIRST 1
+#define SMD_DBUS_RETRY_LAST 30
+
 struct _SmdDbusDaemon {
 	GObject parent_instance;
 	SmdEngine *engine;
 	SmdDbusGateway1 *skeleton;
+	GBusType bus_type;
+	/* Connections of our own, not GIO's shared ones: when the bus goes
+	 * (a restart of dbus), a shared connection ends the whole process,
+	 * and mail must keep flowing without the admin API. */
+	GDBusConnection *connection;
+	GDBusConnection *system; /* polkit's bus when ours is the session bus */
+	GCancellable *cancellable;
 	guint owner_id;
+	guint retry_source;
+	guint retry_seconds;
 	gboolean authorize;
 };
 
@@ -117,6 +130,39 @@ smd_dbus_polkit_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 
 /* Runs @method only when polkit says the caller may do @action; else the
  * call is answered AccessDenied and nothing changes. */
+/* A bus connection of our own: one that ends the process when the bus
+ * goes is only what g_bus_get() gives. */
+static GDBusConnection *
+smd_dbus_connect_sync(GBusType bus_type, GError **error)
+{
+	g_autofree gchar *address = g_dbus_address_get_for_bus_sync(bus_type, NULL, error);
+
+	if (address == NULL)
+		return NULL;
+	return g_dbus_connection_new_for_address_sync(
+	    address,
+	    G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+		G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+	    NULL, NULL, error);
+}
+
+static GDBusConnection *
+smd_dbus_system_bus(SmdDbusDaemon *self, GError **error)
+{
+	if (self->bus_type == G_BUS_TYPE_SYSTEM) {
+		if (self->connection != NULL)
+			return g_object_ref(self->connection);
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+				    "not connected to the system bus");
+		return NULL;
+	}
+	if (self->system == NULL || g_dbus_connection_is_closed(self->system)) {
+		g_clear_object(&self->system);
+		self->system = smd_dbus_connect_sync(G_BUS_TYPE_SYSTEM, error);
+	}
+	return self->system != NULL ? g_object_ref(self->system) : NULL;
+}
+
 static void
 smd_dbus_authorize(SmdDbusDaemon *self, GDBusMethodInvocation *invocation, const gchar *action,
 		   SmdDbusMethod method)
@@ -131,9 +177,9 @@ smd_dbus_authorize(SmdDbusDaemon *self, GDBusMethodInvocation *invocation, const
 		return;
 	}
 	/* the authority lives on the system bus (DBUS_SYSTEM_BUS_ADDRESS) */
-	system = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, &error);
+	system = smd_dbus_system_bus(self, &error);
 	if (system == NULL) {
-		g_warning("cannot reach polkit: %s", error->message);
+		g_warning("cannot reach polkit: %s", error != NULL ? error->message : "no bus");
 		smd_dbus_deny(invocation, action,
 			      _("Not authorized: the authorization service is not available"));
 		return;
@@ -757,27 +803,114 @@ smd_dbus_event_hook(const SmdEvent *event, gpointer user_data)
 /* ------------------------------------------------------------ the name */
 
 static void
-smd_dbus_bus_acquired_cb(GDBusConnection *connection, const gchar *name, gpointer user_data)
-{
-	SmdDbusDaemon *self = user_data;
-	g_autoptr(GError) error = NULL;
-	if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(self->skeleton), connection,
-					      SMD_DBUS_PATH, &error))
-		g_warning("cannot export the admin API: %s", error->message);
-}
-
-static void
 smd_dbus_name_acquired_cb(GDBusConnection *connection, const gchar *name, gpointer user_data)
 {
+	SmdDbusDaemon *self = user_data;
+
+	self->retry_seconds = SMD_DBUS_RETRY_FIRST;
 	g_message("admin API on D-Bus as %s", name);
 }
 
 static void
 smd_dbus_name_lost_cb(GDBusConnection *connection, const gchar *name, gpointer user_data)
 {
-	/* mail keeps flowing; only the admin app cannot reach us */
-	g_warning("the admin API is not available: cannot own %s on the %s", name,
-		  connection == NULL ? "bus (no bus)" : "bus");
+	/* mail keeps flowing; only the admin app cannot reach us (when the
+	 * bus itself went, smd_dbus_closed_cb() says so and connects again) */
+	if (connection != NULL && !g_dbus_connection_is_closed(connection))
+		g_warning("the admin API is not available: cannot own %s on the bus", name);
+}
+
+static void smd_dbus_connect(SmdDbusDaemon *self);
+
+static gboolean
+smd_dbus_retry_cb(gpointer user_data)
+{
+	SmdDbusDaemon *self = user_data;
+
+	self->retry_source = 0;
+	smd_dbus_connect(self);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+smd_dbus_retry_later(SmdDbusDaemon *self)
+{
+	self->retry_source = g_timeout_add_seconds(self->retry_seconds, smd_dbus_retry_cb, self);
+	self->retry_seconds = MIN(self->retry_seconds * 2, SMD_DBUS_RETRY_LAST);
+}
+
+/* Drops what lived on the connection, so that a new one starts clean. */
+static void
+smd_dbus_disconnect(SmdDbusDaemon *self)
+{
+	if (self->owner_id != 0)
+		g_bus_unown_name(self->owner_id);
+	self->owner_id = 0;
+	if (g_dbus_interface_skeleton_get_connection(G_DBUS_INTERFACE_SKELETON(self->skeleton)) !=
+	    NULL)
+		g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(self->skeleton));
+	if (self->connection != NULL)
+		g_signal_handlers_disconnect_by_data(self->connection, self);
+	g_clear_object(&self->connection);
+}
+
+static void
+smd_dbus_closed_cb(GDBusConnection *connection, gboolean remote_peer_vanished, GError *error,
+		   gpointer user_data)
+{
+	SmdDbusDaemon *self = user_data;
+
+	g_warning("lost the connection to the bus (%s): the admin API is not available until it "
+		  "is back; mail keeps flowing",
+		  error != NULL ? error->message : "closed");
+	smd_dbus_disconnect(self);
+	self->retry_seconds = SMD_DBUS_RETRY_FIRST;
+	smd_dbus_retry_later(self);
+}
+
+static void
+smd_dbus_connected_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	GDBusConnection *connection = g_dbus_connection_new_for_address_finish(result, &error);
+	SmdDbusDaemon *self = user_data;
+
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return; /* we are going: self is no more */
+	if (connection == NULL) {
+		/* said once, not every half minute while the bus is away */
+		if (self->retry_seconds == SMD_DBUS_RETRY_FIRST)
+			g_warning("the admin API is not available: cannot connect to the bus: %s "
+				  "(trying again, every %d s at most)",
+				  error->message, SMD_DBUS_RETRY_LAST);
+		smd_dbus_retry_later(self);
+		return;
+	}
+	self->connection = connection;
+	g_signal_connect(connection, "closed", G_CALLBACK(smd_dbus_closed_cb), self);
+	if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(self->skeleton), connection,
+					      SMD_DBUS_PATH, &error))
+		g_warning("cannot export the admin API: %s", error->message);
+	self->owner_id = g_bus_own_name_on_connection(
+	    connection, SMD_DBUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE, smd_dbus_name_acquired_cb,
+	    smd_dbus_name_lost_cb, self, NULL);
+}
+
+static void
+smd_dbus_connect(SmdDbusDaemon *self)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *address = g_dbus_address_get_for_bus_sync(self->bus_type, NULL, &error);
+
+	if (address == NULL) {
+		/* no bus is configured (no address in the environment): none will come */
+		g_warning("the admin API is not available: %s", error->message);
+		return;
+	}
+	g_dbus_connection_new_for_address(address,
+					  G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+					      G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+					  NULL, self->cancellable, smd_dbus_connected_cb, self);
 }
 
 SmdDbusDaemon *
@@ -814,9 +947,10 @@ smd_dbus_daemon_new(SmdEngine *engine, GBusType bus_type, gboolean authorize)
 			 G_CALLBACK(smd_dbus_handle_unlock_recipient), self);
 	/* typed errors: register the domain before the first call */
 	(void)smd_error_quark();
-	self->owner_id = g_bus_own_name(bus_type, SMD_DBUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE,
-					smd_dbus_bus_acquired_cb, smd_dbus_name_acquired_cb,
-					smd_dbus_name_lost_cb, self, NULL);
+	self->bus_type = bus_type;
+	self->cancellable = g_cancellable_new();
+	self->retry_seconds = SMD_DBUS_RETRY_FIRST;
+	smd_dbus_connect(self);
 	return self;
 }
 
@@ -825,11 +959,11 @@ smd_dbus_daemon_finalize(GObject *object)
 {
 	SmdDbusDaemon *self = SMD_DBUS_DAEMON(object);
 	smd_event_set_hook(NULL, NULL);
-	if (self->owner_id != 0)
-		g_bus_unown_name(self->owner_id);
-	if (self->skeleton != NULL && g_dbus_interface_skeleton_get_connection(
-					  G_DBUS_INTERFACE_SKELETON(self->skeleton)) != NULL)
-		g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(self->skeleton));
+	g_cancellable_cancel(self->cancellable);
+	g_clear_object(&self->cancellable);
+	g_clear_handle_id(&self->retry_source, g_source_remove);
+	smd_dbus_disconnect(self);
+	g_clear_object(&self->system);
 	g_clear_object(&self->skeleton);
 	g_clear_object(&self->engine);
 	G_OBJECT_CLASS(smd_dbus_daemon_parent_class)->finalize(object);

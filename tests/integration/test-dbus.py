@@ -273,6 +273,102 @@ def test_unauthorized_callers_refused():
         bus.wait(5)
 
 
+def test_bus_restart():
+    """The bus going away (a restart of dbus) does not stop the gateway:
+    mail keeps flowing, and the admin API is back once the bus is."""
+    path = os.path.join(smdtest.tmpdir("bus-"), "bus")
+    address = f"unix:path={path}"
+
+    def bus():
+        proc = smdtest._spawn(["dbus-daemon", "--session", "--nofork", "--address", address],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ok(wait_for(lambda: os.path.exists(path), 10), "the bus is up")
+        return proc
+    first = bus()
+    with TestMX(starttls=True) as org, \
+            Gateway({"org.test": org}, args=["--session-bus", "--no-polkit"],
+                    env={"DBUS_SESSION_BUS_ADDRESS": address}) as gw:
+        ok(wait_for(lambda: gdbus(address, "GetStatistics")[0] == 0, 20), "admin API up")
+        first.terminate()
+        first.wait(5)
+        if os.path.exists(path):
+            os.unlink(path)
+        time.sleep(1)
+        ok(gw.running, "the bus went: the gateway still runs")
+        gw.send("a@org.test", "r@org.test", smdtest.make_message("a@org.test", "r@org.test",
+                                                                 "after the bus", "x\n"))
+        ok(wait_for(lambda: len(org.messages()) == 1, 20), "and delivers mail")
+        ok("lost the connection to the bus" in gw.log(), "it says so in its log",
+           gw.log()[-600:])
+        second = bus()
+        try:
+            ok(wait_for(lambda: gdbus(address, "GetStatistics")[0] == 0, 20),
+               "the bus is back: so is the admin API", gdbus(address, "GetStatistics"))
+            rc, out = gdbus(address, "ListMessages", "{}", "0", "10")
+            ok(rc == 0 and "after the bus" in out, "with everything in it", out)
+        finally:
+            second.terminate()
+            second.wait(5)
+
+
+def test_signals_only_for_staff():
+    """The signals say who mails whom: with the shipped bus policy only
+    root and the staff group receive them, not any local user."""
+    conf = os.path.join(smdtest.ROOT, "data", "org.secumailer.Gateway1.conf")
+    address = f"unix:abstract=/smdtest-bus-{os.getpid()}"
+    bus_conf = os.path.join(smdtest.tmpdir("bus-"), "bus.conf")
+    with open(bus_conf, "w") as f:
+        f.write(f"""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <listen>{address}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+  </policy>
+  <policy user="root"><allow own="*"/></policy>
+  <include>{conf}</include>
+</busconfig>
+""")
+    bus = smdtest._spawn(["dbus-daemon", "--nofork", "--config-file", bus_conf],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    monitors = []
+    try:
+        with TestMX(starttls=True) as org, \
+                Gateway({"org.test": org}, args=["--session-bus", "--no-polkit"],
+                        env={"DBUS_SESSION_BUS_ADDRESS": address}) as gw:
+            ok(wait_for(lambda: gdbus(address, "GetStatistics")[0] == 0, 20), "admin API up")
+            logs = {}
+            for who, prefix in (("root", []),
+                                ("nobody", ["setpriv", "--reuid=65534", "--regid=65534",
+                                            "--clear-groups"])):
+                logs[who] = os.path.join(gw.workdir, f"monitor-{who}.txt")
+                with open(logs[who], "w") as out:
+                    monitors.append(smdtest._spawn(
+                        prefix + ["gdbus", "monitor", "--address", address, *DEST[:2]],
+                        stdout=out, stderr=subprocess.STDOUT))
+
+            def seen(who):
+                with open(logs[who]) as f:
+                    return f.read()
+            ok(wait_for(lambda: all("is owned by" in seen(w) for w in logs), 10),
+               "both monitors are listening", str({w: seen(w) for w in logs}))
+            gw.send("doctor@org.test", "patient@org.test",
+                    smdtest.make_message("doctor@org.test", "patient@org.test", "x", "x\n"))
+            ok(wait_for(lambda: "patient@org.test" in seen("root"), 20),
+               "root receives the signals", seen("root"))
+            time.sleep(0.5)
+            ok("EventAdded" not in seen("nobody") and "patient@org.test" not in seen("nobody"),
+               "another local user does not", seen("nobody"))
+    finally:
+        for m in monitors:
+            m.terminate()
+        bus.terminate()
+        bus.wait(5)
+
+
 def start_polkit(system_address):
     """python3-dbusmock's polkitd on a private 'system' bus."""
     env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=system_address)
@@ -367,4 +463,4 @@ def test_no_polkit_needs_session_bus():
 
 if __name__ == "__main__":
     smdtest.main([test_admin_api, test_paging_by_keyset, test_unauthorized_callers_refused, test_polkit_decides,
-                  test_no_polkit_needs_session_bus])
+                  test_no_polkit_needs_session_bus, test_bus_restart, test_signals_only_for_staff])
