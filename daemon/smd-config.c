@@ -12,6 +12,7 @@
 
 #include "smd-config.h"
 #include "smd-error.h"
+#include "smd-tls-server.h"
 #include "smd-i18n.h"
 #include "smd-phone.h"
 #include "smd-smtp-parser.h"
@@ -355,6 +356,25 @@ smd_config_networks(SmdConfigParser *p, const gchar *group, const gchar *key, co
 	return TRUE;
 }
 
+/* Loaded now, so that a configuration check or a reload finds a bad pair
+ * of files (and a key that is not the certificate's), not the next start. */
+static gboolean
+smd_config_certificate(SmdConfigParser *p, const gchar *group, const gchar *cert_file,
+		       const gchar *key_file, GError **error)
+{
+	g_autoptr(GError) error_local = NULL;
+	g_autoptr(GTlsCertificate) cert = NULL;
+
+	if (cert_file == NULL)
+		return TRUE;
+	cert = smd_tls_certificate_load(cert_file, key_file, &error_local);
+	if (cert == NULL)
+		return smd_config_fail(p, group, "tls-certificate", error,
+				       _("cannot load the certificate and key: %s"),
+				       error_local->message);
+	return TRUE;
+}
+
 static gboolean
 smd_config_parse_smtp(SmdConfigParser *p, SmdConfig *c, GError **error)
 {
@@ -394,6 +414,17 @@ smd_config_parse_smtp(SmdConfigParser *p, SmdConfig *c, GError **error)
 	if (!smd_config_required(p, "smtp", "relay-networks", &networks, error) ||
 	    !smd_config_networks(p, "smtp", "relay-networks", networks, c->relay_networks, error))
 		return FALSE;
+	if (c->relay_networks->len == 0)
+		return smd_config_fail(p, "smtp", "relay-networks", error,
+				       _("names no network: nobody could send"));
+	for (guint i = 0; i < c->relay_networks->len; i++) {
+		GInetAddressMask *mask = g_ptr_array_index(c->relay_networks, i);
+		g_autofree gchar *text = g_inet_address_mask_to_string(mask);
+		if (g_inet_address_mask_get_length(mask) == 0)
+			g_warning("%s: [smtp] relay-networks: %s is every address: anyone who can "
+				  "connect may send through this gateway",
+				  p->path, text);
+	}
 
 	size = smd_config_string(p, "smtp", "max-message-size");
 	c->max_message_size = 25 * 1024 * 1024;
@@ -418,16 +449,7 @@ smd_config_parse_smtp(SmdConfigParser *p, SmdConfig *c, GError **error)
 	if (!smd_config_pair(p, "smtp", "tls-certificate", c->tls_certificate, "tls-key",
 			     c->tls_key, error))
 		return FALSE;
-	if (c->tls_certificate != NULL) {
-		g_autoptr(GError) error_local = NULL;
-		g_autoptr(GTlsCertificate) cert =
-		    g_tls_certificate_new_from_files(c->tls_certificate, c->tls_key, &error_local);
-		if (cert == NULL)
-			return smd_config_fail(p, "smtp", "tls-certificate", error,
-					       _("cannot load the certificate and key: %s"),
-					       error_local->message);
-	}
-	return TRUE;
+	return smd_config_certificate(p, "smtp", c->tls_certificate, c->tls_key, error);
 }
 
 static gboolean
@@ -542,7 +564,7 @@ smd_config_url_allowed(const gchar *url)
 {
 	g_autoptr(GUri) uri = g_uri_parse(url, G_URI_FLAGS_NONE, NULL);
 	const gchar *host;
-	if (uri == NULL || g_uri_get_host(uri) == NULL)
+	if (uri == NULL || g_uri_get_host(uri) == NULL || g_uri_get_host(uri)[0] == '\0')
 		return FALSE;
 	host = g_uri_get_host(uri);
 	if (g_strcmp0(g_uri_get_scheme(uri), "https") == 0)
@@ -566,7 +588,9 @@ smd_config_parse_portal_extra(SmdConfigParser *p, SmdConfig *c, GError **error)
 	    !smd_config_file_exists(p, "portal", "tls-key", c->portal_tls_key, error))
 		return FALSE;
 	if (!smd_config_pair(p, "portal", "tls-certificate", c->portal_tls_certificate, "tls-key",
-			     c->portal_tls_key, error))
+			     c->portal_tls_key, error) ||
+	    !smd_config_certificate(p, "portal", c->portal_tls_certificate, c->portal_tls_key,
+				    error))
 		return FALSE;
 	c->portal_default_country = smd_config_string(p, "portal", "default-country");
 	if (c->portal_default_country == NULL)
@@ -734,6 +758,17 @@ smd_config_parse_rest(SmdConfigParser *p, SmdConfig *c, GError **error)
 			return smd_config_fail(p, "portal", "public-url", error,
 					       _("“%s” is not an http or https URL"),
 					       c->portal_public_url);
+		if (g_uri_get_host(uri) == NULL || g_uri_get_host(uri)[0] == '\0' ||
+		    g_uri_get_query(uri) != NULL || g_uri_get_fragment(uri) != NULL ||
+		    g_uri_get_userinfo(uri) != NULL)
+			return smd_config_fail(
+			    p, "portal", "public-url", error,
+			    _("“%s” is not the base of a web address (a host name, maybe a "
+			      "port and a path; no query, fragment or user name)"),
+			    c->portal_public_url);
+		/* as GUri read it: "HTTPS://…" is https to the portal's cookies too */
+		g_free(c->portal_public_url);
+		c->portal_public_url = g_uri_to_string(uri);
 	}
 
 	if (!smd_config_parse_sms(p, c, error))

@@ -23,6 +23,7 @@
 #include "smd-resources.h"
 #include "smd-sms-provider.h"
 #include "smd-store-messages.h"
+#include "smd-tls-server.h"
 #include "smd-token.h"
 
 #define SMD_SESSION_IDLE (15 * 60)
@@ -1072,8 +1073,8 @@ smd_portal_new(SmdEngine *engine, GError **error)
 		return NULL;
 
 	if (config->portal_tls_certificate != NULL) {
-		cert = g_tls_certificate_new_from_files(config->portal_tls_certificate,
-							config->portal_tls_key, error);
+		cert = smd_tls_certificate_load(config->portal_tls_certificate,
+						config->portal_tls_key, error);
 		if (cert == NULL)
 			return NULL;
 	}

@@ -14,6 +14,7 @@
 #include "smd-error.h"
 #include "smd-smtp-server.h"
 #include "smd-smtp-session.h"
+#include "smd-tls-server.h"
 
 struct _SmdSmtpServer {
 	GObject parent_instance;
@@ -88,8 +89,7 @@ smd_smtp_server_config_changed_cb(SmdEngine *engine, gpointer user_data)
 	GTlsCertificate *cert = NULL;
 
 	if (config->tls_certificate != NULL) {
-		cert = g_tls_certificate_new_from_files(config->tls_certificate, config->tls_key,
-							&error);
+		cert = smd_tls_certificate_load(config->tls_certificate, config->tls_key, &error);
 		if (cert == NULL) {
 			g_warning("keeping the old TLS certificate: %s", error->message);
 			return;
@@ -107,8 +107,8 @@ smd_smtp_server_new(SmdEngine *engine, GError **error)
 
 	self->engine = g_object_ref(engine);
 	if (config->tls_certificate != NULL) {
-		self->tls_certificate = g_tls_certificate_new_from_files(config->tls_certificate,
-									 config->tls_key, error);
+		self->tls_certificate =
+		    smd_tls_certificate_load(config->tls_certificate, config->tls_key, error);
 		if (self->tls_certificate == NULL)
 			return NULL;
 	}

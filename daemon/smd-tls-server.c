@@ -6,6 +6,9 @@
 
 #include "smd-tls-server.h"
 
+#include <glib/gi18n.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sys/socket.h>
 
 #define SMD_TLS_HANDSHAKE_RECORD 0x16
@@ -17,6 +20,39 @@
  * (post-quantum key shares included), the records carrying it ~16 KiB. */
 #define SMD_TLS_HELLO_MAX 16384
 #define SMD_TLS_PEEK_MAX (SMD_TLS_HELLO_MAX + 8 * SMD_TLS_RECORD_HEADER)
+
+static gboolean
+smd_tls_key_matches(const gchar *cert_file, const gchar *key_file)
+{
+	BIO *cert_bio = BIO_new_file(cert_file, "r");
+	BIO *key_bio = BIO_new_file(key_file, "r");
+	X509 *cert = cert_bio != NULL ? PEM_read_bio_X509(cert_bio, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *key = key_bio != NULL ? PEM_read_bio_PrivateKey(key_bio, NULL, NULL, NULL) : NULL;
+	gboolean matches = cert != NULL && key != NULL && X509_check_private_key(cert, key) == 1;
+
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	BIO_free(key_bio);
+	BIO_free(cert_bio);
+	return matches;
+}
+
+GTlsCertificate *
+smd_tls_certificate_load(const gchar *cert_file, const gchar *key_file, GError **error)
+{
+	g_autoptr(GTlsCertificate) cert =
+	    g_tls_certificate_new_from_files(cert_file, key_file, error);
+
+	if (cert == NULL)
+		return NULL;
+	if (!smd_tls_key_matches(cert_file, key_file)) {
+		g_set_error(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
+			    _("the private key in %s does not belong to the certificate in %s"),
+			    key_file, cert_file);
+		return NULL;
+	}
+	return g_steal_pointer(&cert);
+}
 
 GIOStream *
 smd_tls_server_connection_new(GIOStream *base, GTlsCertificate *certificate, GError **error)

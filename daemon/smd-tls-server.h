@@ -22,6 +22,12 @@ G_BEGIN_DECLS
  * asked for, so no trust list: made with a NULL database, glib-networking
  * 2.74 does not parse the system's CA bundle for every connection
  * (bench/relay: 54 % of the daemon's CPU under STARTTLS load). */
+/* The certificate (chain) and private key in two PEM files, as GIO loads
+ * them, once checked that the key is the certificate's: GIO does not, and
+ * a renewed certificate with the old key would fail every handshake. */
+GTlsCertificate *smd_tls_certificate_load(const gchar *cert_file, const gchar *key_file,
+					  GError **error);
+
 GIOStream *smd_tls_server_connection_new(GIOStream *base, GTlsCertificate *certificate,
 					 GError **error);
 

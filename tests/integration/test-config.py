@@ -141,6 +141,32 @@ def test_valid_config():
     ok(rc == 0, "full valid config: --check-config exits 0", f"rc={rc} {out} {err}\n{text}")
 
 
+def test_certificate_and_key_checked():
+    """A key that is not the certificate's (a renewed certificate with the
+    old key), or a certificate file that is no certificate, is found by
+    --check-config and named with its line, for SMTP and for the portal."""
+    a, b = make_cert(D, "a.gateway.test"), make_cert(D, "b.gateway.test")
+    junk = os.path.join(D, "junk.pem")
+    with open(junk, "w") as f:
+        f.write("not a certificate\n")
+    for group, cert, key, why in (("smtp", a.cert, b.key, "does not belong to the certificate"),
+                                  ("portal", a.cert, b.key, "does not belong to the certificate"),
+                                  ("portal", junk, a.key, "cannot load")):
+        path, line = write_config(f"pair-{group}", group, "tls-certificate", cert)
+        with open(path) as f:
+            text = f.read()
+        extra = f"tls-key = {key}\n"
+        if group == "portal":
+            extra += "listen = 127.0.0.1:1\npublic-url = https://portal.test\n"
+        with open(path, "w") as f:
+            f.write(text.replace(f"tls-certificate = {cert}\n",
+                                 f"tls-certificate = {cert}\n{extra}", 1))
+        rc, out, err = run("--config", path, "--check-config")
+        ok(rc != 0 and f":{line}: [{group}] tls-certificate" in err and why in err,
+           f"[{group}] {os.path.basename(cert)} with {os.path.basename(key)}: refused, "
+           "naming key and line", f"rc={rc} {err}")
+
+
 def test_bad_config_does_not_start():
     path, line = write_config("start-bad", "delivery", "tls-policy", "maybe")
     try:
@@ -158,4 +184,5 @@ if __name__ == "__main__":
     os.makedirs(os.path.join(D, "state"), mode=0o700)
     PORT = free_port()
     smdtest.main([test_bad_values, test_unknown_group, test_syntax_error, test_missing_required,
+                  test_certificate_and_key_checked,
                   test_missing_file, test_valid_config, test_bad_config_does_not_start])

@@ -101,6 +101,11 @@ test_errors_name_line_and_key(void)
 		     "t.conf:7: [delivery] routes:");
 	expect_error("tls-policy", "tls-policy = maybe", "t.conf:8: [delivery] tls-policy:");
 	expect_error("public-url", "public-url = ftp://x", "t.conf:12: [portal] public-url:");
+	expect_error("public-url", "public-url = https://", "t.conf:12: [portal] public-url:");
+	expect_error("public-url", "public-url = http:foo", "t.conf:12: [portal] public-url:");
+	expect_error("public-url", "public-url = https://x.example/?a=b",
+		     "t.conf:12: [portal] public-url:");
+	expect_error("provider", "provider = http\nurl = https://", "t.conf:16: [sms] url:");
 	expect_error("provider", "provider = pigeon", "t.conf:15: [sms] provider:");
 	expect_error("directory", "directory = relative/path", "t.conf:19: [store] directory:");
 	expect_error("notify-from", "notify-from = not an address",
@@ -139,6 +144,20 @@ test_errors_name_line_and_key(void)
 		     "t.conf:7: [delivery] routes: “a.example” has two routes");
 	/* relay-networks is required: never an open relay by omission */
 	expect_error("relay-networks", "", "[smtp] relay-networks: this key is required");
+	expect_error("relay-networks", "relay-networks = ; ;",
+		     "t.conf:4: [smtp] relay-networks: names no network");
+}
+
+/* The portal's cookies and HSTS follow the scheme as GUri reads it. */
+static void
+test_public_url_normalised(void)
+{
+	g_autofree gchar *text = variant("public-url", "public-url = HTTPS://portal.example:8443");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(SmdConfig) c = smd_config_load_from_data("t.conf", text, strlen(text), &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(c->portal_public_url, ==, "https://portal.example:8443");
 }
 
 static void
@@ -178,5 +197,6 @@ main(int argc, char **argv)
 	g_test_add_func("/secumailer/config/errors-name-line-and-key",
 			test_errors_name_line_and_key);
 	g_test_add_func("/secumailer/config/parsers", test_parsers);
+	g_test_add_func("/secumailer/config/public-url-normalised", test_public_url_normalised);
 	return g_test_run();
 }
