@@ -15,6 +15,36 @@
 #define SMD_VIEW_MAX_TEXT (2 * 1024 * 1024)
 #define SMD_VIEW_MAX_ATTACHMENTS 200
 
+/* Removes the Unicode controls that reorder text (U+061C, U+200E/F,
+ * U+202A–202E, U+2066–2069): shown in a page they make
+ * "invoice<U+202E>fdp.exe" read as "invoiceexe.pdf". Takes @s, returns
+ * it (or a valid UTF-8 copy of it). */
+static gchar *
+smd_mime_strip_bidi(gchar *s)
+{
+	gchar *out;
+
+	if (s == NULL)
+		return NULL;
+	if (!g_utf8_validate(s, -1, NULL)) {
+		gchar *valid = g_utf8_make_valid(s, -1);
+		g_free(s);
+		s = valid;
+	}
+	out = s;
+	for (const gchar *p = s; *p != '\0'; p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p);
+		gsize n = (gsize)(g_utf8_next_char(p) - p);
+		if (c == 0x061C || c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
+		    (c >= 0x2066 && c <= 0x2069))
+			continue;
+		memmove(out, p, n);
+		out += n;
+	}
+	*out = '\0';
+	return s;
+}
+
 static void
 smd_attachment_free(SmdAttachment *a)
 {
@@ -105,7 +135,8 @@ smd_mime_view_walk(GMimeObject *parent, GMimeObject *part, gpointer user_data)
 			g_autofree gchar *base = g_strdup_printf(
 			    "%s.eml", subject != NULL && subject[0] != '\0' ? subject : "message");
 			g_autoptr(GMimeStream) null = g_mime_stream_null_new();
-			a->name = g_strdelimit(g_utf8_make_valid(base, -1), "\r\n\t\\/", '_');
+			a->name = smd_mime_strip_bidi(
+			    g_strdelimit(g_utf8_make_valid(base, -1), "\r\n\t\\/", '_'));
 			a->content_type = g_strdup("message/rfc822");
 			a->part = g_object_ref(part);
 			g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, null);
@@ -142,7 +173,8 @@ smd_mime_view_walk(GMimeObject *parent, GMimeObject *part, gpointer user_data)
 		SmdAttachment *a = g_new0(SmdAttachment, 1);
 		/* only the last path component, no control characters */
 		g_autofree gchar *base = g_path_get_basename(name != NULL ? name : "attachment");
-		a->name = g_strdelimit(g_utf8_make_valid(base, -1), "\r\n\t\\/", '_');
+		a->name = smd_mime_strip_bidi(
+		    g_strdelimit(g_utf8_make_valid(base, -1), "\r\n\t\\/", '_'));
 		a->content_type = g_mime_content_type_get_mime_type(type);
 		a->size = smd_mime_decoded_size(leaf);
 		a->part = g_object_ref(leaf);
@@ -176,10 +208,10 @@ smd_mime_view_new(GBytes *message)
 	msg = g_mime_parser_construct_message(parser, NULL);
 	if (msg == NULL)
 		return view; /* shows nothing, downloads as it is */
-	view->from = smd_mime_addresses(msg, GMIME_ADDRESS_TYPE_FROM);
-	view->to = smd_mime_addresses(msg, GMIME_ADDRESS_TYPE_TO);
-	view->cc = smd_mime_addresses(msg, GMIME_ADDRESS_TYPE_CC);
-	view->subject = g_strdup(g_mime_message_get_subject(msg));
+	view->from = smd_mime_strip_bidi(smd_mime_addresses(msg, GMIME_ADDRESS_TYPE_FROM));
+	view->to = smd_mime_strip_bidi(smd_mime_addresses(msg, GMIME_ADDRESS_TYPE_TO));
+	view->cc = smd_mime_strip_bidi(smd_mime_addresses(msg, GMIME_ADDRESS_TYPE_CC));
+	view->subject = smd_mime_strip_bidi(g_strdup(g_mime_message_get_subject(msg)));
 	date = g_mime_message_get_date(msg);
 	if (date != NULL)
 		view->date = g_date_time_to_unix(date); /* shown in the reader's language */

@@ -226,7 +226,8 @@ smd_page_registration(const gchar *lang, const SmdLink *link, const gchar *actio
 			g_autofree gchar *when =
 			    smd_i18n_format_time(lang, g_ascii_strtoll(f[1], NULL, 10));
 			/* TRANSLATORS: "from <sender>, <date>" in the list of waiting messages */
-			smd_page_add(page, "<li>%s %s, %s</li>", L_(lang, "from"), f[0], when);
+			smd_page_add(page, "<li>%s %s, <span class=\"nowrap\">%s</span></li>",
+				     L_(lang, "from"), f[0], when);
 		}
 		g_string_append(page->body, "</ul>");
 	}
@@ -272,9 +273,9 @@ smd_page_recipient(const gchar *lang, const SmdLink *link, const gchar *token, c
 	g_autofree gchar *action = g_strdup_printf("/m/%s/pin", token);
 	g_autofree gchar *masked = link->number != NULL ? smd_phone_mask(link->number) : NULL;
 
-	smd_page_add(page, "<p>%s <strong>%s</strong>, %s.</p>", L_(lang, "A message from"),
-		     link->sender != NULL ? link->sender : "", when);
-	smd_page_add(page, "<p>%s %s.</p>",
+	smd_page_add(page, "<p>%s <strong>%s</strong>, <span class=\"nowrap\">%s</span>.</p>",
+		     L_(lang, "A message from"), link->sender != NULL ? link->sender : "", when);
+	smd_page_add(page, "<p>%s <span class=\"nowrap\">%s</span>.</p>",
 		     L_(lang, "To open it, we send a pin code by SMS to your mobile number"),
 		     masked != NULL ? masked : "");
 	smd_page_form_start(page, action, csrf);
@@ -365,20 +366,32 @@ smd_page_message(const gchar *lang, const SmdMimeView *view, const gchar *token)
 			SmdAttachment *a = g_ptr_array_index(view->attachments, i);
 			g_autofree gchar *size = g_format_size(a->size);
 			g_autofree gchar *href = g_strdup_printf("/m/%s/attachment/%u", token, i);
-			smd_page_add(page, "<li><a href=\"%s\" download>%s</a> (%s)</li>", href,
-				     a->name, size);
+			smd_page_add(page,
+				     "<li><a href=\"%s\" download>%s</a> <span "
+				     "class=\"nowrap\">(%s)</span></li>",
+				     href, a->name, size);
 		}
 		g_string_append(page->body, "</ul>");
 	}
 	if (view->html != NULL) {
-		/* no allow-scripts, no allow-same-origin: an opaque, inert document */
+		/* no allow-scripts, no allow-same-origin: an opaque, inert
+		 * document; its links open in a tab of their own */
 		g_autofree gchar *src = g_strdup_printf("/m/%s/html", token);
 		smd_page_add(page,
-			     "<iframe class=\"html\" sandbox=\"\" src=\"%s\" title=\"%s\" "
-			     "referrerpolicy=\"no-referrer\"></iframe>",
-			     src, L_(lang, "The message"));
-	}
-	if (view->text != NULL)
+			     "<iframe class=\"html\" sandbox=\"allow-popups "
+			     "allow-popups-to-escape-sandbox\" src=\"%s\" title=\"%s\" "
+			     "referrerpolicy=\"no-referrer\"></iframe>"
+			     "<p><a href=\"%s\">%s</a></p>",
+			     src, L_(lang, "The message"), src,
+			     L_(lang, "Open the message on a page of its own"));
+		/* the text of a multipart/alternative says the same: on request */
+		if (view->text != NULL)
+			smd_page_add(page,
+				     "<details class=\"alternative\"><summary>%s</summary>"
+				     "<pre class=\"body\">%s</pre></details>",
+				     L_(lang, "Plain-text version"), view->text);
+	} else if (view->text != NULL) {
 		smd_page_add(page, "<pre class=\"body\">%s</pre>", view->text);
+	}
 	return page;
 }

@@ -556,20 +556,27 @@ typedef struct {
 } SmdPortalShow;
 
 /* Untrusted HTML mail: scripts, plugins, forms and every remote load are
- * blocked by the sandbox and the CSP even if the frame is opened alone. */
+ * blocked by the sandbox and the CSP even if the frame is opened alone.
+ * Its links open in a tab of their own (a link followed inside the frame
+ * would only meet frame-src and leave a broken page), with no referrer
+ * and not sandboxed there, as from any mail program. */
 static void
 smd_portal_send_html_body(SmdPortalRequest *r, const gchar *html)
 {
 	SoupMessageHeaders *h = soup_server_message_get_response_headers(r->msg);
+	/* the first <base> counts: the message's own cannot undo it */
+	g_autofree gchar *body = g_strconcat("<base target=\"_blank\">", html, NULL);
+
 	smd_portal_security_headers(r->portal, r->msg);
 	soup_message_headers_replace(h, "Content-Security-Policy",
-				     "sandbox; default-src 'none'; img-src data:; style-src "
+				     "sandbox allow-popups allow-popups-to-escape-sandbox; "
+				     "default-src 'none'; img-src data:; style-src "
 				     "'unsafe-inline'; font-src data:; form-action 'none'; "
 				     "base-uri 'none'; frame-ancestors 'self'");
 	soup_message_headers_replace(h, "X-Frame-Options", "SAMEORIGIN");
 	soup_server_message_set_status(r->msg, SOUP_STATUS_OK, NULL);
-	soup_server_message_set_response(r->msg, "text/html; charset=utf-8", SOUP_MEMORY_COPY, html,
-					 strlen(html));
+	soup_server_message_set_response(r->msg, "text/html; charset=utf-8", SOUP_MEMORY_COPY, body,
+					 strlen(body));
 }
 
 static void

@@ -79,6 +79,20 @@ try {
     // let the untrusted HTML load (and try whatever it tries)
     await page.waitForTimeout(1500);
     await shot('message');
+    const inFrame = page.frameLocator('iframe.html');
+    result.frameText = await inFrame.locator('body').innerText();
+    // a link of the mail opens a tab of its own; a javascript: one nothing
+    const [popup] = await Promise.all([
+      context.waitForEvent('page', { timeout: 10000 }),
+      inFrame.getByRole('link', { name: 'a link' }).click(),
+    ]);
+    await popup.waitForLoadState();
+    result.popupUrl = popup.url();
+    await popup.close();
+    await inFrame.getByRole('link', { name: 'click' }).click();
+    await page.waitForTimeout(1000);
+    result.pagesAfterJsLink = context.pages().length;
+    result.frameAfterLinks = await inFrame.locator('body').innerText();
     const [download] = await Promise.all([
       page.waitForEvent('download'),
       page.getByRole('link', { name: 'Download' }).click(),

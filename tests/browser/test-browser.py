@@ -28,9 +28,19 @@ ARTEFACTS = os.environ.get("SMD_ARTEFACTS") or smdtest.tmpdir("shots-")
 class Beacon(http.server.BaseHTTPRequestHandler):
     """Counts every request: the HTML mail must never reach it."""
     hits = []
+    referers = []  # a followed link must not tell where it was found
 
     def do_GET(self):
         Beacon.hits.append(self.path)
+        if self.headers.get("Referer"):
+            Beacon.referers.append(self.headers["Referer"])
+        if self.path == "/followed":  # a page a link of the mail leads to
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<title>Followed</title><link rel=icon href=\"data:,\">"
+                             b"<p>A page of the web")
+            return
         self.send_response(204)
         self.end_headers()
 
@@ -47,7 +57,7 @@ def hostile_message(beacon):
 <body onload="fetch('{b}/onload')"><p>HTML part of the message</p>
 <script>fetch('{b}/script'); alert('xss');</script>
 <img src="{b}/img" onerror="fetch('{b}/onerror')">
-<a href="javascript:fetch('{b}/js-url')">click</a>
+<a href="javascript:fetch('{b}/js-url')">click</a> <a href="{b}/followed">a link</a>
 <svg><image href="{b}/svg-image"/><animate attributeName="href" to="{b}/animate"/>
 <filter><feImage href="{b}/feimage"/></filter></svg>
 <iframe src="{b}/nested"></iframe><form action="{b}/form"><input name=x></form>
@@ -112,13 +122,27 @@ def test_portal_in_chromium():
                 ok(res.get("ok"), f"{viewport}: Request pin code → pin → Submit → Download",
                    repr(res))
                 ok(res.get("title") == "Lab results for you" and
-                   "The text part of the message." in res.get("text", "") and
+                   "HTML part of the message" in res.get("frameText", "") and
+                   "The text part of the message." not in res.get("text", "") and
+                   "Plain-text version" in res.get("text", "") and
                    "results.pdf" in res.get("text", ""),
-                   f"{viewport}: the message with its attachment is shown", repr(res.get("text")))
-                ok(res.get("iframeSandbox") == "", f"{viewport}: HTML in an iframe sandboxed "
-                   "without allow-scripts", repr(res.get("iframeSandbox")))
+                   f"{viewport}: the message (its HTML; the text alternative on request) with "
+                   "its attachment is shown", repr(res))
+                ok(res.get("iframeSandbox") == "allow-popups allow-popups-to-escape-sandbox",
+                   f"{viewport}: HTML in an iframe sandboxed without allow-scripts",
+                   repr(res.get("iframeSandbox")))
                 ok(res.get("dialogs") == 0, f"{viewport}: no script ran (no alert)")
-                ok(Beacon.hits == [], f"{viewport}: nothing remote was loaded", repr(Beacon.hits))
+                ok(res.get("popupUrl", "").endswith("/followed") and
+                   Beacon.hits == ["/followed"],
+                   f"{viewport}: a link of the mail opens in a tab of its own, and nothing else "
+                   "remote was loaded (not by the javascript: link either)",
+                   repr((res.get("popupUrl"), Beacon.hits)))
+                ok(Beacon.referers == [], f"{viewport}: without the portal's address as referrer",
+                   repr(Beacon.referers))
+                ok(res.get("pagesAfterJsLink") == 1 and
+                   "HTML part of the message" in res.get("frameAfterLinks", ""),
+                   f"{viewport}: and the message stays in its frame", repr(res))
+                Beacon.hits.clear()
                 data = open(res["download"], "rb").read() if res.get("download") else b""
                 ok(hashlib.sha256(data).digest() == hashlib.sha256(original).digest(),
                    f"{viewport}: Download gives the original message", res.get("suggestedFilename"))

@@ -186,15 +186,26 @@ def test_portal_flow():
         ok(dated and re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", dated.group(1)),
            "the date in the page's language (English: year first), not the daemon's locale",
            dated and dated.group(1))
-        ok(f'<iframe class="html" sandbox="" src="/m/{mtoken}/html"' in text,
-           "the HTML body only in a sandboxed iframe (no allow-scripts)")
+        ok(f'<iframe class="html" sandbox="allow-popups allow-popups-to-escape-sandbox" '
+           f'src="/m/{mtoken}/html"' in text,
+           "the HTML body only in a sandboxed iframe (no allow-scripts, no allow-same-origin; "
+           "links may open a tab)")
+        ok(re.search(r'<details class="alternative"><summary>Plain-text version</summary>'
+                     r'<pre class="body">[^<]*Your results are attached', text) is not None,
+           "the text alternative of the HTML body is not shown twice: on request", text[-900:])
+        ok(f'<a href="/m/{mtoken}/html">Open the message on a page of its own</a>' in text,
+           "and the HTML body can be opened on a page of its own")
         ok("<script>" not in text and "tracker.example" not in text,
            "nothing of the HTML body in the page itself")
         resp, html = r.request("GET", f"/m/{mtoken}/html")
         csp = resp.getheader("Content-Security-Policy", "")
-        ok(resp.status == 200 and b"HTML part" in html and csp.startswith("sandbox")
+        ok(resp.status == 200 and b"HTML part" in html
+           and csp.startswith("sandbox allow-popups allow-popups-to-escape-sandbox;")
+           and "allow-scripts" not in csp and "allow-same-origin" not in csp
            and "default-src 'none'" in csp and "img-src data:" in csp,
            "the frame's own CSP: sandbox, no scripts, no remote loads", csp)
+        ok(html.startswith(b'<base target="_blank">'),
+           "its links open a tab of their own (not a broken page in the frame)", html[:80])
         resp, data = r.request("GET", f"/m/{mtoken}/attachment/0")
         disp = resp.getheader("Content-Disposition", "")
         ok(resp.status == 200 and data == PDF and resp.getheader("Content-Type") == "application/octet-stream"

@@ -88,6 +88,27 @@ test_attachments(void)
 	g_assert_null(smd_mime_view_attachment_content(v, 3));
 }
 
+/* Controls that reorder text cannot make a name or subject read as
+ * something it is not ("invoice<RLO>fdp.exe" would show "invoiceexe.pdf"). */
+static void
+test_bidi_controls_removed(void)
+{
+	g_autoptr(SmdMimeView) v = view_of(
+	    "From: =?utf-8?q?Bank=E2=80=AE?= <a@example.org>\r\n"
+	    "Subject: =?utf-8?q?pay=E2=81=A6me=E2=80=8F?=\r\n"
+	    "Content-Type: multipart/mixed; boundary=B\r\n\r\n"
+	    "--B\r\nContent-Type: text/plain\r\n\r\nbody\r\n"
+	    "--B\r\nContent-Type: application/octet-stream\r\n"
+	    "Content-Disposition: attachment; filename*=UTF-8''invoice%E2%80%AEfdp.exe\r\n\r\n"
+	    "x\r\n--B--\r\n");
+	SmdAttachment *a = g_ptr_array_index(v->attachments, 0);
+
+	g_assert_cmpstr(a->name, ==, "invoicefdp.exe");
+	g_assert_cmpstr(v->subject, ==, "payme");
+	g_assert_null(strstr(v->from, "\xe2\x80\xae"));
+	g_assert_nonnull(strstr(v->from, "Bank"));
+}
+
 static void
 test_malformed(void)
 {
@@ -163,6 +184,7 @@ main(int argc, char **argv)
 	g_test_add_func("/secumailer/mime/headers-and-charsets", test_headers_and_charsets);
 	g_test_add_func("/secumailer/mime/related-inline-image", test_related_inline_image);
 	g_test_add_func("/secumailer/mime/attachments", test_attachments);
+	g_test_add_func("/secumailer/mime/bidi-controls-removed", test_bidi_controls_removed);
 	g_test_add_func("/secumailer/mime/malformed", test_malformed);
 	g_test_add_func("/secumailer/mime/strip-own-received", test_strip_own_received);
 	g_test_add_func("/secumailer/mime/subject", test_subject);
