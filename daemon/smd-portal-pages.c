@@ -334,8 +334,9 @@ smd_page_sms_failed(const gchar *lang, const gchar *token, const gchar *csrf)
 }
 
 SmdPage *
-smd_page_message(const gchar *lang, const SmdMimeView *view, const gchar *token)
+smd_page_message(const gchar *lang, const SmdMimeView *view, const gchar *token, const gchar *csrf)
 {
+	g_autofree gchar *logout = g_strdup_printf("/m/%s/logout", token);
 	SmdPage *page = smd_page_new(lang, 200,
 				     view->subject != NULL && view->subject[0] != '\0'
 					 ? view->subject
@@ -393,5 +394,9 @@ smd_page_message(const gchar *lang, const SmdMimeView *view, const gchar *token)
 	} else if (view->text != NULL) {
 		smd_page_add(page, "<pre class=\"body\">%s</pre>", view->text);
 	}
+	/* on a shared computer: closed now, not when the browser is */
+	smd_page_form_start(page, logout, csrf);
+	smd_page_add(page, "<button type=\"submit\" class=\"secondary\">%s</button></form>",
+		     L_(lang, "Log out"));
 	return page;
 }

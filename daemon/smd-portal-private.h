@@ -40,6 +40,7 @@ SmdPage *smd_page_recipient(const gchar *lang, const SmdLink *link, const gchar 
 SmdPage *smd_page_pin(const gchar *lang, const gchar *token, const gchar *csrf, const gchar *masked,
 		      const gchar *notice, const gchar *error);
 SmdPage *smd_page_sms_failed(const gchar *lang, const gchar *token, const gchar *csrf);
-SmdPage *smd_page_message(const gchar *lang, const SmdMimeView *view, const gchar *token);
+SmdPage *smd_page_message(const gchar *lang, const SmdMimeView *view, const gchar *token,
+			  const gchar *csrf);
 
 G_END_DECLS

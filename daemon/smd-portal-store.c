@@ -482,10 +482,8 @@ smd_portal_store_pin_request(sqlite3 *db, gpointer data, GError **error)
 	address = g_strdup((const gchar *)sqlite3_column_text(link, 4));
 
 	/* per link, per number and per client: no SMS bombing, no cost run-up */
+	/* the hour first: waiting a minute would not help */
 	if (smd_portal_count(db,
-			     "SELECT count(*) FROM sms_sends WHERE link_id = ?1 AND sent_at > ?2",
-			     req->link_id, NULL, now - SMD_SMS_PER_LINK_INTERVAL) >= 1 ||
-	    smd_portal_count(db,
 			     "SELECT count(*) FROM sms_sends WHERE link_id = ?1 AND sent_at > ?2",
 			     req->link_id, NULL, now - 3600) >= SMD_SMS_PER_LINK_HOUR ||
 	    smd_portal_count(db,
@@ -494,6 +492,14 @@ smd_portal_store_pin_request(sqlite3 *db, gpointer data, GError **error)
 	    smd_portal_count(
 		db, "SELECT count(*) FROM sms_sends WHERE client_address = ?1 AND sent_at > ?2", 0,
 		req->client_address, now - 3600) >= SMD_SMS_PER_CLIENT_HOUR) {
+		req->hourly_limit = TRUE;
+		g_set_error(error, SMD_ERROR, SMD_ERROR_TEMPORARY,
+			    _("Too many pin codes were asked for in the last hour"));
+		return FALSE;
+	}
+	if (smd_portal_count(db,
+			     "SELECT count(*) FROM sms_sends WHERE link_id = ?1 AND sent_at > ?2",
+			     req->link_id, NULL, now - SMD_SMS_PER_LINK_INTERVAL) >= 1) {
 		g_set_error(error, SMD_ERROR, SMD_ERROR_TEMPORARY,
 			    _("A pin code was sent a moment ago"));
 		return FALSE;

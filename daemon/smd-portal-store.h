@@ -150,6 +150,7 @@ typedef struct {
 	gchar *client_address;
 	/* out */
 	gchar *number;
+	gboolean hourly_limit; /* with SMD_ERROR_TEMPORARY: not within the hour */
 	GPtrArray *events;
 } SmdPinRequest;
 

@@ -27,13 +27,12 @@
 #include "smd-token.h"
 
 #define SMD_SESSION_IDLE (15 * 60)
+/* the messages one browser may have open at once, each after its pin */
+#define SMD_SESSION_MAX_LINKS 20
 #define SMD_MAX_REQUEST_BODY (16 * 1024)
 
 typedef struct {
-	gint64 link_id;
-	gint64 recipient_id;
-	gint64 message_id;
-	gchar *queue_id;
+	GArray *links; /* gint64: the links this session opens */
 	gint64 last_used;
 } SmdPortalSession;
 
@@ -80,7 +79,7 @@ smd_portal_seen_recently(SmdPortal *self, const gchar *kind, const gchar *queue_
 static void
 smd_portal_session_free(SmdPortalSession *s)
 {
-	g_free(s->queue_id);
+	g_array_unref(s->links);
 	g_free(s);
 }
 
@@ -101,6 +100,7 @@ typedef struct {
 	SmdLink *link;
 	const gchar *lang; /* interned: the visitor's language */
 	gchar *path;	   /* where the language switch leads */
+	gchar *notice;	   /* ?n= of the pin page: why it was shown again */
 } SmdPortalRequest;
 
 static void
@@ -115,6 +115,7 @@ smd_portal_request_free(SmdPortalRequest *r)
 	g_free(r->csrf);
 	g_clear_pointer(&r->link, smd_link_free);
 	g_free(r->path);
+	g_free(r->notice);
 	g_free(r);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdPortalRequest, smd_portal_request_free)
@@ -268,43 +269,92 @@ smd_portal_mark(SmdPortal *self, gint64 recipient_id, const gchar *state, const 
 
 /* ---------------------------------------------------------- sessions */
 
+/* The session of the request's cookie, if it has not expired (it is
+ * forgotten then). */
 static SmdPortalSession *
-smd_portal_session_get(SmdPortalRequest *r)
+smd_portal_session_lookup(SmdPortalRequest *r, gchar **id_out)
 {
 	g_autofree gchar *id =
 	    smd_portal_get_cookie(r->msg, smd_portal_cookie_name(r->portal, "session"));
-	SmdPortalSession *s;
-	gint64 now = smd_now();
+	SmdPortalSession *s = id != NULL ? g_hash_table_lookup(r->portal->sessions, id) : NULL;
 
-	if (id == NULL || r->link == NULL)
-		return NULL;
-	s = g_hash_table_lookup(r->portal->sessions, id);
-	if (s == NULL)
-		return NULL;
-	if (now - s->last_used > SMD_SESSION_IDLE) {
+	if (s != NULL && smd_now() - s->last_used > SMD_SESSION_IDLE) {
 		g_hash_table_remove(r->portal->sessions, id);
-		return NULL;
+		s = NULL;
 	}
-	/* a session opens one link, never another */
-	if (s->link_id != r->link->id)
-		return NULL;
-	s->last_used = now;
+	if (s != NULL && id_out != NULL)
+		*id_out = g_steal_pointer(&id);
 	return s;
 }
 
+static gboolean
+smd_portal_session_opens(const SmdPortalSession *s, gint64 link_id)
+{
+	for (guint i = 0; i < s->links->len; i++)
+		if (g_array_index(s->links, gint64, i) == link_id)
+			return TRUE;
+	return FALSE;
+}
+
+/* The session of the request if it opens the request's link; its idle
+ * time starts over. */
+static SmdPortalSession *
+smd_portal_session_get(SmdPortalRequest *r)
+{
+	SmdPortalSession *s = r->link != NULL ? smd_portal_session_lookup(r, NULL) : NULL;
+
+	if (s == NULL || !smd_portal_session_opens(s, r->link->id))
+		return NULL;
+	s->last_used = smd_now();
+	return s;
+}
+
+/* After a right pin: a fresh session id (nothing planted before carries
+ * over), which also opens the links the browser's old session opened, so
+ * that a second message does not close the first. A browser-session
+ * cookie: gone when the browser closes; the server ends it after
+ * SMD_SESSION_IDLE without use. */
 static void
 smd_portal_session_start(SmdPortalRequest *r)
 {
 	SmdPortalSession *s = g_new0(SmdPortalSession, 1);
+	g_autofree gchar *old_id = NULL;
+	SmdPortalSession *old = smd_portal_session_lookup(r, &old_id);
 	gchar *id = smd_token_new(); /* 192 bits */
-	s->link_id = r->link->id;
-	s->recipient_id = r->link->recipient_id;
-	s->message_id = r->link->message_id;
-	s->queue_id = g_strdup(r->link->queue_id);
+	GHashTableIter iter;
+	gpointer value;
+
+	s->links = g_array_new(FALSE, FALSE, sizeof(gint64));
+	if (old != NULL) {
+		for (guint i = 0; i < old->links->len && i + 1 < SMD_SESSION_MAX_LINKS; i++) {
+			gint64 link = g_array_index(old->links, gint64, i);
+			if (link != r->link->id)
+				g_array_append_val(s->links, link);
+		}
+		g_hash_table_remove(r->portal->sessions, old_id);
+	}
+	g_array_append_val(s->links, r->link->id);
 	s->last_used = smd_now();
+	/* sessions nobody came back for go here, not only when presented */
+	g_hash_table_iter_init(&iter, r->portal->sessions);
+	while (g_hash_table_iter_next(&iter, NULL, &value))
+		if (s->last_used - ((SmdPortalSession *)value)->last_used > SMD_SESSION_IDLE)
+			g_hash_table_iter_remove(&iter);
 	g_hash_table_insert(r->portal->sessions, id, s);
 	smd_portal_set_cookie(r->portal, r->msg, smd_portal_cookie_name(r->portal, "session"), id,
-			      SMD_SESSION_IDLE);
+			      -1);
+}
+
+/* Log out: the session ends for every message it opened. */
+static void
+smd_portal_session_end(SmdPortalRequest *r)
+{
+	g_autofree gchar *id = NULL;
+
+	if (smd_portal_session_lookup(r, &id) != NULL)
+		g_hash_table_remove(r->portal->sessions, id);
+	smd_portal_set_cookie(r->portal, r->msg, smd_portal_cookie_name(r->portal, "session"), "",
+			      0);
 }
 
 /* ------------------------------------------------------ registration */
@@ -405,7 +455,6 @@ smd_portal_sms_sent_cb(GObject *source, GAsyncResult *result, gpointer user_data
 {
 	SmdPortalRequest *r = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autofree gchar *masked = r->link->number != NULL ? smd_phone_mask(r->link->number) : NULL;
 
 	if (!smd_sms_provider_send_finish(SMD_SMS_PROVIDER(source), result, &error)) {
 		smd_portal_log(r->portal, SMD_EVENT_ERROR, "sms-failed", r->link->queue_id,
@@ -413,7 +462,8 @@ smd_portal_sms_sent_cb(GObject *source, GAsyncResult *result, gpointer user_data
 		smd_portal_finish(r, smd_page_sms_failed(r->lang, r->token, r->csrf));
 		return;
 	}
-	smd_portal_finish(r, smd_page_pin(r->lang, r->token, r->csrf, masked, NULL, NULL));
+	/* POST, redirect, GET: a reload or Back never sends another SMS */
+	smd_portal_redirect(r, "/pin");
 }
 
 typedef struct {
@@ -444,11 +494,7 @@ smd_portal_pin_stored_cb(GObject *source, GAsyncResult *result, gpointer user_da
 	g_free(send);
 	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
 		if (g_error_matches(error, SMD_ERROR, SMD_ERROR_TEMPORARY)) {
-			smd_portal_finish(
-			    r, smd_page_pin(r->lang, r->token, r->csrf, NULL,
-					    L_(r->lang, "A pin code was sent a moment ago. Wait a "
-							"minute before you ask for a new one."),
-					    NULL));
+			smd_portal_redirect(r, req->hourly_limit ? "/pin?n=hour" : "/pin?n=wait");
 			return;
 		}
 		smd_portal_finish(r, smd_page_locked(r->lang));
@@ -504,11 +550,8 @@ smd_portal_pin_checked_cb(GObject *source, GAsyncResult *result, gpointer user_d
 		return;
 	}
 	if (check->verdict == SMD_PIN_WRONG) {
-		smd_portal_finish(
-		    r, smd_page_pin(r->lang, r->token, r->csrf, NULL,
-				    L_(r->lang, "Enter the pin code from the SMS."),
-				    L_(r->lang, "That pin code is not right, or it has expired. "
-						"Try again, or ask for a new one.")));
+		/* a reload of the answer must not try the same pin again */
+		smd_portal_redirect(r, "/pin?n=wrong");
 		return;
 	}
 	/* a fresh session id after login: nothing from before carries over */
@@ -526,11 +569,7 @@ smd_portal_login(SmdPortalRequest *r)
 	/* a typing slip (too short, a letter) uses up none of the tries: it
 	 * cannot be the pin, so guessing gains nothing from it */
 	if (!smd_pin_is_well_formed(trimmed)) {
-		smd_portal_finish(
-		    r, smd_page_pin(
-			   r->lang, r->token, r->csrf, NULL,
-			   L_(r->lang, "Enter the pin code from the SMS."),
-			   L_(r->lang, "A pin code is the 6 digits from the SMS. Try again.")));
+		smd_portal_redirect(r, "/pin?n=typo");
 		return;
 	}
 	check = g_new0(SmdPinCheck, 1);
@@ -658,31 +697,62 @@ smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 			smd_portal_mark(r->portal, recipient_id, SMD_STATE_OPENED, "opened",
 					load->queue_id, r->client,
 					_("Message opened on the portal"));
-		smd_portal_finish(r, smd_page_message(r->lang, view, r->token));
+		smd_portal_finish(r, smd_page_message(r->lang, view, r->token, r->csrf));
 	}
 }
 
 static void
 smd_portal_show(SmdPortalRequest *r, SmdShowMode mode, guint index)
 {
-	SmdPortalSession *s = smd_portal_session_get(r);
 	SmdBodyLoad *load;
 	SmdPortalShow *show;
 
-	if (s == NULL) {
+	if (smd_portal_session_get(r) == NULL) {
 		/* no (or an expired) session: start over with a pin */
 		smd_portal_redirect(r, "");
 		return;
 	}
 	load = g_new0(SmdBodyLoad, 1);
-	load->message_id = s->message_id;
+	load->message_id = r->link->message_id; /* the session opens this link */
 	show = g_new0(SmdPortalShow, 1);
 	show->r = r;
 	show->mode = mode;
 	show->index = index;
-	show->recipient_id = s->recipient_id;
+	show->recipient_id = r->link->recipient_id;
 	smd_store_run_async(r->portal->store, smd_store_load_body, load,
 			    (GDestroyNotify)smd_body_load_free, smd_portal_body_cb, show);
+}
+
+/* The pin page, and why it is shown (again): after the SMS went, or a
+ * redirect from a pin request or a pin that did not work (?n=). */
+static SmdPage *
+smd_portal_pin_page(SmdPortalRequest *r)
+{
+	g_autofree gchar *masked = r->link->number != NULL ? smd_phone_mask(r->link->number) : NULL;
+	const gchar *n = r->notice != NULL ? r->notice : "";
+	const gchar *enter = L_(r->lang, "Enter the pin code from the SMS.");
+
+	if (g_strcmp0(n, "wait") == 0)
+		return smd_page_pin(r->lang, r->token, r->csrf, masked,
+				    L_(r->lang, "A pin code was sent a moment ago. Wait a minute "
+						"before you ask for a new one."),
+				    NULL);
+	if (g_strcmp0(n, "hour") == 0)
+		return smd_page_pin(r->lang, r->token, r->csrf, masked,
+				    L_(r->lang,
+				       "Too many pin codes were asked for in the last hour. "
+				       "Try again in an hour, or ask the sender of the "
+				       "message for help."),
+				    NULL);
+	if (g_strcmp0(n, "wrong") == 0)
+		return smd_page_pin(r->lang, r->token, r->csrf, masked, enter,
+				    L_(r->lang, "That pin code is not right, or it has expired. "
+						"Try again, or ask for a new one."));
+	if (g_strcmp0(n, "typo") == 0)
+		return smd_page_pin(
+		    r->lang, r->token, r->csrf, masked, enter,
+		    L_(r->lang, "A pin code is the 6 digits from the SMS. Try again."));
+	return smd_page_pin(r->lang, r->token, r->csrf, masked, NULL, NULL);
 }
 
 static void
@@ -702,6 +772,21 @@ smd_portal_recipient(SmdPortalRequest *r)
 	}
 	if (r->post && !smd_portal_csrf_ok(r)) {
 		smd_portal_finish(r, smd_page_forbidden(r->lang));
+		return;
+	}
+	if (!r->post && (g_strcmp0(r->action, "") == 0 || g_strcmp0(r->action, "pin") == 0) &&
+	    smd_portal_session_get(r) != NULL) {
+		/* already in: no second pin for an open message */
+		smd_portal_redirect(r, "/view");
+		return;
+	}
+	if (!r->post && g_strcmp0(r->action, "pin") == 0) {
+		smd_portal_finish(r, smd_portal_pin_page(r));
+		return;
+	}
+	if (r->post && g_strcmp0(r->action, "logout") == 0) {
+		smd_portal_session_end(r);
+		smd_portal_redirect(r, "");
 		return;
 	}
 	if (!r->post && g_strcmp0(r->action, "") == 0) {
@@ -918,6 +1003,8 @@ smd_portal_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
 		r->new_csrf = TRUE;
 	}
 	smd_portal_choose_language(self, r, path, query);
+	if (query != NULL)
+		r->notice = g_strdup(g_hash_table_lookup(query, "n")); /* only compared */
 	if (!r->post && g_strcmp0(method, "GET") != 0 && g_strcmp0(method, "HEAD") != 0) {
 		g_autoptr(SmdPage) page = smd_page_refused(r->lang, SOUP_STATUS_METHOD_NOT_ALLOWED);
 		soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow",

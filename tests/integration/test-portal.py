@@ -49,6 +49,12 @@ def message_with_attachment():
     return m.as_bytes()
 
 
+def follow(r, resp):
+    """The GET a browser makes after a 303: (its response, its page)."""
+    location = urllib.parse.urlsplit(resp.getheader("Location", ""))
+    return r.request("GET", location.path + ("?" + location.query if location.query else ""))
+
+
 def sms_lines(gw):
     path = os.path.join(gw.state_dir, "sms.jsonl")
     if not os.path.exists(path):
@@ -145,7 +151,12 @@ def test_portal_flow():
         resp, page = r.request("POST", f"/m/{mtoken}/pin", {"csrf": "forged"})
         ok(resp.status == 403 and sms_lines(gw) == [], "forged CSRF: 403, no SMS")
         resp, page = r.request("POST", f"/m/{mtoken}/pin", {"csrf": r.csrf()})
-        ok(resp.status == 200 and b"Pin code" in page, "pin requested: the pin form", page[-300:])
+        ok(resp.status == 303 and resp.getheader("Location", "").endswith(f"/m/{mtoken}/pin"),
+           "pin requested: a redirect to the pin form (a reload sends no second SMS)",
+           resp.getheader("Location"))
+        resp, page = follow(r, resp)
+        ok(resp.status == 200 and b"Pin code" in page and b"We sent a pin code by SMS to" in page
+           and b"+31 6" in page, "the pin form, with the number masked", page[-400:])
         sms = sms_lines(gw)
         ok(len(sms) == 1 and sms[0]["to"] == "+31612345678", "one SMS to the number", repr(sms))
         pin = re.search(r"\b(\d{6})\b", sms[0]["text"]).group(1)
@@ -153,11 +164,12 @@ def test_portal_flow():
         ok(len(ev) == 1 and ev[0]["recipient"] == "pat@plain.test" and
            gw.recipient_states(raw=True) == [("pat@plain.test", "pin-sent")],
            "the recipient is pin-sent, and the event names it (StatusChanged follows)", repr(ev))
-        resp, page = r.request("POST", f"/m/{mtoken}/pin", {"csrf": r.csrf()})
+        resp, page = follow(r, r.request("POST", f"/m/{mtoken}/pin", {"csrf": r.csrf()})[0])
         ok(len(sms_lines(gw)) == 1 and b"moment ago" in page, "a second request within 60 s sends nothing")
 
         for slip in ("", "12345", "12345a", "1234567"):
-            resp, page = r.request("POST", f"/m/{mtoken}/login", {"csrf": r.csrf(), "pin": slip})
+            resp, page = follow(r, r.request("POST", f"/m/{mtoken}/login",
+                                             {"csrf": r.csrf(), "pin": slip})[0])
             ok(resp.status == 400 and b"6 digits" in page,
                f"a typing slip ({slip!r}): the form again, saying a pin is 6 digits")
         ok(gw.query("SELECT failures FROM links WHERE kind = 'recipient'")[0]["failures"] == 0
@@ -165,16 +177,35 @@ def test_portal_flow():
            "and no try is used up by a slip", repr(gw.query("SELECT failures FROM links")))
         wrong = "000000" if pin != "000000" else "111111"
         resp, page = r.request("POST", f"/m/{mtoken}/login", {"csrf": r.csrf(), "pin": wrong})
-        ok(resp.status == 400 and b"not right" in page, "wrong pin: refused with the form again")
+        ok(resp.status == 303 and resp.getheader("Location", "").endswith("/pin?n=wrong"),
+           "wrong pin: a redirect to the form again", resp.getheader("Location"))
+        redirect = resp
+        for _ in range(2):  # the answer, and a reload of it
+            resp, page = follow(r, redirect)
+            ok(resp.status == 400 and b"not right" in page, "wrong pin: refused with the form again")
+        ok(gw.query("SELECT failures FROM links WHERE kind = 'recipient'")[0]["failures"] == 1,
+           "a reload of that answer does not try the pin again",
+           repr(gw.query("SELECT failures FROM links")))
         resp, page = r.request("GET", f"/m/{mtoken}/view")
         ok(resp.status == 303, "no session: the message is not shown", resp.status)
         resp, page = r.request("POST", f"/m/{mtoken}/login", {"csrf": r.csrf(), "pin": pin})
         ok(resp.status == 303 and resp.getheader("Location", "").endswith(f"/m/{mtoken}/view"),
            "right pin: on to the message", resp.status)
         ok(any("smd_session=" in c and "HttpOnly" in c and "SameSite=Strict" in c
-               for c in set_cookie_headers(resp)), "session cookie HttpOnly, SameSite=Strict")
+               and "Max-Age" not in c and "Expires" not in c
+               for c in set_cookie_headers(resp)),
+           "session cookie HttpOnly, SameSite=Strict, gone when the browser closes",
+           set_cookie_headers(resp))
+        for path in (f"/m/{mtoken}", f"/m/{mtoken}/pin"):
+            resp, page = r.request("GET", path)
+            ok(resp.status == 303 and resp.getheader("Location", "").endswith(f"/m/{mtoken}/view"),
+               f"logged in, {path[len(mtoken) + 3:] or 'the link'} leads to the message (no "
+               "second pin)", resp.status)
+        failures = gw.query("SELECT failures FROM links WHERE kind = 'recipient'")[0]["failures"]
         resp, page = r.request("POST", f"/m/{mtoken}/login", {"csrf": r.csrf(), "pin": pin})
-        ok(resp.status == 400, "a pin works once")
+        ok(resp.status == 303 and resp.getheader("Location", "").endswith("/pin?n=wrong")
+           and gw.query("SELECT failures FROM links WHERE kind = 'recipient'")[0]["failures"]
+           == failures + 1, "a pin works once", resp.getheader("Location"))
 
         resp, page = r.request("GET", f"/m/{mtoken}/view")
         text = page.decode()
@@ -447,7 +478,7 @@ def test_portal_options_and_http_sms():
                "the logo is served, sandboxed")
 
             resp, page = r.request("POST", f"/m/{mtoken}/pin", {"csrf": r.csrf()})
-            ok(resp.status == 200 and len(SmsApi.requests) == 1, "pin sent through the HTTP provider")
+            ok(resp.status == 303 and len(SmsApi.requests) == 1, "pin sent through the HTTP provider")
             path, headers, body = SmsApi.requests[0]
             sent = json.loads(body)
             ok(path == "/send" and headers.get("Authorization") == "Bearer t0ken"
@@ -471,6 +502,61 @@ def test_portal_options_and_http_sms():
             ok(wait_for(lambda: gw.events("sms-failed"), 5), "an sms-failed event")
     finally:
         api.shutdown()
+
+
+def test_sessions():
+    """One browser, two messages: each opened with its own pin, both stay
+    open; Log out closes both; the hourly SMS limit says so."""
+    pport = smdtest.free_port()
+    with TestMX() as plain, TestMX(starttls=True) as org, \
+            Gateway({"plain.test": plain, "org.test": org},
+                    extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                      "public-url": f"http://127.0.0.1:{pport}"}}) as gw:
+        register_phone(gw, "pat@plain.test", "+31612345678")
+        for subject in ("First", "Second"):
+            gw.send("doctor@org.test", "pat@plain.test",
+                    smdtest.make_message("doctor@org.test", "pat@plain.test", subject, "y\n"))
+        ok(wait_for(lambda: len(plain.messages()) == 2, 20), "two invitations")
+        tokens = [link_from(m[0], "m") for m in plain.messages()]
+        b = Browser(pport)
+        for i, token in enumerate(tokens):
+            b.request("GET", f"/m/{token}")
+            b.request("POST", f"/m/{token}/pin", {"csrf": b.csrf()})
+            ok(wait_for(lambda: len(sms_lines(gw)) == i + 1, 10), f"pin {i + 1} sent")
+            pin = re.search(r"\b(\d{6})\b", sms_lines(gw)[i]["text"]).group(1)
+            resp, _ = b.request("POST", f"/m/{token}/login", {"csrf": b.csrf(), "pin": pin})
+            ok(resp.status == 303, f"message {i + 1}: the right pin")
+        for token, subject in zip(tokens, ("First", "Second")):
+            resp, page = b.request("GET", f"/m/{token}/view")
+            ok(resp.status == 200 and f"<h1>{subject}</h1>".encode() in page,
+               f"both stay open in one browser: {subject}", resp.status)
+        ok(b'action="/m/' + tokens[0].encode() + b'/logout"' in page or
+           b'/logout"' in page and b">Log out</button>" in page, "the message page has Log out")
+        resp, _ = b.request("POST", f"/m/{tokens[1]}/logout", {"csrf": b.csrf()})
+        ok(resp.status == 303 and resp.getheader("Location", "").endswith(f"/m/{tokens[1]}")
+           and any("Max-Age=0" in c for c in set_cookie_headers(resp)),
+           "Log out: the cookie is cleared, back to the link's first page", resp.status)
+        for token in tokens:
+            resp, _ = b.request("GET", f"/m/{token}/view")
+            ok(resp.status == 303, "after Log out no message opens without a pin", resp.status)
+
+        # the hourly limit of pin codes per link: said as it is
+        con = sqlite3.connect(gw.db_path, timeout=10)
+        with con:
+            link = con.execute("SELECT id FROM links WHERE kind = 'recipient' "
+                               "ORDER BY id LIMIT 1").fetchone()[0]
+            for minutes in (10, 20, 30, 40):
+                con.execute("INSERT INTO sms_sends (link_id, number, client_address, sent_at) "
+                            "VALUES (?, '+31612345678', 'x', strftime('%s','now') - ?)",
+                            (link, minutes * 60))
+        con.close()
+        resp, _ = b.request("POST", f"/m/{tokens[0]}/pin", {"csrf": b.csrf()})
+        ok(resp.getheader("Location", "").endswith("/pin?n=hour"), "five in an hour: no sixth",
+           resp.getheader("Location"))
+        resp, page = follow(b, resp)
+        ok(b"Too many pin codes were asked for in the last hour" in page
+           and b"moment ago" not in page, "and the page says why, not 'wait a minute'",
+           page[-500:])
 
 
 def raw_http(port, request, timeout=10):
@@ -624,4 +710,4 @@ def test_portal_https():
 if __name__ == "__main__":
     smdtest.main([test_languages, test_portal_flow, test_unknown_links_and_lockout, test_retention,
                   test_portal_options_and_http_sms, test_trusted_proxy, test_portal_https,
-                  test_refused_requests])
+                  test_refused_requests, test_sessions])
