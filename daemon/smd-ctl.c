@@ -16,6 +16,7 @@
 
 static gboolean opt_session = FALSE;
 static gboolean opt_follow = FALSE;
+static gint opt_lines = 50;
 static gchar *opt_state = NULL;
 static gchar *opt_address = NULL;
 
@@ -80,16 +81,19 @@ smd_ctl_stats(SmdDbusGateway1 *proxy, GError **error)
 	return EXIT_SUCCESS;
 }
 
+/* The events after the cursor @after, or with @after -1 the newest
+ * @limit; returns the new cursor, or -1 on error. */
 static gint64
-smd_ctl_print_events(SmdDbusGateway1 *proxy, gint64 after, GError **error)
+smd_ctl_print_events(SmdDbusGateway1 *proxy, gint64 after, guint limit, GError **error)
 {
 	g_autoptr(GVariant) events = NULL;
 	GVariantIter iter;
 	gint64 id, time;
 	const gchar *level, *kind, *message, *queue_id, *recipient, *detail;
 
-	if (!smd_dbus_gateway1_call_read_events_sync(proxy, after, 1000, &events, NULL, error))
+	if (!smd_dbus_gateway1_call_read_events_sync(proxy, after, limit, &events, NULL, error))
 		return -1;
+	after = MAX(after, 0);
 	g_variant_iter_init(&iter, events);
 	while (g_variant_iter_next(&iter, "(xx&s&s&s&s&s&s)", &id, &time, &level, &kind, &message,
 				   &queue_id, &recipient, &detail)) {
@@ -200,20 +204,24 @@ smd_ctl_message(SmdDbusGateway1 *proxy, const gchar *queue_id, GError **error)
 	return EXIT_SUCCESS;
 }
 
+/* The newest events, like tail: what an administrator looks for first;
+ * with --follow, then what comes. */
 static int
 smd_ctl_log(SmdDbusGateway1 *proxy, GError **error)
 {
-	gint64 cursor = 0;
-	for (;;) {
-		gint64 next = smd_ctl_print_events(proxy, cursor, error);
+	gint64 cursor = smd_ctl_print_events(proxy, -1, (guint)opt_lines, error);
+
+	if (cursor < 0)
+		return EXIT_FAILURE;
+	while (opt_follow) {
+		gint64 next = smd_ctl_print_events(proxy, cursor, 1000, error);
 		if (next < 0)
 			return EXIT_FAILURE;
-		if (!opt_follow)
-			return EXIT_SUCCESS;
 		if (next == cursor)
 			g_usleep(G_USEC_PER_SEC);
 		cursor = next;
 	}
+	return EXIT_SUCCESS;
 }
 
 int
@@ -224,6 +232,8 @@ main(int argc, char **argv)
 	     N_("Talk to a gateway on the session bus (development)"), NULL},
 	    {"follow", 'f', 0, G_OPTION_ARG_NONE, &opt_follow, N_("log: keep printing new events"),
 	     NULL},
+	    {"lines", 'n', 0, G_OPTION_ARG_INT, &opt_lines,
+	     N_("log: how many of the newest events (default 50, at most 1000)"), N_("N")},
 	    {"state", 0, 0, G_OPTION_ARG_STRING, &opt_state, N_("messages: only with this state"),
 	     N_("STATE")},
 	    {"address", 0, 0, G_OPTION_ARG_STRING, &opt_address,
@@ -259,10 +269,14 @@ main(int argc, char **argv)
 	      "  revoke QUEUE-ID             withdraw a held message\n"
 	      "  unlock ADDRESS              unlock links locked by wrong pins\n"
 	      "  reload                      read the configuration again\n"
-	      "  log [--follow]              the event log\n"));
+	      "  log [-n N] [--follow]       the newest events of the log\n"));
 	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
 	if (!g_option_context_parse(context, &argc, &argv, &error)) {
 		g_printerr("%s\n", error->message);
+		return EXIT_FAILURE;
+	}
+	if (opt_lines < 1 || opt_lines > 1000) {
+		g_printerr(_("--lines must be from 1 to 1000.\n"));
 		return EXIT_FAILURE;
 	}
 	if (argc < 2) {

@@ -105,7 +105,7 @@ def test_admin_app():
                 b = Browser(pport)
                 b.request("GET", f"/m/{token}")
                 resp, _ = b.request("POST", f"/m/{token}/pin", {"csrf": b.csrf()})
-                ok(resp.status == 200, "the recipient requests a pin on the portal", resp.status)
+                ok(resp.status == 303, "the recipient requests a pin on the portal", resp.status)
             elif name == "changed":
                 ok(gw.query("SELECT number FROM phones WHERE address = 'pat@plain.test'")
                    == [{"number": "+31687654321"}], "the daemon has the changed number")

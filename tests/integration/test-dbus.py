@@ -123,6 +123,17 @@ def test_admin_api():
             p = subprocess.run([ctl, "--session", "log"], capture_output=True, text=True, env=env)
             ok(p.returncode == 0 and "phone-registered" in p.stdout, "secumailerctl log",
                p.stdout[-300:] + p.stderr)
+            p = subprocess.run([ctl, "--session", "log", "-n", "1"], capture_output=True,
+                               text=True, env=env)
+            newest = gw.query("SELECT kind FROM events ORDER BY id DESC LIMIT 1")[0]["kind"]
+            ok(p.returncode == 0 and len([ln for ln in p.stdout.splitlines()
+                                          if not ln.startswith("    ")]) == 1
+               and newest in p.stdout, "secumailerctl log -n 1: the newest event, like tail",
+               p.stdout)
+            p = subprocess.run([ctl, "--session", "log", "-n", "0"], capture_output=True,
+                               text=True, env=env)
+            ok(p.returncode == 1 and "--lines must be from 1 to 1000" in p.stderr,
+               "and a count out of range is an error", p.stderr)
             p = subprocess.run([ctl, "--session", "phones"], capture_output=True, text=True, env=env)
             ok(p.returncode == 0 and "pat@plain.test" in p.stdout and "+31612345678" in p.stdout,
                "secumailerctl phones", p.stdout + p.stderr)
