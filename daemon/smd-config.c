@@ -7,8 +7,13 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+/* a configuration is a few KiB; anything much larger is a mistake */
+#define SMD_CONFIG_MAX_SIZE (1024 * 1024)
 
 #include "smd-config.h"
 #include "smd-error.h"
@@ -98,17 +103,33 @@ smd_config_scan(SmdConfigParser *p, const gchar *data, gsize len, GError **error
 	g_autofree gchar *group = NULL;
 	g_autofree gchar *text = g_strndup(data, len);
 
-	if (strlen(text) != len || !g_utf8_validate(text, -1, NULL)) {
+	const gchar *end = NULL;
+
+	if (strlen(text) != len || !g_utf8_validate(text, -1, &end)) {
+		/* the line of the first bad byte (a NUL stops strlen() there) */
+		const gchar *bad = strlen(text) != len && (end == NULL || *end == '\0')
+				       ? text + strlen(text)
+				       : end;
+		guint line = 1;
+		for (const gchar *c = text; c < bad; c++)
+			line += *c == '\n';
 		g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG,
-			    _("%s: the file is not valid UTF-8 text"), p->path);
+			    _("%s:%u: the file is not UTF-8 text (a byte that is not, or a NUL)"),
+			    p->path, line);
 		return FALSE;
 	}
 	lines = g_strsplit(text, "\n", -1);
 	for (guint i = 0; lines[i] != NULL; i++) {
 		g_autofree gchar *line = g_strstrip(g_strdup(lines[i]));
 		gchar *eq;
-		if (line[0] == '\0' || line[0] == '#' || line[0] == ';')
+		if (line[0] == '\0' || line[0] == '#')
 			continue;
+		if (line[0] == ';') {
+			/* GKeyFile would read it as a key, or fail without a line */
+			g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG,
+				    _("%s:%u: a comment starts with “#”, not “;”"), p->path, i + 1);
+			return FALSE;
+		}
 		if (line[0] == '[') {
 			gsize n = strlen(line);
 			if (line[n - 1] != ']' || n < 3) {
@@ -810,6 +831,11 @@ smd_config_load_from_data(const gchar *path, const gchar *data, gsize len, GErro
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)smd_route_free);
 	c->retry_schedule = g_array_new(FALSE, FALSE, sizeof(guint));
 
+	/* a byte order mark, as some Windows editors write: not part of [smtp] */
+	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
+		data += 3;
+		len -= 3;
+	}
 	if (!smd_config_scan(&p, data, len, error))
 		return NULL;
 	if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &error_local)) {
@@ -829,7 +855,22 @@ smd_config_load(const gchar *path, GError **error)
 	g_autofree gchar *data = NULL;
 	gsize len = 0;
 	g_autoptr(GError) error_local = NULL;
+	GStatBuf st;
 
+	/* a FIFO would hang the start, /dev/zero fill the memory */
+	if (g_stat(path, &st) == 0) {
+		if (!S_ISREG(st.st_mode)) {
+			g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG, _("%s: not a regular file"),
+				    path);
+			return NULL;
+		}
+		if (st.st_size > SMD_CONFIG_MAX_SIZE) {
+			g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG,
+				    _("%s: larger than %d KiB, too large for a configuration file"),
+				    path, SMD_CONFIG_MAX_SIZE / 1024);
+			return NULL;
+		}
+	}
 	if (!g_file_get_contents(path, &data, &len, &error_local)) {
 		g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG, "%s", error_local->message);
 		return NULL;

@@ -167,6 +167,23 @@ def test_certificate_and_key_checked():
            "naming key and line", f"rc={rc} {err}")
 
 
+def test_not_a_config_file():
+    """A FIFO (which would hang the start), a device or a huge file as the
+    configuration: a clear error at once."""
+    fifo = os.path.join(D, "fifo.conf")
+    os.mkfifo(fifo)
+    big = os.path.join(D, "big.conf")
+    with open(big, "w") as f:
+        f.write("# x\n" * (1 << 19))
+    for path, why in ((fifo, "not a regular file"), ("/dev/zero", "not a regular file"),
+                      (big, "too large for a configuration file")):
+        try:
+            rc, out, err = run("--config", path, "--check-config", timeout=10)
+        except subprocess.TimeoutExpired:
+            rc, err = None, "still reading after 10 s"
+        ok(rc == 1 and why in err, f"{os.path.basename(path)}: {why}", f"rc={rc} {err}")
+
+
 def test_bad_config_does_not_start():
     path, line = write_config("start-bad", "delivery", "tls-policy", "maybe")
     try:
@@ -184,5 +201,5 @@ if __name__ == "__main__":
     os.makedirs(os.path.join(D, "state"), mode=0o700)
     PORT = free_port()
     smdtest.main([test_bad_values, test_unknown_group, test_syntax_error, test_missing_required,
-                  test_certificate_and_key_checked,
+                  test_certificate_and_key_checked, test_not_a_config_file,
                   test_missing_file, test_valid_config, test_bad_config_does_not_start])

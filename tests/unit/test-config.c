@@ -142,10 +142,28 @@ test_errors_name_line_and_key(void)
 		     "t.conf:5: [smtp] tls-key: needs “tls-certificate” as well");
 	expect_error("routes", "routes = a.example=127.0.0.1:1; A.example = 127.0.0.1:2",
 		     "t.conf:7: [delivery] routes: “a.example” has two routes");
+	expect_error("hostname", "; a comment", "t.conf:3: a comment starts with “#”, not “;”");
+	expect_error("hostname", "hostname = bad\xff", "t.conf:3: the file is not UTF-8 text");
 	/* relay-networks is required: never an open relay by omission */
 	expect_error("relay-networks", "", "[smtp] relay-networks: this key is required");
 	expect_error("relay-networks", "relay-networks = ; ;",
 		     "t.conf:4: [smtp] relay-networks: names no network");
+}
+
+/* A byte order mark (Notepad) is not part of the first group's name;
+ * a NUL is named with its line. */
+static void
+test_bom_and_nul(void)
+{
+	g_autofree gchar *text = g_strconcat("\xef\xbb\xbf", minimal, NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(SmdConfig) c = smd_config_load_from_data("t.conf", text, strlen(text), &error);
+	const gchar nul[] = "[smtp]\nlisten = 127.0.0.1:25\0\n";
+
+	g_assert_no_error(error);
+	g_assert_nonnull(c);
+	g_assert_null(smd_config_load_from_data("t.conf", nul, sizeof(nul) - 1, &error));
+	g_assert_nonnull(strstr(error->message, "t.conf:2: the file is not UTF-8 text"));
 }
 
 /* The portal's cookies and HSTS follow the scheme as GUri reads it. */
@@ -198,5 +216,6 @@ main(int argc, char **argv)
 			test_errors_name_line_and_key);
 	g_test_add_func("/secumailer/config/parsers", test_parsers);
 	g_test_add_func("/secumailer/config/public-url-normalised", test_public_url_normalised);
+	g_test_add_func("/secumailer/config/bom-and-nul", test_bom_and_nul);
 	return g_test_run();
 }
