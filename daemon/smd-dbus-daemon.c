@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <pwd.h>
 
 #include "smd-admin-store.h"
 #include "smd-dbus-daemon.h"
@@ -128,8 +129,6 @@ smd_dbus_polkit_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	smd_dbus_auth_free(auth);
 }
 
-/* Runs @method only when polkit says the caller may do @action; else the
- * call is answered AccessDenied and nothing changes. */
 /* A bus connection of our own: one that ends the process when the bus
  * goes is only what g_bus_get() gives. */
 static GDBusConnection *
@@ -163,43 +162,95 @@ smd_dbus_system_bus(SmdDbusDaemon *self, GError **error)
 	return self->system != NULL ? g_object_ref(self->system) : NULL;
 }
 
-static void
-smd_dbus_authorize(SmdDbusDaemon *self, GDBusMethodInvocation *invocation, const gchar *action,
-		   SmdDbusMethod method)
+/* Who called, for the event log: the bus name alone names nobody once
+ * the caller has gone, so the user behind it too ("dbus::1.42 uid=1000
+ * user=anna"); the bus name when the bus does not say. */
+static const gchar *
+smd_dbus_caller(GDBusMethodInvocation *invocation)
 {
+	const gchar *caller = g_object_get_data(G_OBJECT(invocation), "smd-caller");
+	return caller != NULL ? caller : g_dbus_method_invocation_get_sender(invocation);
+}
+
+static void
+smd_dbus_check_polkit(SmdDbusAuth *auth)
+{
+	SmdDbusDaemon *self = auth->call->self;
+	GDBusMethodInvocation *invocation = auth->call->invocation;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GDBusConnection) system = NULL;
 	GVariantBuilder subject;
-	SmdDbusAuth *auth;
 
 	if (!self->authorize) {
-		method(self, invocation);
+		auth->method(self, invocation);
+		smd_dbus_auth_free(auth);
 		return;
 	}
 	/* the authority lives on the system bus (DBUS_SYSTEM_BUS_ADDRESS) */
 	system = smd_dbus_system_bus(self, &error);
 	if (system == NULL) {
 		g_warning("cannot reach polkit: %s", error != NULL ? error->message : "no bus");
-		smd_dbus_deny(invocation, action,
+		smd_dbus_deny(invocation, auth->action,
 			      _("Not authorized: the authorization service is not available"));
+		smd_dbus_auth_free(auth);
 		return;
 	}
 	g_variant_builder_init(&subject, G_VARIANT_TYPE("a{sv}"));
 	g_variant_builder_add(
 	    &subject, "{sv}", "name",
 	    g_variant_new_string(g_dbus_method_invocation_get_sender(invocation)));
-	auth = g_new0(SmdDbusAuth, 1);
-	auth->call = smd_dbus_call_new(self, invocation);
-	auth->method = method;
-	auth->action = g_strdup(action);
 	/* flags 1: AllowUserInteraction, so an agent may ask for a password */
 	g_dbus_connection_call(
 	    system, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
 	    "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization",
-	    g_variant_new("((sa{sv})s@a{ss}us)", "system-bus-name", &subject, action,
+	    g_variant_new("((sa{sv})s@a{ss}us)", "system-bus-name", &subject, auth->action,
 			  g_variant_new_array(G_VARIANT_TYPE("{ss}"), NULL, 0), (guint32)1, ""),
 	    G_VARIANT_TYPE("((bba{ss}))"), G_DBUS_CALL_FLAGS_NONE, 120 * 1000, NULL,
 	    smd_dbus_polkit_cb, auth);
+}
+
+static void
+smd_dbus_caller_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdDbusAuth *auth = user_data;
+	GDBusMethodInvocation *invocation = auth->call->invocation;
+	g_autoptr(GVariant) reply =
+	    g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, NULL);
+	guint32 uid;
+
+	if (reply != NULL) {
+		struct passwd pw, *found = NULL;
+		gchar buf[1024];
+		g_variant_get(reply, "(u)", &uid);
+		(void)getpwuid_r(uid, &pw, buf, sizeof(buf), &found);
+		g_object_set_data_full(
+		    G_OBJECT(invocation), "smd-caller",
+		    g_strdup_printf("%s uid=%u user=%s",
+				    g_dbus_method_invocation_get_sender(invocation), uid,
+				    found != NULL ? found->pw_name : "?"),
+		    g_free);
+	}
+	smd_dbus_check_polkit(auth);
+}
+
+/* Runs @method only when polkit says the caller may do @action; else the
+ * call is answered AccessDenied and nothing changes. First asks the bus
+ * who the caller is, for the event log. */
+static void
+smd_dbus_authorize(SmdDbusDaemon *self, GDBusMethodInvocation *invocation, const gchar *action,
+		   SmdDbusMethod method)
+{
+	SmdDbusAuth *auth = g_new0(SmdDbusAuth, 1);
+
+	auth->call = smd_dbus_call_new(self, invocation);
+	auth->method = method;
+	auth->action = g_strdup(action);
+	g_dbus_connection_call(
+	    g_dbus_method_invocation_get_connection(invocation), "org.freedesktop.DBus",
+	    "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetConnectionUnixUser",
+	    g_variant_new("(s)", g_dbus_method_invocation_get_sender(invocation)),
+	    G_VARIANT_TYPE("(u)"), G_DBUS_CALL_FLAGS_NONE, 10 * 1000, NULL, smd_dbus_caller_cb,
+	    auth);
 }
 
 static SmdStore *
@@ -346,7 +397,7 @@ smd_dbus_change_phone(SmdDbusDaemon *self, GDBusMethodInvocation *invocation,
 	change->address = g_strdup(recipient);
 	change->number = number;
 	/* logged with the caller */
-	change->by = g_strdup_printf("dbus:%s", g_dbus_method_invocation_get_sender(invocation));
+	change->by = g_strdup_printf("dbus:%s", smd_dbus_caller(invocation));
 	change->retention = smd_engine_get_config(self->engine)->retention;
 	pc->call = smd_dbus_call_new(self, invocation);
 	pc->masked = number != NULL ? smd_phone_mask(number) : NULL;
@@ -479,7 +530,7 @@ smd_dbus_run_action(SmdDbusDaemon *self, GDBusMethodInvocation *invocation, SmdS
 	SmdAdminAction *action = g_new0(SmdAdminAction, 1);
 	action->queue_id = g_strdup(queue_id);
 	action->address = g_strdup(address);
-	action->by = g_strdup_printf("dbus:%s", g_dbus_method_invocation_get_sender(invocation));
+	action->by = g_strdup_printf("dbus:%s", smd_dbus_caller(invocation));
 	smd_store_run_async(smd_dbus_store(self), func, action,
 			    (GDestroyNotify)smd_admin_action_free, smd_dbus_action_cb,
 			    smd_dbus_call_new(self, invocation));

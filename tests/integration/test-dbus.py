@@ -6,6 +6,7 @@ invitation), removing it, typed errors, the event log, statistics; and a
 daemon that checks authorization refuses callers it cannot authorize."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -101,6 +102,8 @@ def test_admin_api():
             ok(rc == 0 and "'received'" in out and "'registration-requested'" in out
                and "'phone-registered'" in out and "by=<dbus:" in out,
                "the event log, with the caller of SetPhone", out[-500:])
+            ok(re.search(r"by=<dbus::[0-9.]+ uid=%d user=\S+>" % os.getuid(), out) is not None,
+               "named by the user behind the bus name, who outlasts it", out[-500:])
             rc, newest = gdbus(address, "ReadEvents", "--", "-1", "2")
             import re as _re
             ids = [int(i) for i in _re.findall(r"\((?:int64 )?(\d+), (?:int64 )?\d+, '", newest)]
