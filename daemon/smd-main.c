@@ -190,6 +190,9 @@ main(int argc, char **argv)
 	}
 
 	/* the admin API; mail flows whether or not a bus is there */
+	if (no_polkit)
+		g_warning("--no-polkit: anyone who can reach this session bus may use the admin "
+			  "API unchecked (development and tests only)");
 	dbus = smd_dbus_daemon_new(engine, session_bus ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM,
 				   !no_polkit);
 

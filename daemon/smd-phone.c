@@ -68,6 +68,35 @@ smd_phone_check_known(const gchar *digits, GError **error)
 	return TRUE;
 }
 
+/* "+31 (0)6 …", as numbers are often written: the trunk 0 in brackets
+ * right after the country code is not dialled from abroad. A copy
+ * without it, or NULL when @input has none there. */
+static gchar *
+smd_phone_drop_trunk(const gchar *input)
+{
+	const gchar *p = input, *cc, *cc_end;
+
+	while (*p == ' ')
+		p++;
+	if (*p == '+')
+		p++;
+	else if (p[0] == '0' && p[1] == '0')
+		p += 2;
+	else
+		return NULL;
+	while (*p == ' ')
+		p++;
+	cc = p;
+	while (g_ascii_isdigit(*p) && p - cc < 3)
+		p++;
+	cc_end = p;
+	while (*p == ' ')
+		p++;
+	if (cc == cc_end || *cc == '0' || !g_str_has_prefix(p, "(0)"))
+		return NULL;
+	return g_strdup_printf("%.*s %s", (int)(cc_end - input), input, p + 3);
+}
+
 gchar *
 smd_phone_normalise(const gchar *input, const gchar *default_country, GError **error)
 {
@@ -77,12 +106,15 @@ smd_phone_normalise(const gchar *input, const gchar *default_country, GError **e
 	gboolean seen_digit = FALSE;
 	gint country;
 
+	g_autofree gchar *written = NULL;
+
 	if (strlen(input) > SMD_PHONE_MAX_INPUT) {
 		g_string_free(digits, TRUE);
 		g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA, _("This number is too long"));
 		return NULL;
 	}
-	for (const gchar *p = input; *p != '\0'; p++) {
+	written = smd_phone_drop_trunk(input);
+	for (const gchar *p = written != NULL ? written : input; *p != '\0'; p++) {
 		if (g_ascii_isdigit(*p)) {
 			g_string_append_c(digits, *p);
 			seen_digit = TRUE;

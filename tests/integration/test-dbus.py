@@ -236,6 +236,8 @@ def test_paging_by_keyset():
                 Gateway({"org.test": org}, args=["--session-bus", "--no-polkit"],
                         env={"DBUS_SESSION_BUS_ADDRESS": address}) as gw:
             ok(wait_for(lambda: gdbus(address, "GetStatistics")[0] == 0, 20), "daemon up")
+            ok("--no-polkit: anyone who can reach this session bus may use the admin API "
+               "unchecked" in gw.log(), "--no-polkit is said loudly in the log", gw.log()[-500:])
             for i in range(3):
                 gw.send("a@org.test", f"r{i}@org.test",
                         smdtest.make_message("a@org.test", f"r{i}@org.test", f"m{i}", "x\n"))
