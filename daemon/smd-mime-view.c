@@ -118,6 +118,27 @@ smd_mime_part_text(GMimePart *part)
 	return g_utf8_make_valid((const gchar *)bytes->data, bytes->len);
 }
 
+/* A name for a part that has none: "attachment" with the extension of
+ * its type, so that a phone knows what opens it. */
+static gchar *
+smd_mime_fallback_name(const gchar *content_type)
+{
+	static const struct {
+		const gchar *type;
+		const gchar *ext;
+	} known[] = {
+	    {"text/plain", ".txt"},	   {"text/html", ".html"},	{"text/calendar", ".ics"},
+	    {"text/csv", ".csv"},	   {"application/pdf", ".pdf"}, {"application/zip", ".zip"},
+	    {"image/png", ".png"},	   {"image/jpeg", ".jpg"},	{"image/gif", ".gif"},
+	    {"message/rfc822", ".eml"},	   {"application/xml", ".xml"}, {"text/xml", ".xml"},
+	    {"application/json", ".json"}, {"text/vcard", ".vcf"}};
+
+	for (guint i = 0; i < G_N_ELEMENTS(known); i++)
+		if (g_ascii_strcasecmp(content_type, known[i].type) == 0)
+			return g_strconcat("attachment", known[i].ext, NULL);
+	return g_strdup("attachment");
+}
+
 static void
 smd_mime_view_walk(GMimeObject *parent, GMimeObject *part, gpointer user_data)
 {
@@ -172,10 +193,15 @@ smd_mime_view_walk(GMimeObject *parent, GMimeObject *part, gpointer user_data)
 	if (view->attachments->len < SMD_VIEW_MAX_ATTACHMENTS) {
 		SmdAttachment *a = g_new0(SmdAttachment, 1);
 		/* only the last path component, no control characters */
-		g_autofree gchar *base = g_path_get_basename(name != NULL ? name : "attachment");
+		g_autofree gchar *base = g_path_get_basename(name != NULL ? name : "");
+		a->content_type = g_mime_content_type_get_mime_type(type);
 		a->name = smd_mime_strip_bidi(
 		    g_strdelimit(g_utf8_make_valid(base, -1), "\r\n\t\\/", '_'));
-		a->content_type = g_mime_content_type_get_mime_type(type);
+		if (a->name[strspn(a->name, ". ")] == '\0') {
+			/* no name, or "." or "..": one that says what it is */
+			g_free(a->name);
+			a->name = smd_mime_fallback_name(a->content_type);
+		}
 		a->size = smd_mime_decoded_size(leaf);
 		a->part = g_object_ref(leaf);
 		g_ptr_array_add(view->attachments, a);
@@ -223,17 +249,26 @@ smd_mime_view_new(GBytes *message)
 	return view;
 }
 
+/* What was written to the memory stream @mem, taken over rather than
+ * copied: an attachment can be tens of MB, and downloads run at once. */
+static GBytes *
+smd_mime_stream_take(GMimeStream *mem)
+{
+	GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+	return g_byte_array_free_to_bytes(bytes);
+}
+
 static GBytes *
 smd_mime_decode(GMimePart *part)
 {
 	GMimeDataWrapper *content = g_mime_part_get_content(part);
 	g_autoptr(GMimeStream) mem = g_mime_stream_mem_new();
-	GByteArray *bytes;
 	if (content == NULL)
 		return g_bytes_new(NULL, 0);
 	g_mime_data_wrapper_write_to_stream(content, mem);
-	bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-	return g_bytes_new(bytes->data, bytes->len);
+	return smd_mime_stream_take(mem);
 }
 
 /* only images, and not too big, become data: URIs */
@@ -285,9 +320,7 @@ GBytes *
 smd_mime_view_attachment_content(const SmdMimeView *view, guint index)
 {
 	SmdAttachment *a;
-	GMimeDataWrapper *content;
 	g_autoptr(GMimeStream) mem = g_mime_stream_mem_new();
-	GByteArray *bytes;
 
 	if (index >= view->attachments->len)
 		return NULL;
@@ -295,15 +328,9 @@ smd_mime_view_attachment_content(const SmdMimeView *view, guint index)
 	if (GMIME_IS_MESSAGE_PART(a->part)) {
 		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(a->part));
 		g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, mem);
-		bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-		return g_bytes_new(bytes->data, bytes->len);
+		return smd_mime_stream_take(mem);
 	}
-	content = g_mime_part_get_content(GMIME_PART(a->part));
-	if (content == NULL)
-		return g_bytes_new(NULL, 0);
-	g_mime_data_wrapper_write_to_stream(content, mem);
-	bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-	return g_bytes_new(bytes->data, bytes->len);
+	return smd_mime_decode(GMIME_PART(a->part));
 }
 
 GBytes *

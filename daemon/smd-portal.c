@@ -618,6 +618,16 @@ smd_portal_send_html_body(SmdPortalRequest *r, const gchar *html)
 					 strlen(body));
 }
 
+/* A 200 with @content as the body, shared, not copied. */
+static void
+smd_portal_send_bytes(SmdPortalRequest *r, const gchar *type, GBytes *content)
+{
+	soup_server_message_set_status(r->msg, SOUP_STATUS_OK, NULL);
+	soup_message_headers_set_content_type(soup_server_message_get_response_headers(r->msg),
+					      type, NULL);
+	soup_message_body_append_bytes(soup_server_message_get_response_body(r->msg), content);
+}
+
 static void
 smd_portal_send_attachment(SmdPortalRequest *r, const SmdAttachment *a, GBytes *content)
 {
@@ -629,10 +639,7 @@ smd_portal_send_attachment(SmdPortalRequest *r, const SmdAttachment *a, GBytes *
 	    g_strdup_printf("attachment; filename=\"attachment\"; filename*=UTF-8''%s", escaped);
 	smd_portal_security_headers(r->portal, r->msg);
 	soup_message_headers_replace(h, "Content-Disposition", disposition);
-	soup_server_message_set_status(r->msg, SOUP_STATUS_OK, NULL);
-	soup_server_message_set_response(r->msg, "application/octet-stream", SOUP_MEMORY_COPY,
-					 g_bytes_get_data(content, NULL),
-					 g_bytes_get_size(content));
+	smd_portal_send_bytes(r, "application/octet-stream", content);
 }
 
 static void
@@ -682,10 +689,7 @@ smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		smd_portal_security_headers(r->portal, r->msg);
 		soup_message_headers_replace(h, "Content-Disposition",
 					     "attachment; filename=\"message.eml\"");
-		soup_server_message_set_status(r->msg, SOUP_STATUS_OK, NULL);
-		soup_server_message_set_response(r->msg, "message/rfc822", SOUP_MEMORY_COPY,
-						 g_bytes_get_data(original, NULL),
-						 g_bytes_get_size(original));
+		smd_portal_send_bytes(r, "message/rfc822", original);
 		smd_portal_mark(r->portal, recipient_id, SMD_STATE_DOWNLOADED, "downloaded",
 				load->queue_id, r->client, _("Message downloaded on the portal"));
 		smd_portal_release(r);

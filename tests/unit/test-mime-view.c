@@ -109,6 +109,28 @@ test_bidi_controls_removed(void)
 	g_assert_nonnull(strstr(v->from, "Bank"));
 }
 
+/* A part without a usable name gets one that says what it is. */
+static void
+test_fallback_names(void)
+{
+	g_autoptr(SmdMimeView) v =
+	    view_of("Subject: x\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+		    "--B\r\nContent-Type: text/plain\r\n\r\nbody\r\n"
+		    "--B\r\nContent-Type: text/plain\r\n\r\na second text part\r\n"
+		    "--B\r\nContent-Type: application/pdf\r\n"
+		    "Content-Disposition: attachment; filename=\"..\"\r\n\r\nx\r\n"
+		    "--B\r\nContent-Type: application/x-unknown\r\n"
+		    "Content-Disposition: attachment; filename=\"\"\r\n\r\nx\r\n--B--\r\n");
+
+	g_assert_cmpuint(v->attachments->len, ==, 3);
+	g_assert_cmpstr(((SmdAttachment *)g_ptr_array_index(v->attachments, 0))->name, ==,
+			"attachment.txt");
+	g_assert_cmpstr(((SmdAttachment *)g_ptr_array_index(v->attachments, 1))->name, ==,
+			"attachment.pdf");
+	g_assert_cmpstr(((SmdAttachment *)g_ptr_array_index(v->attachments, 2))->name, ==,
+			"attachment");
+}
+
 static void
 test_malformed(void)
 {
@@ -185,6 +207,7 @@ main(int argc, char **argv)
 	g_test_add_func("/secumailer/mime/related-inline-image", test_related_inline_image);
 	g_test_add_func("/secumailer/mime/attachments", test_attachments);
 	g_test_add_func("/secumailer/mime/bidi-controls-removed", test_bidi_controls_removed);
+	g_test_add_func("/secumailer/mime/fallback-names", test_fallback_names);
 	g_test_add_func("/secumailer/mime/malformed", test_malformed);
 	g_test_add_func("/secumailer/mime/strip-own-received", test_strip_own_received);
 	g_test_add_func("/secumailer/mime/subject", test_subject);
