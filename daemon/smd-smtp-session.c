@@ -8,6 +8,7 @@
 
 #include <glib/gi18n.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "smd-common.h"
 #include "smd-data-reader.h"
@@ -386,6 +387,18 @@ smd_smtp_session_cmd_starttls(SmdSmtpSession *self, const SmdCommand *cmd)
 	self->state = SMD_SESSION_TLS;
 }
 
+/* Whether the store's file system has room for 1.5 × @size bytes (when it
+ * cannot be asked, the commit will tell). */
+static gboolean
+smd_smtp_session_room_for(SmdSmtpSession *self, guint64 size)
+{
+	struct statvfs fs;
+
+	if (statvfs(self->config->store_directory, &fs) != 0)
+		return TRUE;
+	return (guint64)fs.f_bavail * fs.f_frsize >= size + size / 2;
+}
+
 static void
 smd_smtp_session_cmd_mail(SmdSmtpSession *self, const SmdCommand *cmd)
 {
@@ -440,6 +453,13 @@ smd_smtp_session_cmd_mail(SmdSmtpSession *self, const SmdCommand *cmd)
 		if (n > self->config->max_message_size) {
 			smd_smtp_session_reply(self, "552 5.3.4 %s",
 					       _("Message size exceeds fixed limit"));
+			return;
+		}
+		/* as Postfix: no room for one and a half times what is announced
+		 * is said now, before the client sends it all for a 452 */
+		if (!smd_smtp_session_room_for(self, n)) {
+			smd_smtp_session_reply(self, "452 4.3.1 %s",
+					       _("Insufficient system storage, try again later"));
 			return;
 		}
 	}

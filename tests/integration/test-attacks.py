@@ -311,7 +311,18 @@ def test_disk_full():
                 replies = [submit(gw, big(f"refused-{i}")) for i in range(3)]
                 ok(all(r.startswith("452") and "4.3.1" in r for r in replies),
                    "disk full: 452 4.3.1, never 250", repr(replies))
+
+                def mail_with_size(size):
+                    with smtplib.SMTP("127.0.0.1", gw.port, timeout=20) as c:
+                        c.ehlo("client.test")
+                        code, text = c.mail("a@sender.test", [f"SIZE={size}"])
+                        return f"{code} {text.decode()}"
+                r = mail_with_size(600000)
+                ok(r.startswith("452 4.3.1"), "a message announced larger than the room left: "
+                   "452 4.3.1 at MAIL, before it is sent", r)
                 os.unlink(filler)
+                r = mail_with_size(600000)
+                ok(r.startswith("250"), "with room again, MAIL with that SIZE: 250", r)
                 ok(submit(gw, big("accepted")) == "250", "room again: accepted")
                 ok(wait_for(lambda: {"small", "accepted"} <= subjects(mx), 20),
                    "both accepted messages delivered")
