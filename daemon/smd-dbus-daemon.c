@@ -28,6 +28,8 @@
 #define SMD_ACTION_REVOKE "org.secumailer.Gateway1.revoke"
 #define SMD_ACTION_CONFIGURE "org.secumailer.Gateway1.configure"
 
+/* the longest string argument taken (an address is at most 254 bytes) */
+#define SMD_DBUS_MAX_STRING 1024
 /* waits before connecting to the bus again, doubling up to the last */
 #define SMD_DBUS_RETRY_FIRST 1
 #define SMD_DBUS_RETRY_LAST 30
@@ -240,8 +242,21 @@ static void
 smd_dbus_authorize(SmdDbusDaemon *self, GDBusMethodInvocation *invocation, const gchar *action,
 		   SmdDbusMethod method)
 {
-	SmdDbusAuth *auth = g_new0(SmdDbusAuth, 1);
+	GVariant *params = g_dbus_method_invocation_get_parameters(invocation);
+	SmdDbusAuth *auth;
 
+	/* nothing of ours is that long; errors that name an argument stay short */
+	for (gsize i = 0; i < g_variant_n_children(params); i++) {
+		g_autoptr(GVariant) arg = g_variant_get_child_value(params, i);
+		if (g_variant_is_of_type(arg, G_VARIANT_TYPE_STRING) &&
+		    g_variant_get_size(arg) > SMD_DBUS_MAX_STRING) {
+			g_dbus_method_invocation_return_error(
+			    invocation, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+			    _("Argument %zu is longer than %d bytes"), i + 1, SMD_DBUS_MAX_STRING);
+			return;
+		}
+	}
+	auth = g_new0(SmdDbusAuth, 1);
 	auth->call = smd_dbus_call_new(self, invocation);
 	auth->method = method;
 	auth->action = g_strdup(action);
@@ -405,6 +420,23 @@ smd_dbus_change_phone(SmdDbusDaemon *self, GDBusMethodInvocation *invocation,
 			    (GDestroyNotify)smd_phone_change_free, smd_dbus_phone_cb, pc);
 }
 
+/* The recipient address argument of @invocation, or NULL when it is not
+ * an address (the call is then answered with the error). */
+static const gchar *
+smd_dbus_recipient_arg(GDBusMethodInvocation *invocation)
+{
+	g_autoptr(GError) error = NULL;
+	const gchar *recipient = NULL;
+
+	g_variant_get_child(g_dbus_method_invocation_get_parameters(invocation), 0, "&s",
+			    &recipient);
+	if (!smd_address_validate(recipient, NULL, &error)) {
+		g_dbus_method_invocation_return_gerror(invocation, error);
+		return NULL;
+	}
+	return recipient;
+}
+
 static void
 smd_dbus_do_set_phone(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
 {
@@ -415,10 +447,8 @@ smd_dbus_do_set_phone(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
 
 	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(&s&s)", &recipient,
 		      &number);
-	if (!smd_address_validate(recipient, NULL, &error)) {
-		g_dbus_method_invocation_return_gerror(invocation, error);
+	if (smd_dbus_recipient_arg(invocation) == NULL)
 		return;
-	}
 	e164 = smd_phone_normalise(
 	    number, smd_engine_get_config(self->engine)->portal_default_country, &error);
 	if (e164 == NULL) {
@@ -440,9 +470,9 @@ smd_dbus_handle_set_phone(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invo
 static void
 smd_dbus_do_remove_phone(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
 {
-	const gchar *recipient = NULL;
-	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(&s)", &recipient);
-	smd_dbus_change_phone(self, invocation, recipient, NULL);
+	const gchar *recipient = smd_dbus_recipient_arg(invocation);
+	if (recipient != NULL)
+		smd_dbus_change_phone(self, invocation, recipient, NULL);
 }
 
 static gboolean
@@ -555,9 +585,9 @@ smd_dbus_handle_revoke_message(SmdDbusGateway1 *skeleton, GDBusMethodInvocation 
 static void
 smd_dbus_do_unlock_recipient(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
 {
-	const gchar *recipient = NULL;
-	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(&s)", &recipient);
-	smd_dbus_run_action(self, invocation, smd_admin_store_unlock, NULL, recipient);
+	const gchar *recipient = smd_dbus_recipient_arg(invocation);
+	if (recipient != NULL)
+		smd_dbus_run_action(self, invocation, smd_admin_store_unlock, NULL, recipient);
 }
 
 static gboolean

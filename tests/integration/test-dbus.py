@@ -260,6 +260,13 @@ def test_paging_by_keyset():
             ok(rc == 0 and out == "(@a(sxssta(ss)) [],)", "address-prefix: nothing begins so", out)
             rc, out = gdbus(address, "ListMessages", "{'older-than': <'nosuchid'>}", "0", "10")
             ok(rc == 0 and out == "(@a(sxssta(ss)) [],)", "an unknown queue id: nothing", out)
+            for method in ("UnlockRecipient", "RemovePhone"):
+                rc, out = gdbus(address, method, "")
+                ok(rc != 0 and "InvalidData" in out, f"{method}(''): not an address, an error",
+                   out)
+            rc, out = gdbus(address, "GetMessage", "q" * 100000)
+            ok(rc != 0 and "InvalidArgs" in out and len(out) < 300,
+               "a 100 KB argument: refused, and not echoed back", out[:300])
             rc, out = gdbus(address, "ListMessages", "{'adress': <'r1@org.test'>}", "0", "10")
             ok(rc != 0 and "InvalidArgs" in out and "adress" in out,
                "an unknown filter is an error, not the whole list", out)
