@@ -157,7 +157,9 @@ smd_ctl_phones(SmdDbusGateway1 *proxy, const gchar *search, GError **error)
 	if (!smd_dbus_gateway1_call_list_phones_sync(proxy, search != NULL ? search : "", 0, 500,
 						     &phones, NULL, error))
 		return EXIT_FAILURE;
-	if (g_variant_n_children(phones) == 0)
+	if (g_variant_n_children(phones) == 0 && search != NULL)
+		g_print(_("No phone number matches “%s”\n"), search);
+	else if (g_variant_n_children(phones) == 0)
 		g_print("%s\n", _("No phone numbers registered"));
 	g_variant_iter_init(&iter, phones);
 	while (g_variant_iter_next(&iter, "(&s&s&s&sx)", &address, &number, &by, &from, &at)) {
@@ -224,6 +226,26 @@ smd_ctl_log(SmdDbusGateway1 *proxy, GError **error)
 	return EXIT_SUCCESS;
 }
 
+/* exit status of a command line that is not one (as many tools: 2) */
+#define SMD_CTL_USAGE 2
+
+static gboolean
+smd_ctl_command_known(const gchar *command, int nargs)
+{
+	static const struct {
+		const gchar *name;
+		int min, max;
+	} commands[] = {{"requests", 0, 0}, {"stats", 0, 0},	 {"log", 0, 0},
+			{"messages", 0, 0}, {"phones", 0, 1},	 {"message", 1, 1},
+			{"resend", 2, 2},   {"revoke", 1, 1},	 {"unlock", 1, 1},
+			{"reload", 0, 0},   {"set-phone", 2, 2}, {"remove-phone", 1, 1}};
+
+	for (guint i = 0; i < G_N_ELEMENTS(commands); i++)
+		if (g_strcmp0(command, commands[i].name) == 0)
+			return nargs >= commands[i].min && nargs <= commands[i].max;
+	return FALSE;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -273,16 +295,16 @@ main(int argc, char **argv)
 	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
 	if (!g_option_context_parse(context, &argc, &argv, &error)) {
 		g_printerr("%s\n", error->message);
-		return EXIT_FAILURE;
+		return SMD_CTL_USAGE;
 	}
 	if (opt_lines < 1 || opt_lines > 1000) {
 		g_printerr(_("--lines must be from 1 to 1000.\n"));
-		return EXIT_FAILURE;
+		return SMD_CTL_USAGE;
 	}
 	if (argc < 2) {
 		g_autofree gchar *help = g_option_context_get_help(context, TRUE, NULL);
 		g_printerr("%s", help);
-		return EXIT_FAILURE;
+		return SMD_CTL_USAGE;
 	}
 	/* D-Bus strings are UTF-8; GVariant would put "[Invalid UTF-8]" in
 	 * place of the argument, and a filter would silently match nothing */
@@ -293,6 +315,11 @@ main(int argc, char **argv)
 		}
 	}
 	command = argv[1];
+	/* a typing slip is said as such, also when the gateway is not there */
+	if (!smd_ctl_command_known(command, argc - 2)) {
+		g_printerr(_("Unknown command or wrong arguments: %s (see --help)\n"), command);
+		return SMD_CTL_USAGE;
+	}
 	(void)smd_error_quark(); /* typed errors from the daemon */
 	proxy = smd_dbus_gateway1_proxy_new_for_bus_sync(
 	    opt_session ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM,
@@ -349,9 +376,6 @@ main(int argc, char **argv)
 			g_print(_("Removed the number of %s\n"), argv[2]);
 			rc = EXIT_SUCCESS;
 		}
-	} else {
-		g_printerr(_("Unknown command or wrong arguments: %s (see --help)\n"), command);
-		return EXIT_FAILURE;
 	}
 	if (rc != EXIT_SUCCESS && error != NULL) {
 		g_dbus_error_strip_remote_error(error);

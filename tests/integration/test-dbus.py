@@ -135,8 +135,17 @@ def test_admin_api():
                p.stdout)
             p = subprocess.run([ctl, "--session", "log", "-n", "0"], capture_output=True,
                                text=True, env=env)
-            ok(p.returncode == 1 and "--lines must be from 1 to 1000" in p.stderr,
-               "and a count out of range is an error", p.stderr)
+            ok(p.returncode == 2 and "--lines must be from 1 to 1000" in p.stderr,
+               "and a count out of range is a usage error (2)", p.stderr)
+            p = subprocess.run([ctl, "--session", "phones", "nobody-like-this"],
+                               capture_output=True, text=True, env=env)
+            ok(p.returncode == 0 and "No phone number matches “nobody-like-this”" in p.stdout,
+               "a search that finds nothing says so (not 'no numbers registered')", p.stdout)
+            p = subprocess.run([ctl, "--session", "bogus"], capture_output=True, text=True,
+                               env=dict(env, DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent"))
+            ok(p.returncode == 2 and "Unknown command or wrong arguments: bogus" in p.stderr,
+               "a command that is none: a usage error (2), also with no gateway to ask",
+               p.stderr)
             p = subprocess.run([ctl, "--session", "phones"], capture_output=True, text=True, env=env)
             ok(p.returncode == 0 and "pat@plain.test" in p.stdout and "+31612345678" in p.stdout,
                "secumailerctl phones", p.stdout + p.stderr)
