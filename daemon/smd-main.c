@@ -175,18 +175,19 @@ main(int argc, char **argv)
 		g_printerr("%s\n", error->message);
 		return EXIT_FAILURE;
 	}
-	smtp = smd_smtp_server_new(engine, &error);
-	if (smtp == NULL) {
-		g_printerr("%s\n", error->message);
-		return EXIT_FAILURE;
-	}
-
 	if (smd_engine_get_config(engine)->portal_listen != NULL) {
 		portal = smd_portal_new(engine, &error);
 		if (portal == NULL) {
 			g_printerr("%s\n", error->message);
 			return EXIT_FAILURE;
 		}
+	}
+	/* SMTP last: once its port takes connections, the portal's does too
+	 * (what waits for the gateway waits for its mail port) */
+	smtp = smd_smtp_server_new(engine, &error);
+	if (smtp == NULL) {
+		g_printerr("%s\n", error->message);
+		return EXIT_FAILURE;
 	}
 
 	/* the admin API; mail flows whether or not a bus is there */
