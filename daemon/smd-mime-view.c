@@ -79,8 +79,10 @@ smd_mime_decoded_size(GMimePart *part)
 	return (gsize)g_mime_stream_length(null);
 }
 
+/* The part's text in UTF-8, at most SMD_VIEW_MAX_TEXT of it (then
+ * @view->truncated says so). */
 static gchar *
-smd_mime_part_text(GMimePart *part)
+smd_mime_part_text(SmdMimeView *view, GMimePart *part)
 {
 	GMimeDataWrapper *content = g_mime_part_get_content(part);
 	g_autoptr(GMimeStream) mem = g_mime_stream_mem_new();
@@ -110,8 +112,10 @@ smd_mime_part_text(GMimePart *part)
 	g_mime_data_wrapper_write_to_stream(content, filtered);
 	g_mime_stream_flush(filtered);
 	bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-	if (bytes->len > SMD_VIEW_MAX_TEXT)
+	if (bytes->len > SMD_VIEW_MAX_TEXT) {
 		g_byte_array_set_size(bytes, SMD_VIEW_MAX_TEXT);
+		view->truncated = TRUE;
+	}
 	/* an empty body has no buffer at all (fuzz-mime-view found it) */
 	if (bytes->len == 0)
 		return g_strdup("");
@@ -172,12 +176,12 @@ smd_mime_view_walk(GMimeObject *parent, GMimeObject *part, gpointer user_data)
 	name = g_mime_part_get_filename(leaf);
 	if (name == NULL && !g_mime_part_is_attachment(leaf)) {
 		if (view->text == NULL && g_mime_content_type_is_type(type, "text", "plain")) {
-			view->text = smd_mime_part_text(leaf);
+			view->text = smd_mime_part_text(view, leaf);
 			return;
 		}
 		if (g_mime_content_type_is_type(type, "text", "html")) {
 			if (view->html == NULL)
-				view->html = smd_mime_part_text(leaf);
+				view->html = smd_mime_part_text(view, leaf);
 			view->has_html = TRUE;
 			return;
 		}
@@ -232,8 +236,10 @@ smd_mime_view_new(GBytes *message)
 	view->inline_parts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
 	parser = g_mime_parser_new_with_stream(stream);
 	msg = g_mime_parser_construct_message(parser, NULL);
-	if (msg == NULL)
-		return view; /* shows nothing, downloads as it is */
+	if (msg == NULL) {
+		view->unreadable = TRUE; /* shows nothing, downloads as it is */
+		return view;
+	}
 	view->from = smd_mime_strip_bidi(smd_mime_addresses(msg, GMIME_ADDRESS_TYPE_FROM));
 	view->to = smd_mime_strip_bidi(smd_mime_addresses(msg, GMIME_ADDRESS_TYPE_TO));
 	view->cc = smd_mime_strip_bidi(smd_mime_addresses(msg, GMIME_ADDRESS_TYPE_CC));
@@ -245,7 +251,8 @@ smd_mime_view_new(GBytes *message)
 	/* a message that is only a text part */
 	if (view->text == NULL && GMIME_IS_PART(g_mime_message_get_mime_part(msg)) &&
 	    view->attachments->len == 0 && !view->has_html)
-		view->text = smd_mime_part_text(GMIME_PART(g_mime_message_get_mime_part(msg)));
+		view->text =
+		    smd_mime_part_text(view, GMIME_PART(g_mime_message_get_mime_part(msg)));
 	return view;
 }
 

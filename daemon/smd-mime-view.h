@@ -28,6 +28,8 @@ typedef struct {
 	gchar *html;		  /* the text/html body, UTF-8; NULL if none */
 	GHashTable *inline_parts; /* Content-ID → GMimePart, for cid: images */
 	GPtrArray *attachments;	  /* of SmdAttachment */
+	gboolean truncated;	  /* a body longer than what is shown */
+	gboolean unreadable;	  /* not a message GMime can read */
 } SmdMimeView;
 
 SmdMimeView *smd_mime_view_new(GBytes *message);

@@ -360,6 +360,15 @@ smd_page_message(const gchar *lang, const SmdMimeView *view, const gchar *token,
 	/* TRANSLATORS: button label, keep it in line with DESIGN.md */
 	smd_page_add(page, "<p><a class=\"button\" href=\"/m/%s/download\" download>%s</a></p>",
 		     token, L_(lang, "Download"));
+	if (view->unreadable ||
+	    (view->text == NULL && view->html == NULL && view->attachments->len == 0))
+		smd_page_add(page, "<p class=\"notice\">%s</p>",
+			     L_(lang, "This message cannot be shown here. Download it to open it "
+				      "in your mail program."));
+	else if (view->truncated)
+		smd_page_add(page, "<p class=\"notice\">%s</p>",
+			     L_(lang, "This message is too long to show here in full. Download it "
+				      "to read all of it."));
 	if (view->attachments->len > 0) {
 		smd_page_add(page, "<h2>%s</h2><ul class=\"attachments\">",
 			     L_(lang, "Attachments"));

@@ -131,6 +131,25 @@ test_fallback_names(void)
 			"attachment");
 }
 
+/* What is not shown in full is said to be so (the page then says so). */
+static void
+test_truncated(void)
+{
+	GString *text = g_string_new("Subject: long\r\nContent-Type: text/plain\r\n\r\n");
+	g_autoptr(SmdMimeView) v = NULL;
+	g_autoptr(SmdMimeView) small = view_of("Subject: x\r\n\r\nshort\r\n");
+
+	for (guint i = 0; i < 3 * 1024 * 16; i++)
+		g_string_append(
+		    text, "0123456789012345678901234567890123456789012345678901234567890\r\n");
+	v = view_of(text->str);
+	g_string_free(text, TRUE);
+	g_assert_true(v->truncated);
+	g_assert_cmpuint(strlen(v->text), <=, 2 * 1024 * 1024);
+	g_assert_false(small->truncated);
+	g_assert_false(small->unreadable);
+}
+
 static void
 test_malformed(void)
 {
@@ -208,6 +227,7 @@ main(int argc, char **argv)
 	g_test_add_func("/secumailer/mime/attachments", test_attachments);
 	g_test_add_func("/secumailer/mime/bidi-controls-removed", test_bidi_controls_removed);
 	g_test_add_func("/secumailer/mime/fallback-names", test_fallback_names);
+	g_test_add_func("/secumailer/mime/truncated", test_truncated);
 	g_test_add_func("/secumailer/mime/malformed", test_malformed);
 	g_test_add_func("/secumailer/mime/strip-own-received", test_strip_own_received);
 	g_test_add_func("/secumailer/mime/subject", test_subject);
