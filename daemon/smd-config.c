@@ -17,6 +17,7 @@
 
 #include "smd-config.h"
 #include "smd-error.h"
+#include "smd-sms-http.h"
 #include "smd-tls-server.h"
 #include "smd-i18n.h"
 #include "smd-phone.h"
@@ -427,7 +428,8 @@ smd_config_parse_smtp(SmdConfigParser *p, SmdConfig *c, GError **error)
 
 	if (!smd_config_required(p, "smtp", "hostname", &c->smtp_hostname, error))
 		return FALSE;
-	if (!smd_domain_validate(c->smtp_hostname, NULL))
+	if (!smd_domain_validate(c->smtp_hostname, NULL) ||
+	    g_hostname_is_ip_address(c->smtp_hostname))
 		return smd_config_fail(p, "smtp", "hostname", error, _("“%s” is not a host name"),
 				       c->smtp_hostname);
 
@@ -669,10 +671,20 @@ smd_config_parse_sms(SmdConfigParser *p, SmdConfig *c, GError **error)
 					 "messagebird)"),
 				       c->sms_provider);
 	c->sms_path = smd_config_string(p, "sms", "path");
+	if (c->sms_path != NULL &&
+	    (!g_path_is_absolute(c->sms_path) || g_file_test(c->sms_path, G_FILE_TEST_IS_DIR)))
+		/* found now, not when the first pin code cannot be sent */
+		return smd_config_fail(p, "sms", "path", error,
+				       _("“%s” is not the absolute path of a file"), c->sms_path);
 	c->sms_url = smd_config_string(p, "sms", "url");
 	c->sms_method = smd_config_string(p, "sms", "method");
 	c->sms_body = smd_config_string(p, "sms", "body");
 	c->sms_content_type = smd_config_string(p, "sms", "content-type");
+	if (c->sms_content_type != NULL && !smd_sms_http_content_type_known(c->sms_content_type))
+		return smd_config_fail(p, "sms", "content-type", error,
+				       _("“%s” is neither application/json nor "
+					 "application/x-www-form-urlencoded"),
+				       c->sms_content_type);
 	c->sms_username = smd_config_string(p, "sms", "username");
 	c->sms_password = smd_config_string(p, "sms", "password");
 	c->sms_token = smd_config_string(p, "sms", "token");

@@ -38,16 +38,30 @@ struct _SmdSmsHttp {
 
 G_DEFINE_TYPE(SmdSmsHttp, smd_sms_http, SMD_TYPE_SMS_PROVIDER)
 
+static gboolean
+smd_sms_http_is(const gchar *content_type, const gchar *media_type)
+{
+	gsize n = strlen(media_type);
+	return g_ascii_strncasecmp(content_type, media_type, n) == 0 &&
+	       (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
+}
+
+gboolean
+smd_sms_http_content_type_known(const gchar *content_type)
+{
+	return smd_sms_http_is(content_type, SMD_SMS_JSON) ||
+	       smd_sms_http_is(content_type, SMD_SMS_FORM);
+}
+
 static gchar *
 smd_sms_http_encode(const gchar *value, const gchar *content_type)
 {
 	if (value == NULL)
 		return g_strdup("");
-	if (g_str_has_prefix(content_type, SMD_SMS_JSON))
-		return smd_json_escape(value);
-	if (g_str_has_prefix(content_type, SMD_SMS_FORM))
+	if (smd_sms_http_is(content_type, SMD_SMS_FORM))
 		return g_uri_escape_string(value, NULL, FALSE);
-	return g_strdup(value);
+	/* JSON, and anything else the configuration let through: escaped */
+	return smd_json_escape(value);
 }
 
 gchar *

@@ -106,6 +106,11 @@ test_errors_name_line_and_key(void)
 	expect_error("public-url", "public-url = https://x.example/?a=b",
 		     "t.conf:12: [portal] public-url:");
 	expect_error("provider", "provider = http\nurl = https://", "t.conf:16: [sms] url:");
+	expect_error("provider", "provider = http\ncontent-type = text/plain",
+		     "t.conf:16: [sms] content-type:");
+	expect_error("path", "path = /", "t.conf:16: [sms] path:");
+	expect_error("path", "path = relative/sms.jsonl", "t.conf:16: [sms] path:");
+	expect_error("hostname", "hostname = 127.0.0.1", "t.conf:3: [smtp] hostname:");
 	expect_error("provider", "provider = pigeon", "t.conf:15: [sms] provider:");
 	expect_error("directory", "directory = relative/path", "t.conf:19: [store] directory:");
 	expect_error("notify-from", "notify-from = not an address",

@@ -10,6 +10,7 @@
 
 #include "smd-config.h"
 #include "smd-error.h"
+#include "smd-sms-http.h"
 #include "smd-sms-provider.h"
 
 /* ------------------------------------------------ a tiny HTTP capture */
@@ -274,11 +275,29 @@ test_config_refuses_plain_http(void)
 	g_assert_nonnull(strstr(error->message, "[sms] password: required"));
 }
 
+/* Values are encoded for the body's type, whatever the case of its name
+ * or its parameters: never put in raw. */
+static void
+test_expand_by_content_type(void)
+{
+	g_autofree gchar *json = smd_sms_http_expand(
+	    "{\"text\": \"{text}\"}", "Application/JSON; charset=utf-8", "+31", "a\"b", NULL, NULL);
+	g_autofree gchar *form = smd_sms_http_expand(
+	    "text={text}", "application/x-www-form-urlencoded", "+31", "a&b=c", NULL, NULL);
+
+	g_assert_cmpstr(json, ==, "{\"text\": \"a\\\"b\"}");
+	g_assert_cmpstr(form, ==, "text=a%26b%3Dc");
+	g_assert_true(smd_sms_http_content_type_known("APPLICATION/JSON"));
+	g_assert_false(smd_sms_http_content_type_known("text/plain"));
+	g_assert_false(smd_sms_http_content_type_known("application/jsonx"));
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/secumailer/sms/json-escape", test_json_escape);
+	g_test_add_func("/secumailer/sms/expand-by-content-type", test_expand_by_content_type);
 	g_test_add_func("/secumailer/sms/file", test_file);
 	g_test_add_func("/secumailer/sms/http-generic", test_http_generic);
 	g_test_add_func("/secumailer/sms/http-twilio", test_http_twilio);
