@@ -220,11 +220,13 @@ smd_portal_release(SmdPortalRequest *r)
 	smd_portal_request_free(r);
 }
 
-/* Finishes a paused request with a 303 to /m/TOKEN@suffix, frees @r. */
+/* Finishes a paused request with a 303 to /m/TOKEN@suffix (/r/ for a
+ * registration link), frees @r. */
 static void
 smd_portal_redirect(SmdPortalRequest *r, const gchar *suffix)
 {
-	g_autofree gchar *location = g_strdup_printf("/m/%s%s", r->token, suffix);
+	g_autofree gchar *location =
+	    g_strdup_printf("/%s/%s%s", r->registration ? "r" : "m", r->token, suffix);
 	smd_portal_security_headers(r->portal, r->msg);
 	soup_server_message_set_redirect(r->msg, SOUP_STATUS_SEE_OTHER, location);
 	smd_portal_release(r);
@@ -365,7 +367,6 @@ smd_portal_registered_cb(GObject *source, GAsyncResult *result, gpointer user_da
 	SmdPortalRequest *r = user_data;
 	SmdRegistration *reg = smd_store_run_get_data(result);
 	g_autoptr(GError) error = NULL;
-	g_autofree gchar *masked = NULL;
 
 	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
 		smd_portal_finish(r, g_error_matches(error, SMD_ERROR, SMD_ERROR_NOT_FOUND)
@@ -375,8 +376,8 @@ smd_portal_registered_cb(GObject *source, GAsyncResult *result, gpointer user_da
 	}
 	smd_event_log_all(reg->events);
 	smd_engine_send_notices(r->portal->engine, reg->notices);
-	masked = smd_phone_mask(reg->number);
-	smd_portal_finish(r, smd_page_stored(r->lang, reg->address, masked));
+	/* the link now shows what was stored: a reload stores nothing again */
+	smd_portal_redirect(r, "");
 }
 
 /* [portal] registration-networks: numbers only from the organisation */

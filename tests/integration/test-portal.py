@@ -122,6 +122,10 @@ def test_portal_flow():
            "a number that is not UTF-8: the form again, with nothing of it echoed",
            page[-400:])
         resp, page = b.request("POST", f"/r/{rtoken}", {"csrf": b.csrf(), "phone": "06 12345678"})
+        ok(resp.status == 303 and resp.getheader("Location", "").endswith(f"/r/{rtoken}"),
+           "a number submitted: a redirect to the link (a reload stores nothing again)",
+           resp.status)
+        resp, page = follow(b, resp)
         ok(resp.status == 200 and b"Stored" in page and "+31 6••••••78".encode() in page
            and b"12345678" not in page, "Stored, with the number masked", page[-400:])
         ok(gw.query("SELECT number FROM phones")[0]["number"] == "+31612345678",
@@ -315,6 +319,7 @@ def test_languages():
            "an invalid number: the error in Dutch", body[-500:])
         resp, body = nl.request("POST", f"/r/{rtoken}", {"csrf": nl.csrf(), "phone": "06 12345678"},
                                 headers=hdr)
+        resp, body = nl.request("GET", f"/r/{rtoken}", headers=hdr)
         ok(b"<h1>Opgeslagen</h1>" in body, "Stored in Dutch: Opgeslagen", body[-400:])
         ok(wait_for(lambda: plain.messages(), 20), "invitation sent")
         mtoken = link_from(plain.messages()[0][0], "m")
