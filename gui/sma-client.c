@@ -25,6 +25,9 @@ struct _SmaClient {
 	SmaClientState state;
 	gchar *problem;
 	SmdDbusGateway1 *proxy; /* only while ready */
+	/* a connection of our own: GIO's shared one ends the whole app when
+	 * the bus goes (a restart of dbus), and with it what was typed */
+	GDBusConnection *connection;
 	GCancellable *cancellable;
 };
 
@@ -65,6 +68,10 @@ sma_client_set_state(SmaClient *self, SmaClientState state, const gchar *problem
 	self->problem = g_strdup(problem);
 	if (state != SMA_CLIENT_READY)
 		g_clear_object(&self->proxy);
+	if (state == SMA_CLIENT_UNREACHABLE && self->connection != NULL) {
+		g_signal_handlers_disconnect_by_data(self->connection, self);
+		g_clear_object(&self->connection);
+	}
 	self->state = state;
 	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_PROBLEM]);
 	g_object_notify_by_pspec(G_OBJECT(self), props[PROP_STATE]);
@@ -89,7 +96,8 @@ sma_client_check_error(SmaClient *self, const GError *error)
 	if (!g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) &&
 	    !g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) &&
 	    !g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) &&
-	    !g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED))
+	    !g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED) &&
+	    !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CLOSED))
 		return FALSE;
 	text = sma_client_error_text(error);
 	sma_client_set_state(self, SMA_CLIENT_UNREACHABLE, text);
@@ -124,7 +132,11 @@ sma_client_name_owner_cb(GObject *proxy, GParamSpec *pspec, SmaClient *self)
 
 	if (owner == NULL && self->state == SMA_CLIENT_READY)
 		sma_client_set_state(self, SMA_CLIENT_UNREACHABLE,
-				     _("The SecuMailer service has stopped."));
+				     /* the owner also goes when the bus itself does */
+				     self->connection != NULL &&
+					     g_dbus_connection_is_closed(self->connection)
+					 ? _("The message bus of this computer cannot be reached.")
+					 : _("The SecuMailer service has stopped."));
 }
 
 static void
@@ -161,8 +173,7 @@ sma_client_proxy_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	g_autoptr(SmaClient) self = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(SmdDbusGateway1) proxy =
-	    smd_dbus_gateway1_proxy_new_for_bus_finish(result, &error);
+	g_autoptr(SmdDbusGateway1) proxy = smd_dbus_gateway1_proxy_new_finish(result, &error);
 
 	if (proxy == NULL) {
 		g_autofree gchar *text = NULL;
@@ -179,20 +190,65 @@ sma_client_proxy_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 					      g_object_ref(self));
 }
 
+static void
+sma_client_closed_cb(GDBusConnection *connection, gboolean remote_peer_vanished, GError *error,
+		     SmaClient *self)
+{
+	sma_client_set_state(self, SMA_CLIENT_UNREACHABLE,
+			     _("The message bus of this computer cannot be reached."));
+}
+
+static void
+sma_client_connection_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(SmaClient) self = user_data;
+	g_autoptr(GError) error = NULL;
+	GDBusConnection *connection = g_dbus_connection_new_for_address_finish(result, &error);
+
+	if (connection == NULL) {
+		g_autofree gchar *text = NULL;
+		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+			return;
+		text = sma_client_error_text(error);
+		sma_client_set_state(self, SMA_CLIENT_UNREACHABLE, text);
+		return;
+	}
+	self->connection = connection;
+	g_signal_connect(connection, "closed", G_CALLBACK(sma_client_closed_cb), self);
+	/* the signals come through the proxy; no properties to cache */
+	smd_dbus_gateway1_proxy_new(connection, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES,
+				    SMA_BUS_NAME, SMA_OBJECT_PATH, self->cancellable,
+				    sma_client_proxy_cb, g_object_ref(self));
+}
+
 /* (Re)connects; "state" says how it went. */
 void
 sma_client_connect(SmaClient *self)
 {
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *address = NULL;
+
 	g_return_if_fail(SMA_IS_CLIENT(self));
 
 	g_cancellable_cancel(self->cancellable);
 	g_clear_object(&self->cancellable);
 	self->cancellable = g_cancellable_new();
 	sma_client_set_state(self, SMA_CLIENT_CONNECTING, NULL);
-	/* the signals come through the proxy; no properties to cache */
-	smd_dbus_gateway1_proxy_new_for_bus(
-	    self->bus_type, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES, SMA_BUS_NAME,
-	    SMA_OBJECT_PATH, self->cancellable, sma_client_proxy_cb, g_object_ref(self));
+	if (self->connection != NULL) {
+		g_signal_handlers_disconnect_by_data(self->connection, self);
+		g_clear_object(&self->connection);
+	}
+	address = g_dbus_address_get_for_bus_sync(self->bus_type, NULL, &error);
+	if (address == NULL) {
+		g_autofree gchar *text = sma_client_error_text(error);
+		sma_client_set_state(self, SMA_CLIENT_UNREACHABLE, text);
+		return;
+	}
+	g_dbus_connection_new_for_address(address,
+					  G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+					      G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+					  NULL, self->cancellable, sma_client_connection_cb,
+					  g_object_ref(self));
 }
 
 SmaClientState
@@ -250,6 +306,10 @@ sma_client_dispose(GObject *object)
 	g_cancellable_cancel(self->cancellable);
 	g_clear_object(&self->cancellable);
 	g_clear_object(&self->proxy);
+	if (self->connection != NULL) {
+		g_signal_handlers_disconnect_by_data(self->connection, self);
+		g_clear_object(&self->connection);
+	}
 	G_OBJECT_CLASS(sma_client_parent_class)->dispose(object);
 }
 

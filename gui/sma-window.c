@@ -26,6 +26,8 @@ struct _SmaWindow {
 	AdwViewStack *view_stack;
 	AdwStatusPage *unreachable_page;
 	AdwViewSwitcherTitle *switcher_title;
+	AdwViewSwitcherBar *switcher_bar;
+	GtkWidget *retry_button;
 	AdwViewStackPage *requests_stack_page;
 	SmaOverviewPage *overview_page;
 	SmaRequestsPage *requests_page;
@@ -50,12 +52,30 @@ sma_window_page(SmaWindow *self, guint i)
 	return i < G_N_ELEMENTS(pages) ? pages[i] : NULL;
 }
 
+/* The bar at the bottom stands in for the header's switcher when the
+ * window is too narrow for it, and only while there are pages to switch. */
+static void
+sma_window_update_switcher_bar(SmaWindow *self)
+{
+	adw_view_switcher_bar_set_reveal(
+	    self->switcher_bar,
+	    adw_view_switcher_title_get_view_switcher_enabled(self->switcher_title) &&
+		adw_view_switcher_title_get_title_visible(self->switcher_title));
+}
+
+static void
+sma_window_title_visible_cb(AdwViewSwitcherTitle *title, GParamSpec *pspec, SmaWindow *self)
+{
+	sma_window_update_switcher_bar(self);
+}
+
 static void
 sma_window_client_state_cb(SmaClient *client, GParamSpec *pspec, SmaWindow *self)
 {
 	/* no page switcher in front of "connecting" or "cannot reach" */
 	adw_view_switcher_title_set_view_switcher_enabled(
 	    self->switcher_title, sma_client_get_state(client) == SMA_CLIENT_READY);
+	sma_window_update_switcher_bar(self);
 	switch (sma_client_get_state(client)) {
 	case SMA_CLIENT_CONNECTING:
 		gtk_stack_set_visible_child_name(self->main_stack, "connecting");
@@ -64,6 +84,8 @@ sma_window_client_state_cb(SmaClient *client, GParamSpec *pspec, SmaWindow *self
 		adw_status_page_set_description(self->unreachable_page,
 						sma_client_get_problem(client));
 		gtk_stack_set_visible_child_name(self->main_stack, "unreachable");
+		/* Enter tries again */
+		gtk_widget_grab_focus(self->retry_button);
 		break;
 	case SMA_CLIENT_READY:
 		gtk_stack_set_visible_child_name(self->main_stack, "main");
@@ -219,6 +241,8 @@ sma_window_class_init(SmaWindowClass *klass)
 	gtk_widget_class_bind_template_child(widget_class, SmaWindow, view_stack);
 	gtk_widget_class_bind_template_child(widget_class, SmaWindow, unreachable_page);
 	gtk_widget_class_bind_template_child(widget_class, SmaWindow, switcher_title);
+	gtk_widget_class_bind_template_child(widget_class, SmaWindow, switcher_bar);
+	gtk_widget_class_bind_template_child(widget_class, SmaWindow, retry_button);
 	gtk_widget_class_bind_template_child(widget_class, SmaWindow, requests_stack_page);
 	gtk_widget_class_bind_template_child(widget_class, SmaWindow, overview_page);
 	gtk_widget_class_bind_template_child(widget_class, SmaWindow, requests_page);
@@ -255,4 +279,6 @@ sma_window_init(SmaWindow *self)
 				G_CALLBACK(sma_window_requests_count_cb), self, 0);
 	g_signal_connect_object(self->view_stack, "notify::visible-child",
 				G_CALLBACK(sma_window_visible_child_cb), self, 0);
+	g_signal_connect_object(self->switcher_title, "notify::title-visible",
+				G_CALLBACK(sma_window_title_visible_cb), self, 0);
 }

@@ -431,6 +431,20 @@ unreachable_scenario(void)
 	WAIT_UNTIL(g_strcmp0(main_state(), "main") == 0, "Retry reconnects once it runs again");
 }
 
+/* The bus the app talks to goes away (a restart of dbus): the app stays,
+ * and says so. Run with the daemon's bus as the "system" bus, so that the
+ * app's own (session) bus stays. */
+static void
+bus_gone_scenario(void)
+{
+	WAIT_UNTIL(g_strcmp0(main_state(), "main") == 0, "the app connects over the system bus");
+	step("kill-bus");
+	WAIT_UNTIL(g_strcmp0(main_state(), "unreachable") == 0,
+		   "with the bus gone, the app stays and says it cannot reach the service");
+	check(shows_label("The message bus of this computer cannot be reached."), "and why");
+	screenshot("bus-gone");
+}
+
 /* Under LANGUAGE=nl: the page titles people see are Dutch. */
 static void
 dutch_scenario(void)
@@ -478,7 +492,9 @@ main(int argc, char **argv)
 	/* its own id: the test never meets a running admin app */
 	g_application_set_application_id(G_APPLICATION(app), "org.secumailer.AdminTest");
 	g_application_set_flags(G_APPLICATION(app), G_APPLICATION_NON_UNIQUE);
-	sma_application_set_bus_type(app, G_BUS_TYPE_SESSION);
+	sma_application_set_bus_type(app, argc > 1 && g_str_equal(argv[1], "bus-gone")
+					      ? G_BUS_TYPE_SYSTEM
+					      : G_BUS_TYPE_SESSION);
 	if (!g_application_register(G_APPLICATION(app), NULL, &error))
 		fail(error->message);
 	g_application_activate(G_APPLICATION(app));
@@ -487,6 +503,8 @@ main(int argc, char **argv)
 
 	if (argc > 1 && g_str_equal(argv[1], "dutch")) {
 		dutch_scenario();
+	} else if (argc > 1 && g_str_equal(argv[1], "bus-gone")) {
+		bus_gone_scenario();
 	} else {
 		requests_scenario();
 		deliveries_scenario();

@@ -118,6 +118,9 @@ def test_admin_app():
             elif name == "start-daemon":
                 gw.start()
                 ok(wait_for(lambda: gdbus_ok(address), 20), "the daemon runs again")
+            elif name == "kill-bus":
+                bus.kill()
+                bus.wait(5)
 
         env = dict(os.environ, DISPLAY=display, DBUS_SESSION_BUS_ADDRESS=address,
                    SMA_SYNC=smdtest.tmpdir("sync-"), SMA_ARTEFACTS=artefacts,
@@ -137,6 +140,14 @@ def test_admin_app():
         ok(wait_for(lambda: gdbus_ok(address), 20), "the daemon runs for the Dutch app")
         run_driver(driver, dict(env, LANGUAGE="nl", SMA_SYNC=smdtest.tmpdir("sync-")),
                    ["dutch"], on_step)
+        # last: the app talks to the daemon over the "system" bus, which then
+        # goes away (the app's own session bus stays, as on a desktop)
+        own_bus, own_address = smdtest.start_bus()
+        run_driver(driver, dict(env, DBUS_SYSTEM_BUS_ADDRESS=address,
+                                DBUS_SESSION_BUS_ADDRESS=own_address,
+                                SMA_SYNC=smdtest.tmpdir("sync-")), ["bus-gone"], on_step)
+        ok(gw.running, "the gateway outlives its bus too")
+        own_bus.terminate()
         shots = sorted(f for f in os.listdir(artefacts) if f.endswith(".png"))
         ok(all(f"{p}.png" in shots for p in ("requests", "deliveries", "recipients", "log",
                                               "overview", "unreachable", "overview-nl")),
