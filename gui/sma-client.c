@@ -55,6 +55,8 @@ sma_client_error_text(const GError *error)
 				  "administrator to add you to the secumailer-staff group."));
 	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ||
 	    g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
+	    g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CLOSED) ||
+	    g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED) ||
 	    g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_FILE_NOT_FOUND))
 		return g_strdup(_("The message bus of this computer cannot be reached."));
 	g_dbus_error_strip_remote_error(copy);
@@ -99,7 +101,10 @@ sma_client_check_error(SmaClient *self, const GError *error)
 	    !g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED) &&
 	    !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CLOSED))
 		return FALSE;
-	text = sma_client_error_text(error);
+	/* a call that failed because the bus went: say that, as the rest does */
+	text = self->connection != NULL && g_dbus_connection_is_closed(self->connection)
+		   ? g_strdup(_("The message bus of this computer cannot be reached."))
+		   : sma_client_error_text(error);
 	sma_client_set_state(self, SMA_CLIENT_UNREACHABLE, text);
 	return TRUE;
 }
@@ -139,6 +144,19 @@ sma_client_name_owner_cb(GObject *proxy, GParamSpec *pspec, SmaClient *self)
 					 : _("The SecuMailer service has stopped."));
 }
 
+/* A step of connecting failed: unreachable, and why (unless we stopped
+ * it ourselves). */
+static void
+sma_client_connect_failed(SmaClient *self, const GError *error)
+{
+	g_autofree gchar *text = NULL;
+
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return;
+	text = sma_client_error_text(error);
+	sma_client_set_state(self, SMA_CLIENT_UNREACHABLE, text);
+}
+
 static void
 sma_client_probe_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -148,12 +166,8 @@ sma_client_probe_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	SmdDbusGateway1 *proxy = SMD_DBUS_GATEWAY1(source);
 
 	if (!smd_dbus_gateway1_call_get_statistics_finish(proxy, &stats, result, &error)) {
-		g_autofree gchar *text = NULL;
-		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-			return;
-		text = sma_client_error_text(error);
 		g_debug("probe failed: %s", error->message);
-		sma_client_set_state(self, SMA_CLIENT_UNREACHABLE, text);
+		sma_client_connect_failed(self, error);
 		return;
 	}
 	g_set_object(&self->proxy, proxy);
@@ -176,11 +190,7 @@ sma_client_proxy_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(SmdDbusGateway1) proxy = smd_dbus_gateway1_proxy_new_finish(result, &error);
 
 	if (proxy == NULL) {
-		g_autofree gchar *text = NULL;
-		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-			return;
-		text = sma_client_error_text(error);
-		sma_client_set_state(self, SMA_CLIENT_UNREACHABLE, text);
+		sma_client_connect_failed(self, error);
 		return;
 	}
 	/* a slow gateway, or a polkit password prompt (the daemon waits 120 s
@@ -206,11 +216,7 @@ sma_client_connection_cb(GObject *source, GAsyncResult *result, gpointer user_da
 	GDBusConnection *connection = g_dbus_connection_new_for_address_finish(result, &error);
 
 	if (connection == NULL) {
-		g_autofree gchar *text = NULL;
-		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-			return;
-		text = sma_client_error_text(error);
-		sma_client_set_state(self, SMA_CLIENT_UNREACHABLE, text);
+		sma_client_connect_failed(self, error);
 		return;
 	}
 	self->connection = connection;
