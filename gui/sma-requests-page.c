@@ -33,6 +33,7 @@ struct _SmaRequestsPage {
 	GCancellable *cancellable;
 	gchar *submitting; /* the recipient of a SetPhone in flight */
 	gboolean loaded;
+	gboolean reselecting; /* a live update puts the selection back */
 };
 
 static void sma_requests_page_iface_init(SmaPageInterface *iface);
@@ -85,6 +86,10 @@ sma_requests_page_row_selected_cb(GtkListBox *box, GtkListBoxRow *row, SmaReques
 
 	gtk_widget_set_visible(GTK_WIDGET(self->form_group), req != NULL);
 	gtk_widget_set_visible(GTK_WIDGET(self->submit_button), req != NULL);
+	/* the same request again after a live update: the form stays as it is,
+	 * with what is typed, the cursor and any error */
+	if (self->reselecting)
+		return;
 	sma_requests_page_show_error(self, NULL);
 	if (req == NULL)
 		return;
@@ -164,18 +169,27 @@ sma_requests_page_list_cb(GObject *source, GAsyncResult *result, gpointer user_d
 	if (keep != NULL) {
 		g_autofree gchar *typed =
 		    g_strdup(gtk_editable_get_text(GTK_EDITABLE(self->phone_row)));
+		int position = gtk_editable_get_position(GTK_EDITABLE(self->phone_row));
+		gboolean focused = gtk_widget_has_focus(GTK_WIDGET(self->phone_row)) ||
+				   gtk_widget_is_focus(GTK_WIDGET(self->phone_row));
+		self->reselecting = TRUE;
 		g_list_store_splice(self->requests, 0,
 				    g_list_model_get_n_items(G_LIST_MODEL(self->requests)),
 				    items->pdata, items->len);
 		for (guint i = 0; i < items->len; i++) {
 			if (g_strcmp0(sma_request_get_recipient(g_ptr_array_index(items, i)),
-				      keep) == 0) {
+				      keep) == 0)
 				gtk_list_box_select_row(
 				    self->list_box,
 				    gtk_list_box_get_row_at_index(self->list_box, (int)i));
-				gtk_editable_set_text(GTK_EDITABLE(self->phone_row), typed);
-			}
 		}
+		self->reselecting = FALSE;
+		/* the rows were made anew: the field itself was not, but be sure */
+		if (g_strcmp0(gtk_editable_get_text(GTK_EDITABLE(self->phone_row)), typed) != 0)
+			gtk_editable_set_text(GTK_EDITABLE(self->phone_row), typed);
+		if (focused)
+			gtk_widget_grab_focus(GTK_WIDGET(self->phone_row));
+		gtk_editable_set_position(GTK_EDITABLE(self->phone_row), position);
 	} else {
 		g_list_store_splice(self->requests, 0,
 				    g_list_model_get_n_items(G_LIST_MODEL(self->requests)),

@@ -24,6 +24,7 @@
 #include "sma-log-page.h"
 #include "sma-message-model.h"
 #include "sma-overview-page.h"
+#include "sma-page.h"
 #include "sma-window.h"
 
 #define WAIT_SECONDS 30
@@ -306,6 +307,23 @@ requests_scenario(void)
 	check(strlen(gtk_label_get_label(GTK_LABEL(error))) > 10 && find("pat@plain.test") != NULL,
 	      "which says what is wrong, and the request stays");
 	screenshot("requests-invalid");
+
+	/* a live update while a number is being typed: the field keeps what is
+	 * typed, where the cursor is, and the error (it came out scrambled,
+	 * "5678" landing before "06 1234": a wrong number could be stored) */
+	gtk_widget_grab_focus(phone);
+	gtk_editable_set_position(GTK_EDITABLE(phone), -1);
+	sma_page_reload(SMA_PAGE(find("requests-page")));
+	settle(500);
+	check(g_strcmp0(gtk_editable_get_text(GTK_EDITABLE(phone)), "06 1234") == 0 &&
+		  gtk_widget_get_visible(error),
+	      "a live update keeps the number being typed, and its error");
+	{
+		int position = gtk_editable_get_position(GTK_EDITABLE(phone));
+		gtk_editable_insert_text(GTK_EDITABLE(phone), "5678", -1, &position);
+	}
+	check(g_strcmp0(gtk_editable_get_text(GTK_EDITABLE(phone)), "06 12345678") == 0,
+	      "and the cursor: typing on adds at the end");
 
 	gtk_editable_set_text(GTK_EDITABLE(phone), "06 12345678");
 	check(!gtk_widget_get_visible(error), "typing clears the error");
