@@ -254,12 +254,17 @@ smd_portal_log(SmdPortal *self, SmdEventLevel level, const gchar *kind, const gc
 			    (GDestroyNotify)smd_portal_mark_free, NULL, NULL);
 }
 
+/* A portal action on @r's link: its event names the recipient (a message
+ * may have several on the portal) and, with @recipient_id, moves the
+ * recipient to @state. */
 static void
-smd_portal_mark(SmdPortal *self, gint64 recipient_id, const gchar *state, const gchar *kind,
-		const gchar *queue_id, const gchar *client, const gchar *text)
+smd_portal_mark(SmdPortalRequest *r, gint64 recipient_id, const gchar *state, const gchar *kind,
+		const gchar *queue_id, const gchar *text)
 {
+	SmdPortal *self = r->portal;
 	SmdPortalMark *mark = g_new0(SmdPortalMark, 1);
-	SmdEvent *ev = smd_event_new(SMD_EVENT_INFO, kind, queue_id, NULL, client, text);
+	SmdEvent *ev =
+	    smd_event_new(SMD_EVENT_INFO, kind, queue_id, r->link->address, r->client, text);
 	smd_event_log(ev);
 	mark->recipient_id = recipient_id;
 	mark->state = state;
@@ -673,9 +678,8 @@ smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 			   (content = smd_mime_view_attachment_content(view, index)) != NULL) {
 			smd_portal_send_attachment(r, g_ptr_array_index(view->attachments, index),
 						   content);
-			smd_portal_mark(r->portal, 0, SMD_STATE_OPENED, "attachment-downloaded",
-					load->queue_id, r->client,
-					_("Attachment downloaded on the portal"));
+			smd_portal_mark(r, 0, SMD_STATE_OPENED, "attachment-downloaded",
+					load->queue_id, _("Attachment downloaded on the portal"));
 		} else {
 			smd_portal_finish(r, smd_page_not_found(r->lang));
 			return;
@@ -691,16 +695,15 @@ smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		soup_message_headers_replace(h, "Content-Disposition",
 					     "attachment; filename=\"message.eml\"");
 		smd_portal_send_bytes(r, "message/rfc822", original);
-		smd_portal_mark(r->portal, recipient_id, SMD_STATE_DOWNLOADED, "downloaded",
-				load->queue_id, r->client, _("Message downloaded on the portal"));
+		smd_portal_mark(r, recipient_id, SMD_STATE_DOWNLOADED, "downloaded", load->queue_id,
+				_("Message downloaded on the portal"));
 		smd_portal_release(r);
 		return;
 	}
 	{
 		g_autoptr(SmdMimeView) view = smd_mime_view_new(message);
 		if (!smd_portal_seen_recently(r->portal, "opened", load->queue_id, r->client))
-			smd_portal_mark(r->portal, recipient_id, SMD_STATE_OPENED, "opened",
-					load->queue_id, r->client,
+			smd_portal_mark(r, recipient_id, SMD_STATE_OPENED, "opened", load->queue_id,
 					_("Message opened on the portal"));
 		smd_portal_finish(r, smd_page_message(r->lang, view, r->token, r->csrf));
 	}

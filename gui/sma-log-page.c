@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "sma-column.h"
 #include "sma-event.h"
@@ -19,6 +20,8 @@
 
 #define SMA_LOG_PAGE_BATCH 1000
 #define SMA_LOG_PAGE_KEEP 20000 /* events kept in memory; older ones drop off */
+#define SMA_LOG_PAGE_CATCH_UP_MS 250
+#define SMA_LOG_PAGE_CATCH_UP_TRIES 8
 
 struct _SmaLogPage {
 	AdwBin parent_instance;
@@ -43,6 +46,12 @@ struct _SmaLogPage {
 	gint64 cursor; /* the last event id read */
 	gboolean reading;
 	gboolean again; /* events came while reading */
+	/* EventAdded comes as the daemon logs an event, which may be a moment
+	 * before it is stored: announced events a read did not find yet are
+	 * read again shortly, a few times */
+	guint announced;
+	guint catch_up_source;
+	guint catch_up_tries;
 	gboolean following;
 };
 
@@ -149,6 +158,33 @@ sma_log_page_upper_changed_cb(GtkAdjustment *adj, GParamSpec *pspec, SmaLogPage 
 		sma_log_page_scroll_to_end(self);
 }
 
+static gboolean
+sma_log_page_catch_up_cb(gpointer user_data)
+{
+	SmaLogPage *self = user_data;
+
+	self->catch_up_source = 0;
+	sma_log_page_read(self);
+	return G_SOURCE_REMOVE;
+}
+
+/* After a read: whether events announced are still to come. */
+static void
+sma_log_page_count_read(SmaLogPage *self, guint fresh)
+{
+	self->announced = fresh >= self->announced ? 0 : self->announced - fresh;
+	if (self->announced == 0 || self->catch_up_tries >= SMA_LOG_PAGE_CATCH_UP_TRIES) {
+		self->announced = 0;
+		self->catch_up_tries = 0;
+		return;
+	}
+	if (self->catch_up_source == 0) {
+		self->catch_up_tries++;
+		self->catch_up_source =
+		    g_timeout_add(SMA_LOG_PAGE_CATCH_UP_MS, sma_log_page_catch_up_cb, self);
+	}
+}
+
 static void
 sma_log_page_read_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -188,6 +224,7 @@ sma_log_page_read_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	if (n > SMA_LOG_PAGE_KEEP)
 		g_list_store_splice(self->events, 0, n - SMA_LOG_PAGE_KEEP, NULL, 0);
 	sma_log_page_update_view(self);
+	sma_log_page_count_read(self, fresh->len);
 	/* a full batch: more are waiting */
 	if (fresh->len == SMA_LOG_PAGE_BATCH || self->again) {
 		self->again = FALSE;
@@ -222,6 +259,7 @@ sma_log_page_reload(SmaPage *page)
 	self->reading = FALSE;
 	self->again = FALSE;
 	self->cursor = 0;
+	self->announced = 0;
 	g_list_store_remove_all(self->events);
 	sma_log_page_set_following(self, TRUE);
 	sma_log_page_read(self);
@@ -231,6 +269,7 @@ static void
 sma_log_page_event_cb(SmaClient *client, const gchar *kind, const gchar *queue_id,
 		      const gchar *recipient, SmaLogPage *self)
 {
+	self->announced++;
 	sma_log_page_read(self);
 }
 
@@ -263,6 +302,10 @@ sma_log_page_iface_init(SmaPageInterface *iface)
 static void
 sma_log_page_append_field(GString *line, const gchar *text, gboolean last)
 {
+	/* a spreadsheet reads a field starting so as a formula; addresses and
+	 * replies come from outside ("=HYPERLINK(…)"): kept as text */
+	if (strchr("=+-@", text[0]) != NULL && text[0] != '\0')
+		g_string_append_c(line, '\'');
 	for (const gchar *p = text; *p != '\0'; p++)
 		g_string_append_c(line, (*p == '\t' || *p == '\n' || *p == '\r') ? ' ' : *p);
 	g_string_append_c(line, last ? '\n' : '\t');
@@ -387,6 +430,7 @@ sma_log_page_dispose(GObject *object)
 
 	g_cancellable_cancel(self->cancellable);
 	g_clear_object(&self->cancellable);
+	g_clear_handle_id(&self->catch_up_source, g_source_remove);
 	if (self->column_view != NULL)
 		gtk_column_view_set_model(self->column_view, NULL);
 	g_clear_object(&self->shown);

@@ -259,6 +259,10 @@ def test_portal_flow():
         ok(all(k in kinds for k in ("page-opened", "pin-requested", "pin-failed", "opened",
                                     "downloaded", "attachment-downloaded")),
            "portal actions are events", repr(kinds))
+        acted = [e for e in gw.events() if e["kind"] in ("opened", "downloaded",
+                                                          "attachment-downloaded")]
+        ok(len(acted) == 3 and all(e["recipient"] == "pat@plain.test" for e in acted),
+           "each names the recipient who did it", repr(acted))
 
         other = Browser(pport)
         resp, _ = other.request("GET", f"/m/{mtoken}/view")
