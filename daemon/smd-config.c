@@ -499,7 +499,8 @@ smd_config_parse_delivery(SmdConfigParser *p, SmdConfig *c, GError **error)
 				    _("“%s” is not of the form domain=host:port"), items[i]);
 			name = g_strndup(items[i], eq - items[i]);
 			domain = g_ascii_strdown(g_strstrip(name), -1);
-			if (!smd_domain_validate(domain, NULL))
+			/* "*": every domain without a route of its own (a smarthost) */
+			if (g_strcmp0(domain, "*") != 0 && !smd_domain_validate(domain, NULL))
 				return smd_config_fail(p, "delivery", "routes", error,
 						       _("“%s” is not a domain name"), domain);
 			route = g_new0(SmdRoute, 1);

@@ -125,6 +125,9 @@ smd_resolver_lookup_async(const SmdConfig *config, const gchar *domain, GCancell
 	const SmdRoute *route = g_hash_table_lookup(config->routes, domain);
 	g_autoptr(GResolver) resolver = NULL;
 
+	if (route == NULL) /* the smarthost for all other domains, if any */
+		route = g_hash_table_lookup(config->routes, "*");
+
 	g_task_set_source_tag(task, smd_resolver_lookup_async);
 	g_task_set_task_data(task, g_strdup(domain), g_free);
 	if (route != NULL) {

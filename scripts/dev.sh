@@ -38,7 +38,8 @@ tls-certificate = $DEV/cert.pem
 tls-key = $DEV/key.pem
 
 [delivery]
-routes = tls.example=127.0.0.1:2601;plain.example=127.0.0.1:2602;example.org=127.0.0.1:2603
+# every other domain to the organisation's stand-in: nothing leaves this machine
+routes = tls.example=127.0.0.1:2601;plain.example=127.0.0.1:2602;example.org=127.0.0.1:2603;*=127.0.0.1:2603
 tls-policy = encrypt
 retry-schedule = 30s;1m;5m
 

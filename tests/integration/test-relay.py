@@ -186,7 +186,24 @@ def test_sessions_reused():
         ok(gw.events("deferred") == [], "without a deferral", repr(gw.events("deferred")))
 
 
+def test_route_for_every_other_domain():
+    """routes = *=host: every domain without a route of its own goes to that
+    host (a smarthost), with no DNS lookup; a domain's own route wins."""
+    with TestMX(starttls=True) as smarthost, TestMX(starttls=True) as own, \
+            Gateway({"own.test": own, "*": smarthost}) as gw:
+        for rcpt in ("a@anywhere.example", "b@elsewhere.invalid", "c@own.test"):
+            gw.send("s@client.test", rcpt, smdtest.make_message("s@client.test", rcpt, rcpt, "x\n"))
+        s = wait_settled(gw, 3)
+        ok(sorted(s) == [("a@anywhere.example", "delivered"), ("b@elsewhere.invalid", "delivered"),
+                         ("c@own.test", "delivered")], "all three delivered", repr(s))
+        ok(sorted(m[1]["rcpt_to"][0] for m in smarthost.messages())
+           == ["a@anywhere.example", "b@elsewhere.invalid"] and
+           [m[1]["rcpt_to"][0] for m in own.messages()] == ["c@own.test"],
+           "the others through the smarthost, own.test by its own route",
+           (smarthost.messages(), own.messages()))
+
+
 if __name__ == "__main__":
     gateway_or_skip()
     smdtest.main([test_byte_identical_and_tls_facts, test_tls_inbound_two_recipients,
-                  test_null_sender_relayed, test_sessions_reused])
+                  test_null_sender_relayed, test_sessions_reused, test_route_for_every_other_domain])
