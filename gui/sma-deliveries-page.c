@@ -367,11 +367,19 @@ static void
 sma_deliveries_page_revoke_clicked(GtkButton *button, SmaDeliveriesPage *self)
 {
 	GtkRoot *root = gtk_widget_get_root(GTK_WIDGET(self));
-	GtkWidget *dialog = adw_message_dialog_new(
-	    GTK_WINDOW(root), _("Revoke This Message?"),
-	    _("The held copy is destroyed and the recipients' links say the message was "
-	      "withdrawn. Recipients who already received it keep their copy. This cannot be "
-	      "undone."));
+	SmaMessage *msg = gtk_single_selection_get_selected_item(self->selection);
+	const gchar *subject = msg != NULL ? sma_message_get_subject(msg) : "";
+	/* which message, said: this cannot be undone */
+	g_autofree gchar *body = g_strdup_printf(
+	    /* TRANSLATORS: %1$s the subject, %2$s the sender, %3$s the queue id */
+	    _("“%1$s” from %2$s (%3$s): the held copy is destroyed and the recipients' links "
+	      "say the message was withdrawn. Recipients who already received it keep their "
+	      "copy. This cannot be undone."),
+	    subject[0] != '\0' ? subject : _("(no subject)"),
+	    msg != NULL ? sma_message_get_sender(msg) : "",
+	    msg != NULL ? sma_message_get_queue_id(msg) : "");
+	GtkWidget *dialog =
+	    adw_message_dialog_new(GTK_WINDOW(root), _("Revoke This Message?"), body);
 
 	adw_message_dialog_add_responses(ADW_MESSAGE_DIALOG(dialog), "cancel", _("_Cancel"),
 					 "revoke", _("_Revoke"), NULL);

@@ -372,6 +372,11 @@ deliveries_scenario(void)
 	WAIT_UNTIL(find("resend-button") != NULL && find("revoke-button") != NULL,
 		   "a held message offers Resend invitation and Revoke");
 	screenshot("deliveries-held");
+	check(press_for_dialog("revoke-button"), "Revoke asks first");
+	check(strstr(adw_message_dialog_get_body(dialog()), "“Lab results” from doctor@org.test") !=
+		  NULL,
+	      "naming the message it would destroy");
+	answer("_Cancel");
 
 	/* the script requests a pin on the portal: the recipient is pin-sent */
 	step("pin");
