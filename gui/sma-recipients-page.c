@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "sma-page.h"
 #include "sma-recipients-page.h"
@@ -260,6 +261,13 @@ sma_recipients_page_edit_response(AdwMessageDialog *dialog, const gchar *respons
 					 sma_recipients_page_set_phone_cb, edit);
 }
 
+static gboolean
+sma_recipients_page_looks_like_address(const gchar *address)
+{
+	const gchar *at = address != NULL ? strrchr(address, '@') : NULL;
+	return at != NULL && at != address && at[1] != '\0' && strchr(address, ' ') == NULL;
+}
+
 /* Adding or changing a number. A message dialog closes on any answer, so
  * a number the gateway refuses brings the dialog back with the reason. */
 static void
@@ -285,6 +293,8 @@ sma_recipients_page_edit_full(SmaRecipientsPage *self, const gchar *address, gbo
 					      _("E-mail address"));
 		gtk_editable_set_text(GTK_EDITABLE(edit->address_row),
 				      address != NULL ? address : "");
+		/* Enter submits, as in any form */
+		adw_entry_row_set_activates_default(edit->address_row, TRUE);
 		gtk_list_box_append(GTK_LIST_BOX(list), GTK_WIDGET(edit->address_row));
 	}
 	edit->number_row = ADW_ENTRY_ROW(adw_entry_row_new());
@@ -292,13 +302,20 @@ sma_recipients_page_edit_full(SmaRecipientsPage *self, const gchar *address, gbo
 	adw_preferences_row_set_title(ADW_PREFERENCES_ROW(edit->number_row), _("Mobile number"));
 	adw_entry_row_set_input_purpose(edit->number_row, GTK_INPUT_PURPOSE_PHONE);
 	gtk_editable_set_text(GTK_EDITABLE(edit->number_row), number != NULL ? number : "");
+	adw_entry_row_set_activates_default(edit->number_row, TRUE);
 	gtk_list_box_append(GTK_LIST_BOX(list), GTK_WIDGET(edit->number_row));
 	gtk_box_append(GTK_BOX(box), list);
 	if (problem != NULL) {
 		GtkWidget *label = gtk_label_new(problem);
 		gtk_label_set_wrap(GTK_LABEL(label), TRUE);
 		gtk_widget_add_css_class(label, "error");
-		gtk_widget_add_css_class(GTK_WIDGET(edit->number_row), "error");
+		/* the gateway checks the address first: what it refused is the
+		 * address when that is not even of the form a@b */
+		gtk_widget_add_css_class(edit->address_row != NULL &&
+						 !sma_recipients_page_looks_like_address(address)
+					     ? GTK_WIDGET(edit->address_row)
+					     : GTK_WIDGET(edit->number_row),
+					 "error");
 		gtk_box_append(GTK_BOX(box), label);
 	}
 	adw_message_dialog_set_extra_child(ADW_MESSAGE_DIALOG(dialog), box);

@@ -411,6 +411,18 @@ other_pages_scenario(void)
 	answer("_Submit");
 	WAIT_UNTIL(shows_label("+31687654321"), "a right one changes the number in the list");
 	step("changed");
+	check(press_for_dialog("recipients-add"), "Add asks for an address and a number");
+	gtk_editable_set_text(GTK_EDITABLE(find_in(GTK_WIDGET(dialog()), "phone-address")),
+			      "not an address");
+	gtk_editable_set_text(GTK_EDITABLE(find_in(GTK_WIDGET(dialog()), "phone-number")),
+			      "06 12345678");
+	answer("_Submit");
+	WAIT_UNTIL(
+	    dialog() != NULL && find_in(GTK_WIDGET(dialog()), "phone-address") != NULL &&
+		gtk_widget_has_css_class(find_in(GTK_WIDGET(dialog()), "phone-address"), "error") &&
+		!gtk_widget_has_css_class(find_in(GTK_WIDGET(dialog()), "phone-number"), "error"),
+	    "a wrong address is marked on the address, not on the number");
+	answer("_Cancel");
 	check(press_for_dialog("remove:pat@plain.test"), "Remove asks first");
 	answer("_Remove");
 	WAIT_UNTIL(find("pat@plain.test") == NULL, "and the number leaves the directory");
