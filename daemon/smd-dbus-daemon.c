@@ -28,6 +28,10 @@
 #define SMD_ACTION_REVOKE "org.secumailer.Gateway1.revoke"
 #define SMD_ACTION_CONFIGURE "org.secumailer.Gateway1.configure"
 
+/* a message bus connection of our own, as g_bus_get() would make one */
+#define SMD_DBUS_CONNECTION_FLAGS                                                                  \
+	(G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |                                           \
+	 G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION)
 /* the longest string argument taken (an address is at most 254 bytes) */
 #define SMD_DBUS_MAX_STRING 1024
 /* waits before connecting to the bus again, doubling up to the last */
@@ -140,11 +144,8 @@ smd_dbus_connect_sync(GBusType bus_type, GError **error)
 
 	if (address == NULL)
 		return NULL;
-	return g_dbus_connection_new_for_address_sync(
-	    address,
-	    G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-		G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-	    NULL, NULL, error);
+	return g_dbus_connection_new_for_address_sync(address, SMD_DBUS_CONNECTION_FLAGS, NULL,
+						      NULL, error);
 }
 
 static GDBusConnection *
@@ -988,10 +989,8 @@ smd_dbus_connect(SmdDbusDaemon *self)
 		g_warning("the admin API is not available: %s", error->message);
 		return;
 	}
-	g_dbus_connection_new_for_address(address,
-					  G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-					      G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-					  NULL, self->cancellable, smd_dbus_connected_cb, self);
+	g_dbus_connection_new_for_address(address, SMD_DBUS_CONNECTION_FLAGS, NULL,
+					  self->cancellable, smd_dbus_connected_cb, self);
 }
 
 SmdDbusDaemon *
