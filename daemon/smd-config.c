@@ -36,7 +36,7 @@ static const struct {
       "max-connections-per-domain", "connect-timeout", "command-timeout", NULL}},
     {"portal",
      {"listen", "public-url", "default-country", "show-subject", "registration-networks",
-      "tls-certificate", "tls-key", "trusted-proxies", NULL}},
+      "tls-certificate", "tls-key", "trusted-proxies", "max-message-memory", NULL}},
     {"sms",
      {"provider", "path", "url", "method", "headers", "body", "content-type", "username",
       "password", "token", "from", "account", "timeout", NULL}},
@@ -604,6 +604,7 @@ smd_config_parse_portal_extra(SmdConfigParser *p, SmdConfig *c, GError **error)
 	g_autofree gchar *show = smd_config_string(p, "portal", "show-subject");
 	g_autofree gchar *networks = smd_config_string(p, "portal", "registration-networks");
 	g_autofree gchar *proxies = smd_config_string(p, "portal", "trusted-proxies");
+	g_autofree gchar *memory = smd_config_string(p, "portal", "max-message-memory");
 
 	c->portal_tls_certificate = smd_config_string(p, "portal", "tls-certificate");
 	c->portal_tls_key = smd_config_string(p, "portal", "tls-key");
@@ -627,6 +628,14 @@ smd_config_parse_portal_extra(SmdConfigParser *p, SmdConfig *c, GError **error)
 		return smd_config_fail(p, "portal", "show-subject", error,
 				       _("“%s” is neither true nor false"), show);
 	c->portal_show_subject = g_strcmp0(show, "true") == 0;
+	c->portal_max_message_memory = 512 * 1024 * 1024;
+	if (memory != NULL &&
+	    (!smd_parse_size(memory, &c->portal_max_message_memory) ||
+	     c->portal_max_message_memory < 1024 * 1024 ||
+	     c->portal_max_message_memory > G_GUINT64_CONSTANT(1024) * 1024 * 1024 * 1024))
+		return smd_config_fail(p, "portal", "max-message-memory", error,
+				       _("“%s” is not a size from 1M to 1024G (for example 512M)"),
+				       memory);
 	if (networks != NULL && !smd_config_networks(p, "portal", "registration-networks", networks,
 						     c->registration_networks, error))
 		return FALSE;

@@ -53,6 +53,7 @@ typedef struct {
 	gboolean portal_show_subject;
 	GPtrArray *registration_networks;  /* of GInetAddressMask; empty: anyone */
 	GPtrArray *portal_trusted_proxies; /* of GInetAddressMask */
+	guint64 portal_max_message_memory; /* messages shown or downloaded at once */
 
 	/* [sms] */
 	gchar *sms_provider; /* file, http, twilio, messagebird */

@@ -121,6 +121,16 @@ smd_page_expired(const gchar *lang)
 }
 
 SmdPage *
+smd_page_busy(const gchar *lang)
+{
+	SmdPage *page = smd_page_new(lang, 503, L_(lang, "The portal is busy"));
+	smd_page_add(page, "<p>%s</p>",
+		     L_(lang, "Many messages are being opened at this moment. Try again in a "
+			      "minute: your message is still there."));
+	return page;
+}
+
+SmdPage *
 smd_page_registration_closed(const gchar *lang)
 {
 	SmdPage *page = smd_page_new(lang, 403, L_(lang, "Registration is not possible from here"));

@@ -47,6 +47,10 @@ smd_reaper_add(SmdPortalReaper *self, GSocketAddress *remote, GSocket *socket)
 
 	c->socket = g_object_ref(socket);
 	c->remote = g_object_ref(remote);
+	/* GIO's socket sources give up after this: libsoup's wait to write
+	 * (or read) ends in an error, and it drops the message. While a
+	 * request is paused nobody waits on the socket, so it does not count. */
+	g_socket_set_timeout(socket, SMD_PORTAL_SEND_TIMEOUT);
 	g_hash_table_insert(self->conns, remote, c);
 	return c;
 }

@@ -2,7 +2,9 @@
  * SecuMailer — ends portal connections that never finish a request
  * (slowloris): libsoup 3.2's server has no read timeout, so a client that
  * opens connections and sends nothing, or a few bytes a minute, would
- * hold a descriptor each for as long as it likes.
+ * hold a descriptor each for as long as it likes. Nor has it a write
+ * timeout: a client that stops reading an answer would hold the answer,
+ * and the memory of the message it came from (smd-portal-budget.h).
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #pragma once
@@ -14,6 +16,8 @@ G_BEGIN_DECLS
 /* how long a client has from connecting (or its last answer) to the end
  * of its request: headers and the small form bodies the portal takes */
 #define SMD_PORTAL_READ_TIMEOUT 20
+/* how long one write of an answer may wait for the client to read */
+#define SMD_PORTAL_SEND_TIMEOUT 30
 
 typedef struct _SmdPortalReaper SmdPortalReaper;
 

@@ -231,8 +231,9 @@ smd_portal_store_lookup(sqlite3 *db, gpointer data, GError **error)
 	    db,
 	    "SELECT l.id, l.kind, l.address, l.message_id, l.recipient_id, l.requested_by, "
 	    "l.expires_at, l.failures, l.locked, m.queue_id, m.sender, m.received_at, "
-	    "m.wrapped_key IS NOT NULL, (SELECT state FROM recipients WHERE id = l.recipient_id) "
-	    "FROM links l LEFT JOIN messages m ON m.id = l.message_id WHERE l.token_hash = ?1",
+	    "m.wrapped_key IS NOT NULL, (SELECT state FROM recipients WHERE id = l.recipient_id), "
+	    "m.size FROM links l LEFT JOIN messages m ON m.id = l.message_id WHERE l.token_hash = "
+	    "?1",
 	    error);
 	g_autoptr(sqlite3_stmt) waiting = NULL;
 
@@ -257,6 +258,7 @@ smd_portal_store_lookup(sqlite3 *db, gpointer data, GError **error)
 	link->received_at = sqlite3_column_int64(stmt, 11);
 	link->body_present = sqlite3_column_int(stmt, 12) != 0;
 	link->recipient_state = g_strdup((const gchar *)sqlite3_column_text(stmt, 13));
+	link->size = sqlite3_column_int64(stmt, 14);
 	link->number = smd_portal_phone_of(db, link->address, error);
 
 	/* what waits for this recipient, shown on the registration page only;

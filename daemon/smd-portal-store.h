@@ -78,6 +78,7 @@ typedef struct {
 	gchar *sender;
 	gint64 received_at;
 	gboolean body_present;
+	gint64 size;		/* of the message as received */
 	gchar *recipient_state; /* of recipient links */
 	/* the directory entry of address, if any */
 	gchar *number;

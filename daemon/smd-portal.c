@@ -17,6 +17,7 @@
 #include "smd-event.h"
 #include "smd-phone.h"
 #include "smd-portal-private.h"
+#include "smd-portal-budget.h"
 #include "smd-portal-reaper.h"
 #include "smd-portal-tls.h"
 #include "smd-portal-request.h"
@@ -42,7 +43,8 @@ struct _SmdPortal {
 	SmdEngine *engine;
 	SoupServer *server;
 	SmdPortalReaper *reaper;
-	SmdPortalTls *tls; /* HTTPS: accepts and handshakes before libsoup */
+	SmdPortalBudget *budget; /* memory for messages being opened */
+	SmdPortalTls *tls;	 /* HTTPS: accepts and handshakes before libsoup */
 	SmdSmsProvider *sms;
 	GHashTable *sessions; /* session id → SmdPortalSession */
 	GHashTable *recent;   /* "kind queue client" → when it was last logged */
@@ -593,11 +595,50 @@ typedef enum {
 	SMD_SHOW_ATTACHMENT, /* one attachment */
 } SmdShowMode;
 
+/* Memory a request holds from smd-portal-budget.h: taken before the body
+ * is loaded, down to what is sent once the answer is built, given back
+ * when libsoup is done with the message (sent, or the client went). */
+typedef struct {
+	SmdPortal *portal;
+	guint64 bytes;
+} SmdPortalCharge;
+
+/* At the peak of opening a message: the sealed copy, the opened one and
+ * the decoded part or page (GMime's tree shares the opened bytes). */
+#define SMD_PORTAL_OPEN_COST(size) ((guint64)MAX((size), 0) * 3 + 64 * 1024)
+
+static void
+smd_portal_charge_shrink(SmdPortalCharge *c, guint64 keep)
+{
+	if (keep >= c->bytes)
+		return;
+	smd_portal_budget_release(c->portal->budget, c->bytes - keep);
+	c->bytes = keep;
+}
+
+static void
+smd_portal_charge_finished_cb(SoupServerMessage *msg, gpointer user_data)
+{
+	smd_portal_charge_shrink(user_data, 0);
+}
+
+static void
+smd_portal_charge_free(gpointer data, GClosure *closure)
+{
+	SmdPortalCharge *c = data;
+
+	smd_portal_charge_shrink(c, 0); /* never finished: at shutdown */
+	g_object_unref(c->portal);
+	g_free(c);
+}
+
 typedef struct {
 	SmdPortalRequest *r;
 	SmdShowMode mode;
 	guint index;
 	gint64 recipient_id;
+	guint64 cost;
+	SmdPortalCharge *charge; /* lives as long as r->msg */
 } SmdPortalShow;
 
 /* Untrusted HTML mail: scripts, plugins, forms and every remote load are
@@ -648,20 +689,16 @@ smd_portal_send_attachment(SmdPortalRequest *r, const SmdAttachment *a, GBytes *
 	smd_portal_send_bytes(r, "application/octet-stream", content);
 }
 
+/* Answers @r from the loaded body; frees @r. */
 static void
-smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+smd_portal_show_answer(SmdPortalRequest *r, SmdShowMode mode, guint index, gint64 recipient_id,
+		       SmdStore *store, GAsyncResult *result)
 {
-	SmdPortalShow *show = user_data;
-	SmdPortalRequest *r = show->r;
 	SmdBodyLoad *load = smd_store_run_get_data(result);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GBytes) message = NULL;
-	SmdShowMode mode = show->mode;
-	guint index = show->index;
-	gint64 recipient_id = show->recipient_id;
 
-	g_free(show);
-	if (smd_store_run_finish(SMD_STORE(source), result, &error))
+	if (smd_store_run_finish(store, result, &error))
 		message = smd_vault_open(r->portal->vault, load->queue_id, load->wrapped_key,
 					 load->envelope, &error);
 	if (message == NULL) {
@@ -710,9 +747,60 @@ smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
+smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdPortalShow *show = user_data;
+	/* held past the request, to keep of its memory only what the answer
+	 * holds once it is built */
+	g_autoptr(SoupServerMessage) msg = g_object_ref(show->r->msg);
+	SmdPortalCharge *charge = show->charge;
+
+	smd_portal_show_answer(show->r, show->mode, show->index, show->recipient_id,
+			       SMD_STORE(source), result);
+	g_free(show);
+	smd_portal_charge_shrink(charge,
+				 (guint64)soup_server_message_get_response_body(msg)->length);
+}
+
+/* Memory for the message is ours, or the portal is too busy to open it. */
+static void
+smd_portal_show_admitted_cb(gboolean granted, gpointer user_data)
+{
+	SmdPortalShow *show = user_data;
+	SmdPortalRequest *r = show->r;
+	SmdBodyLoad *load;
+
+	if (!granted) {
+		static gint64 last_logged;
+		gint64 now = g_get_monotonic_time();
+
+		if (now - last_logged > 60 * G_USEC_PER_SEC) {
+			last_logged = now;
+			g_warning("portal: busy: messages being opened hold %" G_GUINT64_FORMAT
+				  " bytes of [portal] max-message-memory; a visitor was asked to "
+				  "come back",
+				  smd_portal_budget_in_use(r->portal->budget));
+		}
+		g_free(show);
+		soup_message_headers_replace(soup_server_message_get_response_headers(r->msg),
+					     "Retry-After", "30");
+		smd_portal_finish(r, smd_page_busy(r->lang));
+		return;
+	}
+	show->charge = g_new0(SmdPortalCharge, 1);
+	show->charge->portal = g_object_ref(r->portal);
+	show->charge->bytes = show->cost;
+	g_signal_connect_data(r->msg, "finished", G_CALLBACK(smd_portal_charge_finished_cb),
+			      show->charge, smd_portal_charge_free, 0);
+	load = g_new0(SmdBodyLoad, 1);
+	load->message_id = r->link->message_id; /* the session opens this link */
+	smd_store_run_async(r->portal->store, smd_store_load_body, load,
+			    (GDestroyNotify)smd_body_load_free, smd_portal_body_cb, show);
+}
+
+static void
 smd_portal_show(SmdPortalRequest *r, SmdShowMode mode, guint index)
 {
-	SmdBodyLoad *load;
 	SmdPortalShow *show;
 
 	if (smd_portal_session_get(r) == NULL) {
@@ -720,15 +808,13 @@ smd_portal_show(SmdPortalRequest *r, SmdShowMode mode, guint index)
 		smd_portal_redirect(r, "");
 		return;
 	}
-	load = g_new0(SmdBodyLoad, 1);
-	load->message_id = r->link->message_id; /* the session opens this link */
 	show = g_new0(SmdPortalShow, 1);
 	show->r = r;
 	show->mode = mode;
 	show->index = index;
 	show->recipient_id = r->link->recipient_id;
-	smd_store_run_async(r->portal->store, smd_store_load_body, load,
-			    (GDestroyNotify)smd_body_load_free, smd_portal_body_cb, show);
+	show->cost = SMD_PORTAL_OPEN_COST(r->link->size);
+	smd_portal_budget_take(r->portal->budget, show->cost, smd_portal_show_admitted_cb, show);
 }
 
 /* The pin page, and why it is shown (again): after the SMS went, or a
@@ -1120,6 +1206,7 @@ smd_portal_config_changed_cb(SmdEngine *engine, gpointer user_data)
 	SmdSmsProvider *sms;
 
 	self->config = smd_engine_get_config(engine);
+	smd_portal_budget_set_limit(self->budget, self->config->portal_max_message_memory);
 	sms = smd_sms_provider_new_from_config(self->config, &error);
 	if (sms == NULL) {
 		g_warning("portal keeps its SMS provider: %s", error->message);
@@ -1182,6 +1269,8 @@ smd_portal_new(SmdEngine *engine, GError **error)
 	}
 	self->server = soup_server_new("server-header", "SecuMailer", NULL);
 	self->reaper = smd_portal_reaper_new(self->server);
+	self->budget = smd_portal_budget_new(config->portal_max_message_memory,
+					     SMD_PORTAL_BUDGET_WAIT_SECONDS);
 	g_signal_connect_object(self->server, "request-started",
 				G_CALLBACK(smd_portal_request_started_cb), self, 0);
 	soup_server_add_early_handler(self->server, NULL, smd_portal_early_handler, self, NULL);
@@ -1213,6 +1302,8 @@ void
 smd_portal_stop(SmdPortal *self)
 {
 	g_clear_pointer(&self->tls, smd_portal_tls_free);
+	if (self->budget != NULL)
+		smd_portal_budget_refuse_waiting(self->budget);
 	if (self->server != NULL)
 		soup_server_disconnect(self->server);
 }
@@ -1224,6 +1315,7 @@ smd_portal_finalize(GObject *object)
 	smd_portal_stop(self);
 	g_clear_pointer(&self->reaper, smd_portal_reaper_free);
 	g_clear_object(&self->server);
+	g_clear_pointer(&self->budget, smd_portal_budget_free);
 	g_clear_object(&self->sms);
 	g_clear_object(&self->engine);
 	g_hash_table_unref(self->sessions);

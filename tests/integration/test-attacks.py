@@ -11,6 +11,8 @@ into notices (test-notify), unknown portal links (test-portal), callers
 without authorisation (test-dbus)."""
 
 import contextlib
+import email.message
+import email.policy
 import os
 import re
 import select
@@ -19,11 +21,13 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import smdtest  # noqa: E402
-from smdtest import Browser, Gateway, NameServer, TestMX, make_message, ok, tmpdir, wait_for  # noqa: E402
+from smdtest import (Browser, Gateway, NameServer, TestMX, make_message, ok, raw_http,  # noqa: E402
+                     tmpdir, wait_for)
 from gwtest import wait_settled  # noqa: E402
 
 
@@ -402,6 +406,36 @@ def test_links_of_the_wrong_kind():
         ok(resp.status == 200, "the registration link itself works")
 
 
+def portal_session(gw, pport, plain, raw):
+    """Sends @raw to pat@plain.test, whose number is registered, and opens
+    it on the portal with the pin: (the browser, the link's token)."""
+    smdtest.wait_for(lambda: os.path.exists(gw.db_path))
+    con = sqlite3.connect(gw.db_path, timeout=10)
+    with con:
+        con.execute("INSERT INTO phones (address, number, registered_by, registered_at) "
+                    "VALUES ('pat@plain.test', '+31612345678', 't', 0)")
+    con.close()
+    gw.send("doctor@org.test", "pat@plain.test", raw)
+    ok(wait_for(lambda: plain.messages(), 20), "invitation sent")
+    token = re.search(rb"/m/([A-Za-z0-9_-]{32})",
+                      plain.messages()[0][0].replace(b"=\r\n", b"")).group(1).decode()
+    b = Browser(pport)
+    b.request("GET", f"/m/{token}")
+    b.request("POST", f"/m/{token}/pin", {"csrf": b.csrf()})
+    sms = os.path.join(gw.state_dir, "sms.jsonl")
+
+    def pin_sent():
+        with contextlib.suppress(OSError), open(sms) as f:
+            return re.search(r"\b(\d{6})\b", f.read())
+        return None
+    found = wait_for(pin_sent, 10)
+    ok(found, "pin sent")
+    pin = found.group(1) if found else "000000"
+    resp, _ = b.request("POST", f"/m/{token}/login", {"csrf": b.csrf(), "pin": pin})
+    ok(resp.status == 303, "logged in", resp.status)
+    return b, token
+
+
 def test_attachment_name_injection():
     """An attachment named with CR LF and a header after it downloads with
     one Content-Disposition, the name percent-encoded: nothing injected."""
@@ -416,33 +450,9 @@ def test_attachment_name_injection():
             Gateway({"plain.test": plain, "org.test": org},
                     extra={"portal": {"listen": f"127.0.0.1:{pport}",
                                       "public-url": f"http://127.0.0.1:{pport}"}}) as gw:
-        smdtest.wait_for(lambda: os.path.exists(gw.db_path))
-        con = sqlite3.connect(gw.db_path, timeout=10)
-        with con:
-            con.execute("INSERT INTO phones (address, number, registered_by, registered_at) "
-                        "VALUES ('pat@plain.test', '+31612345678', 't', 0)")
-        con.close()
-        gw.send("doctor@org.test", "pat@plain.test", raw)
-        ok(wait_for(lambda: plain.messages(), 20), "invitation sent")
-        token = re.search(rb"/m/([A-Za-z0-9_-]{32})",
-                          plain.messages()[0][0].replace(b"=\r\n", b"")).group(1).decode()
-        b = Browser(pport)
-        b.request("GET", f"/m/{token}")
-        b.request("POST", f"/m/{token}/pin", {"csrf": b.csrf()})
-        sms = os.path.join(gw.state_dir, "sms.jsonl")
-
-        def pin_sent():
-            with contextlib.suppress(OSError), open(sms) as f:
-                return re.search(r"\b(\d{6})\b", f.read())
-            return None
-        found = wait_for(pin_sent, 10)
-        ok(found, "pin sent")
-        pin = found.group(1) if found else "000000"
-        resp, _ = b.request("POST", f"/m/{token}/login", {"csrf": b.csrf(), "pin": pin})
-        ok(resp.status == 303, "logged in", resp.status)
+        b, token = portal_session(gw, pport, plain, raw)
         con = __import__("http.client").client.HTTPConnection("127.0.0.1", pport, timeout=20)
-        con.request("GET", f"/m/{token}/attachment/0",
-                    headers={"Cookie": "; ".join(f"{k}={v}" for k, v in b.cookies.items())})
+        con.request("GET", f"/m/{token}/attachment/0", headers={"Cookie": b.cookie_header()})
         resp = con.getresponse()
         body = resp.read()
         names = [k.lower() for k, _ in resp.getheaders()]
@@ -453,6 +463,100 @@ def test_attachment_name_injection():
            "no header injected through the name", repr(resp.getheaders()))
         ok("\r" not in disposition and "\n" not in disposition and "%3A" in disposition,
            "control characters gone from the name, the rest percent-encoded", disposition)
+
+
+SMD_PORTAL_BUDGET_MAX_WAITING = 64  # daemon/smd-portal-budget.h
+
+
+def test_portal_message_memory():
+    """A recipient who opens a large message many times at once cannot take
+    the daemon's memory: [portal] max-message-memory bounds what messages
+    being opened hold. Who does not fit waits its turn, first come first
+    served; past 64 waiting a visitor gets a 503 page that says to come
+    back. A client that stops reading its download is cut off after
+    SMD_PORTAL_SEND_TIMEOUT (30 s), and what it held is free again."""
+    pport = smdtest.free_port()
+    m = email.message.EmailMessage(policy=email.policy.SMTP)
+    m["From"], m["To"], m["Subject"] = "doctor@org.test", "pat@plain.test", "Scan"
+    m.set_content("The scan is attached.\n")
+    m.add_attachment(os.urandom(3 << 20), maintype="application", subtype="octet-stream",
+                     filename="scan.bin")
+    with TestMX() as plain, TestMX(starttls=True) as org, \
+            Gateway({"plain.test": plain, "org.test": org},
+                    extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                      "public-url": f"http://127.0.0.1:{pport}",
+                                      "max-message-memory": "1M"}}) as gw:
+        b, token = portal_session(gw, pport, plain, m.as_bytes())
+        request = (f"GET /m/{token}/%s HTTP/1.1\r\nHost: x\r\n"
+                   f"Cookie: {b.cookie_header()}\r\n\r\n")
+
+        def stalled(page):
+            """a client that asks for @page and reads almost nothing"""
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(60)
+            s.connect(("127.0.0.1", pport))
+            s.sendall((request % page).encode())
+            return s
+
+        def opened():
+            """the message page, in a thread: (thread, result)"""
+            result = {}
+            t = threading.Thread(target=lambda: result.update(
+                page=b.request("GET", f"/m/{token}/view")), daemon=True)
+            t.start()
+            return t, result
+
+        first = stalled("attachment/0")  # 3 MB: more than the sockets hold
+        time.sleep(1)
+        waiting, result = opened()
+        waiting.join(2)
+        ok(waiting.is_alive(), "while a large download holds the memory, the next one waits")
+        others = [stalled("view") for _ in range(SMD_PORTAL_BUDGET_MAX_WAITING - 1)]
+        time.sleep(1)
+        status, headers, body, closed = raw_http(pport, (request % "view").encode(), 10)
+        ok(status.startswith("HTTP/1.1 503") and b"The portal is busy" in body
+           and headers.get("retry-after") == "30",
+           "one more than 64 waiting: at once a 503 page that says to come back, with "
+           "Retry-After", f"{status} {headers} {body[-300:]!r}")
+        ok("portal: busy" in gw.log(), "the log says the portal was busy", gw.log()[-300:])
+        first.close()  # the download is abandoned: what it held is free
+        waiting.join(20)
+        resp, page = result.get("page", (None, b""))
+        ok(resp is not None and resp.status == 200 and b"<h1>Scan</h1>" in page,
+           "then the first who waited gets the message", resp and resp.status)
+        answers = []
+        for s in others:
+            data = b""
+            with contextlib.suppress(OSError):
+                while len(data) < 16:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+            answers.append(data[:12])
+            s.close()
+        ok(answers.count(b"HTTP/1.1 200") == len(others), "and so does everyone after it",
+           repr(set(answers)))
+
+        slow = stalled("attachment/0")
+        time.sleep(35)
+        t0 = time.monotonic()
+        resp, page = b.request("GET", f"/m/{token}/view")
+        ok(resp.status == 200 and time.monotonic() - t0 < 5,
+           "a download nobody reads is cut off after 30 s, and the memory is free again",
+           f"{resp.status} after {time.monotonic() - t0:.1f} s")
+        received = b""
+        with contextlib.suppress(OSError):
+            while True:
+                chunk = slow.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+        slow.close()
+        ok(len(received) < 3 << 20, "the stalled download got only part of it",
+           f"{len(received)} bytes")
+        ok(gw.running, "the daemon is still running")
 
 
 def test_portal_connections_left_by_clients():
@@ -751,6 +855,7 @@ if __name__ == "__main__":
                   test_outbound_stream_clean, test_reply_injection,
                   test_tampered_bodies_quarantined, test_wrong_master_key, test_disk_full,
                   test_failing_fsync, test_links_of_the_wrong_kind,
-                  test_attachment_name_injection, test_portal_connections_left_by_clients,
+                  test_attachment_name_injection, test_portal_message_memory,
+                  test_portal_connections_left_by_clients,
                   test_stalled_starttls, test_portal_stalled_handshakes,
                   test_dead_name_servers, test_stop_while_looking_up])

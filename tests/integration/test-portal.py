@@ -24,7 +24,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import smdtest  # noqa: E402
-from smdtest import Browser, Gateway, TestMX, ok, wait_for  # noqa: E402
+from smdtest import Browser, Gateway, TestMX, ok, raw_http, wait_for  # noqa: E402
 
 SECRET = "portal-secret-8d2e"
 PDF = b"%PDF-1.4 fake\n" * 40
@@ -566,27 +566,6 @@ def test_sessions():
         ok(b"Too many pin codes were asked for in the last hour" in page
            and b"moment ago" not in page, "and the page says why, not 'wait a minute'",
            page[-500:])
-
-
-def raw_http(port, request, timeout=10):
-    """Sends @request as it is; returns (status line, headers, body, closed):
-    closed is whether the server ended the connection after its answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(request)
-        data, closed = b"", False
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    closed = True
-                    break
-                data += chunk
-        except socket.timeout:
-            pass
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
-    return lines[0], headers, body, closed
 
 
 def test_refused_requests():

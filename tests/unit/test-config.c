@@ -46,6 +46,7 @@ test_minimal(void)
 	g_assert_cmpstr(c->smtp_hostname, ==, "gateway.example.org");
 	g_assert_cmpuint(c->relay_networks->len, ==, 2);
 	g_assert_cmpuint(c->max_message_size, ==, 25 * 1024 * 1024);
+	g_assert_cmpuint(c->portal_max_message_memory, ==, 512 * 1024 * 1024);
 	g_assert_cmpint(c->tls_policy, ==, SMD_TLS_POLICY_ENCRYPT);
 	route = g_hash_table_lookup(c->routes, "plain.example");
 	g_assert_nonnull(route);
@@ -133,6 +134,10 @@ test_errors_name_line_and_key(void)
 		     "t.conf:13: [portal] default-country:");
 	expect_error("public-url", "public-url = http://127.0.0.1:8080\nshow-subject = yes",
 		     "t.conf:13: [portal] show-subject:");
+	expect_error("public-url", "public-url = http://127.0.0.1:8080\nmax-message-memory = 512K",
+		     "t.conf:13: [portal] max-message-memory:");
+	expect_error("public-url", "public-url = http://127.0.0.1:8080\nmax-message-memory = lots",
+		     "t.conf:13: [portal] max-message-memory:");
 	expect_error("public-url", "public-url = http://127.0.0.1:8080\nregistration-networks = x",
 		     "t.conf:13: [portal] registration-networks:");
 	expect_error("notify-from", "notify-from = a@b.example\ncolour = blue",

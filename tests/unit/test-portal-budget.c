@@ -1,0 +1,153 @@
+/*
+ * SecuMailer — unit tests: the portal's memory for messages being opened.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "smd-portal-budget.h"
+
+typedef struct {
+	GString *log; /* "name+" granted, "name-" refused, in order */
+} Fixture;
+
+typedef struct {
+	Fixture *f;
+	const gchar *name;
+} Asker;
+
+static void
+granted_cb(gboolean granted, gpointer user_data)
+{
+	Asker *a = user_data;
+	g_string_append_printf(a->f->log, "%s%c ", a->name, granted ? '+' : '-');
+}
+
+static void
+take(SmdPortalBudget *b, Asker *a, guint64 bytes)
+{
+	smd_portal_budget_take(b, bytes, granted_cb, a);
+}
+
+static void
+test_fits_and_waits_in_order(void)
+{
+	Fixture f = {g_string_new(NULL)};
+	Asker a = {&f, "a"}, b = {&f, "b"}, c = {&f, "c"}, d = {&f, "d"};
+	SmdPortalBudget *budget = smd_portal_budget_new(100, 30);
+
+	take(budget, &a, 60);
+	take(budget, &b, 30);
+	g_assert_cmpstr(f.log->str, ==, "a+ b+ ");
+	g_assert_cmpuint(smd_portal_budget_in_use(budget), ==, 90);
+	take(budget, &c, 50); /* does not fit: waits */
+	take(budget, &d, 5);  /* would fit, but c came first */
+	g_assert_cmpstr(f.log->str, ==, "a+ b+ ");
+	smd_portal_budget_release(budget, 30); /* b done: 60 + 50 > 100 still */
+	g_assert_cmpstr(f.log->str, ==, "a+ b+ ");
+	smd_portal_budget_release(budget, 20); /* a keeps 40 of its 60 */
+	g_assert_cmpstr(f.log->str, ==, "a+ b+ c+ d+ ");
+	g_assert_cmpuint(smd_portal_budget_in_use(budget), ==, 95);
+	smd_portal_budget_free(budget);
+	g_string_free(f.log, TRUE);
+}
+
+/* A message larger than the limit can still be opened, alone. */
+static void
+test_larger_than_limit_alone(void)
+{
+	Fixture f = {g_string_new(NULL)};
+	Asker a = {&f, "a"}, b = {&f, "b"}, c = {&f, "c"};
+	SmdPortalBudget *budget = smd_portal_budget_new(100, 30);
+
+	take(budget, &a, 10);
+	take(budget, &b, 500);
+	g_assert_cmpstr(f.log->str, ==, "a+ ");
+	smd_portal_budget_release(budget, 10);
+	g_assert_cmpstr(f.log->str, ==, "a+ b+ ");
+	take(budget, &c, 1);
+	g_assert_cmpstr(f.log->str, ==, "a+ b+ ");
+	smd_portal_budget_release(budget, 500);
+	g_assert_cmpstr(f.log->str, ==, "a+ b+ c+ ");
+	smd_portal_budget_release(budget, 1);
+	g_assert_cmpuint(smd_portal_budget_in_use(budget), ==, 0);
+	smd_portal_budget_free(budget);
+	g_string_free(f.log, TRUE);
+}
+
+static void
+test_too_many_waiting(void)
+{
+	Fixture f = {g_string_new(NULL)};
+	Asker first = {&f, "a"}, waiter = {&f, "w"}, late = {&f, "z"};
+	SmdPortalBudget *budget = smd_portal_budget_new(100, 30);
+
+	take(budget, &first, 100);
+	for (guint i = 0; i < SMD_PORTAL_BUDGET_MAX_WAITING; i++)
+		take(budget, &waiter, 1);
+	g_assert_cmpstr(f.log->str, ==, "a+ ");
+	take(budget, &late, 1); /* refused at once, nothing held */
+	g_assert_cmpstr(f.log->str, ==, "a+ z- ");
+	g_assert_cmpuint(smd_portal_budget_in_use(budget), ==, 100);
+	/* shutdown: the waiting are told, not forgotten */
+	smd_portal_budget_refuse_waiting(budget);
+	g_assert_cmpuint(f.log->len, ==, strlen("a+ z- ") + 3 * SMD_PORTAL_BUDGET_MAX_WAITING);
+	smd_portal_budget_free(budget);
+	g_string_free(f.log, TRUE);
+}
+
+static gboolean
+quit_cb(gpointer user_data)
+{
+	g_main_loop_quit(user_data);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+test_waits_no_longer_than_its_time(void)
+{
+	Fixture f = {g_string_new(NULL)};
+	Asker a = {&f, "a"}, b = {&f, "b"};
+	SmdPortalBudget *budget = smd_portal_budget_new(100, 1);
+	g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
+
+	take(budget, &a, 100);
+	take(budget, &b, 1);
+	g_timeout_add(1500, quit_cb, loop);
+	g_main_loop_run(loop);
+	g_assert_cmpstr(f.log->str, ==, "a+ b- ");
+	smd_portal_budget_release(budget, 100); /* b is gone: nothing granted */
+	g_assert_cmpstr(f.log->str, ==, "a+ b- ");
+	g_assert_cmpuint(smd_portal_budget_in_use(budget), ==, 0);
+	smd_portal_budget_free(budget);
+	g_string_free(f.log, TRUE);
+}
+
+/* A reload may raise the limit: who waits for it goes at once. */
+static void
+test_raised_limit(void)
+{
+	Fixture f = {g_string_new(NULL)};
+	Asker a = {&f, "a"}, b = {&f, "b"};
+	SmdPortalBudget *budget = smd_portal_budget_new(100, 30);
+
+	take(budget, &a, 80);
+	take(budget, &b, 80);
+	smd_portal_budget_set_limit(budget, 200);
+	g_assert_cmpstr(f.log->str, ==, "a+ b+ ");
+	smd_portal_budget_free(budget);
+	g_string_free(f.log, TRUE);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/secumailer/portal-budget/order", test_fits_and_waits_in_order);
+	g_test_add_func("/secumailer/portal-budget/larger-alone", test_larger_than_limit_alone);
+	g_test_add_func("/secumailer/portal-budget/too-many", test_too_many_waiting);
+	g_test_add_func("/secumailer/portal-budget/timeout", test_waits_no_longer_than_its_time);
+	g_test_add_func("/secumailer/portal-budget/raised", test_raised_limit);
+	return g_test_run();
+}
