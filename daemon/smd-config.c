@@ -30,7 +30,7 @@ static const struct {
 } smd_config_schema[] = {
     {"smtp",
      {"listen", "hostname", "relay-networks", "max-message-size", "max-recipients", "max-sessions",
-      "idle-timeout", "tls-certificate", "tls-key", NULL}},
+      "idle-timeout", "tls-certificate", "tls-key", "max-message-memory", NULL}},
     {"delivery",
      {"routes", "tls-policy", "ca-file", "retry-schedule", "max-queue-lifetime", "max-connections",
       "max-connections-per-domain", "connect-timeout", "command-timeout", NULL}},
@@ -261,6 +261,22 @@ smd_parse_duration(const gchar *text, guint *seconds)
 	return TRUE;
 }
 
+/* [@group] max-message-memory: 1M to 1024G, @default_mib if not set */
+static gboolean
+smd_config_memory(SmdConfigParser *p, const gchar *group, guint64 default_mib, guint64 *bytes,
+		  GError **error)
+{
+	g_autofree gchar *text = smd_config_string(p, group, "max-message-memory");
+
+	*bytes = default_mib * 1024 * 1024;
+	if (text != NULL && (!smd_parse_size(text, bytes) || *bytes < 1024 * 1024 ||
+			     *bytes > G_GUINT64_CONSTANT(1024) * 1024 * 1024 * 1024))
+		return smd_config_fail(p, group, "max-message-memory", error,
+				       _("“%s” is not a size from 1M to 1024G (for example 512M)"),
+				       text);
+	return TRUE;
+}
+
 gboolean
 smd_parse_size(const gchar *text, guint64 *bytes)
 {
@@ -461,6 +477,8 @@ smd_config_parse_smtp(SmdConfigParser *p, SmdConfig *c, GError **error)
 		return FALSE;
 	if (!smd_config_uint(p, "smtp", "max-sessions", 200, 1, 100000, &c->max_sessions, error))
 		return FALSE;
+	if (!smd_config_memory(p, "smtp", 1024, &c->max_message_memory, error))
+		return FALSE;
 	if (!smd_config_duration(p, "smtp", "idle-timeout", 300, &c->idle_timeout, error))
 		return FALSE;
 
@@ -604,7 +622,6 @@ smd_config_parse_portal_extra(SmdConfigParser *p, SmdConfig *c, GError **error)
 	g_autofree gchar *show = smd_config_string(p, "portal", "show-subject");
 	g_autofree gchar *networks = smd_config_string(p, "portal", "registration-networks");
 	g_autofree gchar *proxies = smd_config_string(p, "portal", "trusted-proxies");
-	g_autofree gchar *memory = smd_config_string(p, "portal", "max-message-memory");
 
 	c->portal_tls_certificate = smd_config_string(p, "portal", "tls-certificate");
 	c->portal_tls_key = smd_config_string(p, "portal", "tls-key");
@@ -628,14 +645,8 @@ smd_config_parse_portal_extra(SmdConfigParser *p, SmdConfig *c, GError **error)
 		return smd_config_fail(p, "portal", "show-subject", error,
 				       _("“%s” is neither true nor false"), show);
 	c->portal_show_subject = g_strcmp0(show, "true") == 0;
-	c->portal_max_message_memory = 512 * 1024 * 1024;
-	if (memory != NULL &&
-	    (!smd_parse_size(memory, &c->portal_max_message_memory) ||
-	     c->portal_max_message_memory < 1024 * 1024 ||
-	     c->portal_max_message_memory > G_GUINT64_CONSTANT(1024) * 1024 * 1024 * 1024))
-		return smd_config_fail(p, "portal", "max-message-memory", error,
-				       _("“%s” is not a size from 1M to 1024G (for example 512M)"),
-				       memory);
+	if (!smd_config_memory(p, "portal", 512, &c->portal_max_message_memory, error))
+		return FALSE;
 	if (networks != NULL && !smd_config_networks(p, "portal", "registration-networks", networks,
 						     c->registration_networks, error))
 		return FALSE;

@@ -29,7 +29,8 @@ typedef struct {
 	guint64 max_message_size;
 	guint max_recipients;
 	guint max_sessions;
-	guint idle_timeout; /* seconds */
+	guint64 max_message_memory; /* messages being received at once */
+	guint idle_timeout;	    /* seconds */
 	gchar *tls_certificate;
 	gchar *tls_key;
 

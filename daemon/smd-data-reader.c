@@ -60,6 +60,8 @@ smd_data_reader_emit(SmdDataReader *self, const guint8 *buf, gsize len)
 		self->problems |= SMD_DATA_PROBLEM_TOO_BIG;
 		return;
 	}
+	if (self->problems & SMD_DATA_PROBLEM_NO_MEMORY)
+		return;
 	g_byte_array_append(self->out, buf, len);
 }
 
@@ -166,6 +168,14 @@ gsize
 smd_data_reader_get_size(SmdDataReader *self)
 {
 	return self->size;
+}
+
+void
+smd_data_reader_drop(SmdDataReader *self)
+{
+	self->problems |= SMD_DATA_PROBLEM_NO_MEMORY;
+	g_byte_array_unref(self->out);
+	self->out = g_byte_array_new();
 }
 
 GBytes *

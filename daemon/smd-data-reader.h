@@ -26,6 +26,7 @@ typedef enum {
 	SMD_DATA_PROBLEM_TOO_BIG = 1 << 0,
 	SMD_DATA_PROBLEM_LINE_TOO_LONG = 1 << 1,
 	SMD_DATA_PROBLEM_HEADER_TOO_BIG = 1 << 2,
+	SMD_DATA_PROBLEM_NO_MEMORY = 1 << 3, /* smd_data_reader_drop() */
 } SmdDataProblem;
 
 typedef struct _SmdDataReader SmdDataReader;
@@ -42,6 +43,9 @@ SmdDataStatus smd_data_reader_feed(SmdDataReader *self, const guint8 *buf, gsize
 SmdDataProblem smd_data_reader_get_problems(SmdDataReader *self);
 /* Size of the message as sent (after un-stuffing), even when too big. */
 gsize smd_data_reader_get_size(SmdDataReader *self);
+/* Frees what is kept and keeps nothing more: the session has no memory
+ * left for this message. The data is still read to its end. */
+void smd_data_reader_drop(SmdDataReader *self);
 /* Takes the message bytes (CRLF line ends, dots un-stuffed). */
 GBytes *smd_data_reader_steal_message(SmdDataReader *self);
 

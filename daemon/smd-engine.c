@@ -34,6 +34,7 @@ struct _SmdEngine {
 	SmdStore *store;
 	SmdVault *vault;
 	SmdQueue *queue;
+	SmdBudget *intake;	/* memory of messages being received, smd-budget.h */
 	GPtrArray *old_configs; /* still read by sessions and runs begun before a reload */
 	guint expiry_id;
 	gboolean expiring;
@@ -264,6 +265,12 @@ smd_engine_get_vault(SmdEngine *self)
 	return self->vault;
 }
 
+SmdBudget *
+smd_engine_get_intake_budget(SmdEngine *self)
+{
+	return self->intake;
+}
+
 static void
 smd_engine_bounced_cb(SmdQueue *queue, SmdJob *job, GBytes *message, gpointer user_data)
 {
@@ -330,6 +337,7 @@ smd_engine_new(SmdConfig *config, GError **error)
 	g_autofree gchar *check = NULL;
 
 	self->config = config;
+	self->intake = smd_budget_new(config->max_message_memory, 0);
 	if (g_mkdir_with_parents(config->store_directory, 0700) != 0) {
 		g_set_error(error, SMD_ERROR, SMD_ERROR_STORE,
 			    _("Cannot create the store directory %s: %s"), config->store_directory,
@@ -436,6 +444,7 @@ smd_engine_reload(SmdEngine *self, SmdConfig *config)
 	/* the old one stays alive: running sessions and deliveries read it */
 	g_ptr_array_add(self->old_configs, self->config);
 	self->config = config;
+	smd_budget_set_limit(self->intake, config->max_message_memory);
 	smd_queue_set_config(self->queue, config);
 	/* sessions kept open were checked under the old TLS settings */
 	smd_smtp_client_close_idle();
@@ -478,6 +487,7 @@ smd_engine_finalize(GObject *object)
 	g_clear_object(&self->vault);
 	g_clear_pointer(&self->config, smd_config_free);
 	g_clear_pointer(&self->old_configs, g_ptr_array_unref);
+	g_clear_pointer(&self->intake, smd_budget_free);
 	G_OBJECT_CLASS(smd_engine_parent_class)->finalize(object);
 }
 

@@ -7,6 +7,7 @@
 
 #include <gio/gio.h>
 
+#include "smd-budget.h"
 #include "smd-config.h"
 #include "smd-store.h"
 #include "smd-vault.h"
@@ -56,6 +57,8 @@ gboolean smd_engine_accept_finish(SmdEngine *self, GAsyncResult *result, GError 
 
 /* For the front ends that work on the store directly (the portal). */
 SmdStore *smd_engine_get_store(SmdEngine *self);
+/* What messages being received hold; sessions take from it (smd-budget.h). */
+SmdBudget *smd_engine_get_intake_budget(SmdEngine *self);
 SmdVault *smd_engine_get_vault(SmdEngine *self);
 
 /* Builds and queues the e-mails of @notices (SmdNotice). */

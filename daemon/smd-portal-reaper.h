@@ -4,7 +4,7 @@
  * opens connections and sends nothing, or a few bytes a minute, would
  * hold a descriptor each for as long as it likes. Nor has it a write
  * timeout: a client that stops reading an answer would hold the answer,
- * and the memory of the message it came from (smd-portal-budget.h).
+ * and the memory of the message it came from (smd-budget.h).
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #pragma once

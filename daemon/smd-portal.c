@@ -17,7 +17,7 @@
 #include "smd-event.h"
 #include "smd-phone.h"
 #include "smd-portal-private.h"
-#include "smd-portal-budget.h"
+#include "smd-budget.h"
 #include "smd-portal-reaper.h"
 #include "smd-portal-tls.h"
 #include "smd-portal-request.h"
@@ -43,8 +43,8 @@ struct _SmdPortal {
 	SmdEngine *engine;
 	SoupServer *server;
 	SmdPortalReaper *reaper;
-	SmdPortalBudget *budget; /* memory for messages being opened */
-	SmdPortalTls *tls;	 /* HTTPS: accepts and handshakes before libsoup */
+	SmdBudget *budget; /* memory for messages being opened */
+	SmdPortalTls *tls; /* HTTPS: accepts and handshakes before libsoup */
 	SmdSmsProvider *sms;
 	GHashTable *sessions; /* session id → SmdPortalSession */
 	GHashTable *recent;   /* "kind queue client" → when it was last logged */
@@ -595,13 +595,16 @@ typedef enum {
 	SMD_SHOW_ATTACHMENT, /* one attachment */
 } SmdShowMode;
 
-/* Memory a request holds from smd-portal-budget.h: taken before the body
+/* Memory a request holds from smd-budget.h: taken before the body
  * is loaded, down to what is sent once the answer is built, given back
  * when libsoup is done with the message (sent, or the client went). */
 typedef struct {
 	SmdPortal *portal;
 	guint64 bytes;
 } SmdPortalCharge;
+
+/* How long a request waits for memory before it is told to come back. */
+#define SMD_PORTAL_OPEN_WAIT_SECONDS 30
 
 /* At the peak of opening a message: the sealed copy, the opened one and
  * the decoded part or page (GMime's tree shares the opened bytes). */
@@ -612,7 +615,7 @@ smd_portal_charge_shrink(SmdPortalCharge *c, guint64 keep)
 {
 	if (keep >= c->bytes)
 		return;
-	smd_portal_budget_release(c->portal->budget, c->bytes - keep);
+	smd_budget_release(c->portal->budget, c->bytes - keep);
 	c->bytes = keep;
 }
 
@@ -779,7 +782,7 @@ smd_portal_show_admitted_cb(gboolean granted, gpointer user_data)
 			g_warning("portal: busy: messages being opened hold %" G_GUINT64_FORMAT
 				  " bytes of [portal] max-message-memory; a visitor was asked to "
 				  "come back",
-				  smd_portal_budget_in_use(r->portal->budget));
+				  smd_budget_in_use(r->portal->budget));
 		}
 		g_free(show);
 		soup_message_headers_replace(soup_server_message_get_response_headers(r->msg),
@@ -814,7 +817,7 @@ smd_portal_show(SmdPortalRequest *r, SmdShowMode mode, guint index)
 	show->index = index;
 	show->recipient_id = r->link->recipient_id;
 	show->cost = SMD_PORTAL_OPEN_COST(r->link->size);
-	smd_portal_budget_take(r->portal->budget, show->cost, smd_portal_show_admitted_cb, show);
+	smd_budget_take(r->portal->budget, show->cost, smd_portal_show_admitted_cb, show);
 }
 
 /* The pin page, and why it is shown (again): after the SMS went, or a
@@ -1206,7 +1209,7 @@ smd_portal_config_changed_cb(SmdEngine *engine, gpointer user_data)
 	SmdSmsProvider *sms;
 
 	self->config = smd_engine_get_config(engine);
-	smd_portal_budget_set_limit(self->budget, self->config->portal_max_message_memory);
+	smd_budget_set_limit(self->budget, self->config->portal_max_message_memory);
 	sms = smd_sms_provider_new_from_config(self->config, &error);
 	if (sms == NULL) {
 		g_warning("portal keeps its SMS provider: %s", error->message);
@@ -1269,8 +1272,8 @@ smd_portal_new(SmdEngine *engine, GError **error)
 	}
 	self->server = soup_server_new("server-header", "SecuMailer", NULL);
 	self->reaper = smd_portal_reaper_new(self->server);
-	self->budget = smd_portal_budget_new(config->portal_max_message_memory,
-					     SMD_PORTAL_BUDGET_WAIT_SECONDS);
+	self->budget =
+	    smd_budget_new(config->portal_max_message_memory, SMD_PORTAL_OPEN_WAIT_SECONDS);
 	g_signal_connect_object(self->server, "request-started",
 				G_CALLBACK(smd_portal_request_started_cb), self, 0);
 	soup_server_add_early_handler(self->server, NULL, smd_portal_early_handler, self, NULL);
@@ -1303,7 +1306,7 @@ smd_portal_stop(SmdPortal *self)
 {
 	g_clear_pointer(&self->tls, smd_portal_tls_free);
 	if (self->budget != NULL)
-		smd_portal_budget_refuse_waiting(self->budget);
+		smd_budget_refuse_waiting(self->budget);
 	if (self->server != NULL)
 		soup_server_disconnect(self->server);
 }
@@ -1315,7 +1318,7 @@ smd_portal_finalize(GObject *object)
 	smd_portal_stop(self);
 	g_clear_pointer(&self->reaper, smd_portal_reaper_free);
 	g_clear_object(&self->server);
-	g_clear_pointer(&self->budget, smd_portal_budget_free);
+	g_clear_pointer(&self->budget, smd_budget_free);
 	g_clear_object(&self->sms);
 	g_clear_object(&self->engine);
 	g_hash_table_unref(self->sessions);

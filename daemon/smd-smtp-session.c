@@ -73,6 +73,7 @@ struct _SmdSmtpSession {
 	gboolean handshaking;
 	guint handshake_deadline; /* timeout source, while a handshake runs */
 	guint errors;
+	guint64 charged; /* of the engine's intake budget, for self->data */
 	guint8 readbuf[SMD_SMTP_READ_CHUNK];
 };
 
@@ -98,6 +99,48 @@ smd_smtp_session_reply(SmdSmtpSession *self, const gchar *format, ...)
 	g_string_append(self->outbuf, "\r\n");
 }
 
+/* What a message being received holds at its peak: the bytes as they
+ * come (a growing array may hold up to twice them), then a copy with our
+ * Received line that the engine seals. */
+#define SMD_INTAKE_COST(bytes) ((guint64)(bytes)*3)
+
+static void
+smd_smtp_session_uncharge(SmdSmtpSession *self)
+{
+	if (self->charged > 0)
+		smd_budget_release(smd_engine_get_intake_budget(self->engine), self->charged);
+	self->charged = 0;
+}
+
+/* Takes memory for what DATA has kept so far. When there is none, the
+ * rest of the message is only read, and answered with 452 (try later):
+ * many large messages at once never take more than [smtp]
+ * max-message-memory. */
+static void
+smd_smtp_session_charge(SmdSmtpSession *self)
+{
+	gsize kept = MIN(smd_data_reader_get_size(self->data), self->config->max_message_size);
+	guint64 need = SMD_INTAKE_COST(kept);
+	SmdBudget *budget = smd_engine_get_intake_budget(self->engine);
+	static gint64 last_logged;
+
+	if (need <= self->charged || (smd_data_reader_get_problems(self->data) &
+				      (SMD_DATA_PROBLEM_NO_MEMORY | SMD_DATA_PROBLEM_TOO_BIG)))
+		return;
+	if (smd_budget_try_take(budget, self->charged, need - self->charged)) {
+		self->charged = need;
+		return;
+	}
+	smd_data_reader_drop(self->data);
+	smd_smtp_session_uncharge(self);
+	if (g_get_monotonic_time() - last_logged > 60 * G_USEC_PER_SEC) {
+		last_logged = g_get_monotonic_time();
+		g_warning("%s: messages being received hold %" G_GUINT64_FORMAT
+			  " bytes of [smtp] max-message-memory; this one gets 452",
+			  self->client_ip, smd_budget_in_use(budget));
+	}
+}
+
 static void
 smd_smtp_session_reset_transaction(SmdSmtpSession *self)
 {
@@ -105,6 +148,7 @@ smd_smtp_session_reset_transaction(SmdSmtpSession *self)
 	g_clear_pointer(&self->queue_id, g_free);
 	g_ptr_array_set_size(self->recipients, 0);
 	g_clear_pointer(&self->data, smd_data_reader_free);
+	smd_smtp_session_uncharge(self);
 }
 
 static void
@@ -680,6 +724,9 @@ smd_smtp_session_end_of_data(SmdSmtpSession *self)
 	} else if (problems & SMD_DATA_PROBLEM_LINE_TOO_LONG) {
 		smd_smtp_session_reply(self, "554 5.6.0 %s",
 				       _("Message contains a line that is too long"));
+	} else if (problems & SMD_DATA_PROBLEM_NO_MEMORY) {
+		smd_smtp_session_reply(self, "452 4.3.1 %s",
+				       _("Insufficient system storage, try again later"));
 	}
 	if (problems != SMD_DATA_PROBLEM_NONE) {
 		smd_smtp_session_reset_transaction(self);
@@ -728,6 +775,8 @@ smd_smtp_session_step_data(SmdSmtpSession *self)
 	SmdDataStatus status =
 	    smd_data_reader_feed(self->data, self->inbuf->data, self->inbuf->len, &consumed);
 
+	if (status == SMD_DATA_MORE || status == SMD_DATA_DONE)
+		smd_smtp_session_charge(self);
 	switch (status) {
 	case SMD_DATA_MORE:
 		smd_smtp_session_consume(self, consumed);
@@ -868,6 +917,8 @@ smd_smtp_session_finalize(GObject *object)
 {
 	SmdSmtpSession *self = SMD_SMTP_SESSION(object);
 
+	g_clear_pointer(&self->data, smd_data_reader_free);
+	smd_smtp_session_uncharge(self);
 	g_clear_object(&self->engine);
 	g_clear_object(&self->socket_conn);
 	g_clear_object(&self->stream);

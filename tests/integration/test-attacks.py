@@ -465,7 +465,7 @@ def test_attachment_name_injection():
            "control characters gone from the name, the rest percent-encoded", disposition)
 
 
-SMD_PORTAL_BUDGET_MAX_WAITING = 64  # daemon/smd-portal-budget.h
+SMD_BUDGET_MAX_WAITING = 64  # daemon/smd-budget.h
 
 
 def test_portal_message_memory():
@@ -512,7 +512,7 @@ def test_portal_message_memory():
         waiting, result = opened()
         waiting.join(2)
         ok(waiting.is_alive(), "while a large download holds the memory, the next one waits")
-        others = [stalled("view") for _ in range(SMD_PORTAL_BUDGET_MAX_WAITING - 1)]
+        others = [stalled("view") for _ in range(SMD_BUDGET_MAX_WAITING - 1)]
         time.sleep(1)
         status, headers, body, closed = raw_http(pport, (request % "view").encode(), 10)
         ok(status.startswith("HTTP/1.1 503") and b"The portal is busy" in body

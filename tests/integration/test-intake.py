@@ -312,6 +312,45 @@ def test_idle_timeout_in_data():
     ok(queued(gw) == 0, "incomplete message not queued")
 
 
+def test_message_memory():
+    """Many large messages at once cannot take the daemon's memory: past
+    [smtp] max-message-memory (1M here) a message is read to its end and
+    gets 452 4.3.1, to come back later, and goes once there is room. One
+    message alone always fits, even one larger than the bound."""
+    gw = GW["memory"]
+    before = queued(gw)
+    a = session(gw)
+    a.cmd(b"MAIL FROM:<a@sender.test>")
+    a.cmd(b"RCPT TO:<b@tls.test>")
+    ok(a.cmd(b"DATA").startswith(b"354"), "a large message begins")
+    a.send(b"Subject: large\r\n\r\n" + (b"x" * 998 + b"\r\n") * 600)  # 600 KB, not ended
+    time.sleep(1)
+    small = b"Subject: small\r\n\r\n" + (b"y" * 998 + b"\r\n") * 100 + b".\r\n"
+    b = session(gw)
+    b.cmd(b"MAIL FROM:<a@sender.test>")
+    b.cmd(b"RCPT TO:<b@tls.test>")
+    b.cmd(b"DATA")
+    b.send(small)
+    r = b.reply()
+    ok(r.startswith(b"452 4.3.1"), "meanwhile another message gets 452 4.3.1 at its end",
+       repr(r))
+    ok("max-message-memory" in gw.log(), "and the log says why", gw.log()[-300:])
+    ok(b.cmd(b"RSET").startswith(b"250"), "that session goes on")
+    a.send(b".\r\n")
+    r = a.reply()
+    ok(r.startswith(b"250"), "the large one, alone over the bound, is taken", repr(r))
+    b.cmd(b"MAIL FROM:<a@sender.test>")
+    b.cmd(b"RCPT TO:<b@tls.test>")
+    b.cmd(b"DATA")
+    b.send(small)
+    r = b.reply()
+    ok(r.startswith(b"250"), "sent again, the other one is taken too", repr(r))
+    for c in (a, b):
+        c.cmd(b"QUIT")
+        c.close()
+    ok(queued(gw) == before + 2, "both are queued", repr(queued(gw)))
+
+
 def main():
     gateway_or_skip()
     with TestMX(starttls=True) as mx:
@@ -319,6 +358,7 @@ def main():
                                                          "max-recipients": 3}})
         GW["big"] = Gateway({"tls.test": mx}, {"smtp": {"max-message-size": "25M"}})
         GW["denied"] = Gateway({"tls.test": mx}, {"smtp": {"relay-networks": "10.0.0.0/8"}})
+        GW["memory"] = Gateway({"tls.test": mx}, {"smtp": {"max-message-memory": "1M"}})
         GW["small"] = Gateway({"tls.test": mx}, {"smtp": {"max-sessions": 2,
                                                           "idle-timeout": "2s"}})
         status = 1
@@ -330,7 +370,7 @@ def main():
                           test_long_command_line, test_too_many_recipients,
                           test_starttls_pipelined_plaintext_discarded, test_after_starttls,
                           test_max_sessions_and_idle_timeout, test_abrupt_clients,
-                          test_idle_timeout_in_data])
+                          test_idle_timeout_in_data, test_message_memory])
         except SystemExit as e:
             status = e.code
         finally:

@@ -47,6 +47,7 @@ test_minimal(void)
 	g_assert_cmpuint(c->relay_networks->len, ==, 2);
 	g_assert_cmpuint(c->max_message_size, ==, 25 * 1024 * 1024);
 	g_assert_cmpuint(c->portal_max_message_memory, ==, 512 * 1024 * 1024);
+	g_assert_cmpuint(c->max_message_memory, ==, 1024 * 1024 * 1024);
 	g_assert_cmpint(c->tls_policy, ==, SMD_TLS_POLICY_ENCRYPT);
 	route = g_hash_table_lookup(c->routes, "plain.example");
 	g_assert_nonnull(route);
@@ -120,6 +121,8 @@ test_errors_name_line_and_key(void)
 	expect_error("hostname", "hostnme = x", "t.conf:3: [smtp] hostnme: unknown key");
 	expect_error("relay-networks", "relay-networks = 127.0.0.0/8\nmax-message-size = abc",
 		     "t.conf:5: [smtp] max-message-size:");
+	expect_error("relay-networks", "relay-networks = 127.0.0.0/8\nmax-message-memory = 2T",
+		     "t.conf:5: [smtp] max-message-memory:");
 	expect_error("relay-networks", "relay-networks = 127.0.0.0/8\nmax-recipients = 0",
 		     "[smtp] max-recipients:");
 	expect_error("relay-networks", "relay-networks = 127.0.0.0/8\nidle-timeout = 5 minutes",

@@ -1,12 +1,12 @@
 /*
- * SecuMailer — unit tests: the portal's memory for messages being opened.
+ * SecuMailer — unit tests: the bound on the memory that messages take.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
 
 #include <string.h>
 
-#include "smd-portal-budget.h"
+#include "smd-budget.h"
 
 typedef struct {
 	GString *log; /* "name+" granted, "name-" refused, in order */
@@ -25,9 +25,9 @@ granted_cb(gboolean granted, gpointer user_data)
 }
 
 static void
-take(SmdPortalBudget *b, Asker *a, guint64 bytes)
+take(SmdBudget *b, Asker *a, guint64 bytes)
 {
-	smd_portal_budget_take(b, bytes, granted_cb, a);
+	smd_budget_take(b, bytes, granted_cb, a);
 }
 
 static void
@@ -35,21 +35,21 @@ test_fits_and_waits_in_order(void)
 {
 	Fixture f = {g_string_new(NULL)};
 	Asker a = {&f, "a"}, b = {&f, "b"}, c = {&f, "c"}, d = {&f, "d"};
-	SmdPortalBudget *budget = smd_portal_budget_new(100, 30);
+	SmdBudget *budget = smd_budget_new(100, 30);
 
 	take(budget, &a, 60);
 	take(budget, &b, 30);
 	g_assert_cmpstr(f.log->str, ==, "a+ b+ ");
-	g_assert_cmpuint(smd_portal_budget_in_use(budget), ==, 90);
+	g_assert_cmpuint(smd_budget_in_use(budget), ==, 90);
 	take(budget, &c, 50); /* does not fit: waits */
 	take(budget, &d, 5);  /* would fit, but c came first */
 	g_assert_cmpstr(f.log->str, ==, "a+ b+ ");
-	smd_portal_budget_release(budget, 30); /* b done: 60 + 50 > 100 still */
+	smd_budget_release(budget, 30); /* b done: 60 + 50 > 100 still */
 	g_assert_cmpstr(f.log->str, ==, "a+ b+ ");
-	smd_portal_budget_release(budget, 20); /* a keeps 40 of its 60 */
+	smd_budget_release(budget, 20); /* a keeps 40 of its 60 */
 	g_assert_cmpstr(f.log->str, ==, "a+ b+ c+ d+ ");
-	g_assert_cmpuint(smd_portal_budget_in_use(budget), ==, 95);
-	smd_portal_budget_free(budget);
+	g_assert_cmpuint(smd_budget_in_use(budget), ==, 95);
+	smd_budget_free(budget);
 	g_string_free(f.log, TRUE);
 }
 
@@ -59,20 +59,20 @@ test_larger_than_limit_alone(void)
 {
 	Fixture f = {g_string_new(NULL)};
 	Asker a = {&f, "a"}, b = {&f, "b"}, c = {&f, "c"};
-	SmdPortalBudget *budget = smd_portal_budget_new(100, 30);
+	SmdBudget *budget = smd_budget_new(100, 30);
 
 	take(budget, &a, 10);
 	take(budget, &b, 500);
 	g_assert_cmpstr(f.log->str, ==, "a+ ");
-	smd_portal_budget_release(budget, 10);
+	smd_budget_release(budget, 10);
 	g_assert_cmpstr(f.log->str, ==, "a+ b+ ");
 	take(budget, &c, 1);
 	g_assert_cmpstr(f.log->str, ==, "a+ b+ ");
-	smd_portal_budget_release(budget, 500);
+	smd_budget_release(budget, 500);
 	g_assert_cmpstr(f.log->str, ==, "a+ b+ c+ ");
-	smd_portal_budget_release(budget, 1);
-	g_assert_cmpuint(smd_portal_budget_in_use(budget), ==, 0);
-	smd_portal_budget_free(budget);
+	smd_budget_release(budget, 1);
+	g_assert_cmpuint(smd_budget_in_use(budget), ==, 0);
+	smd_budget_free(budget);
 	g_string_free(f.log, TRUE);
 }
 
@@ -81,19 +81,19 @@ test_too_many_waiting(void)
 {
 	Fixture f = {g_string_new(NULL)};
 	Asker first = {&f, "a"}, waiter = {&f, "w"}, late = {&f, "z"};
-	SmdPortalBudget *budget = smd_portal_budget_new(100, 30);
+	SmdBudget *budget = smd_budget_new(100, 30);
 
 	take(budget, &first, 100);
-	for (guint i = 0; i < SMD_PORTAL_BUDGET_MAX_WAITING; i++)
+	for (guint i = 0; i < SMD_BUDGET_MAX_WAITING; i++)
 		take(budget, &waiter, 1);
 	g_assert_cmpstr(f.log->str, ==, "a+ ");
 	take(budget, &late, 1); /* refused at once, nothing held */
 	g_assert_cmpstr(f.log->str, ==, "a+ z- ");
-	g_assert_cmpuint(smd_portal_budget_in_use(budget), ==, 100);
+	g_assert_cmpuint(smd_budget_in_use(budget), ==, 100);
 	/* shutdown: the waiting are told, not forgotten */
-	smd_portal_budget_refuse_waiting(budget);
-	g_assert_cmpuint(f.log->len, ==, strlen("a+ z- ") + 3 * SMD_PORTAL_BUDGET_MAX_WAITING);
-	smd_portal_budget_free(budget);
+	smd_budget_refuse_waiting(budget);
+	g_assert_cmpuint(f.log->len, ==, strlen("a+ z- ") + 3 * SMD_BUDGET_MAX_WAITING);
+	smd_budget_free(budget);
 	g_string_free(f.log, TRUE);
 }
 
@@ -109,18 +109,18 @@ test_waits_no_longer_than_its_time(void)
 {
 	Fixture f = {g_string_new(NULL)};
 	Asker a = {&f, "a"}, b = {&f, "b"};
-	SmdPortalBudget *budget = smd_portal_budget_new(100, 1);
+	SmdBudget *budget = smd_budget_new(100, 1);
 	g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
 
 	take(budget, &a, 100);
 	take(budget, &b, 1);
-	g_timeout_add(1500, quit_cb, loop);
+	g_timeout_add(2500, quit_cb, loop); /* whole seconds may come up to 1 s late */
 	g_main_loop_run(loop);
 	g_assert_cmpstr(f.log->str, ==, "a+ b- ");
-	smd_portal_budget_release(budget, 100); /* b is gone: nothing granted */
+	smd_budget_release(budget, 100); /* b is gone: nothing granted */
 	g_assert_cmpstr(f.log->str, ==, "a+ b- ");
-	g_assert_cmpuint(smd_portal_budget_in_use(budget), ==, 0);
-	smd_portal_budget_free(budget);
+	g_assert_cmpuint(smd_budget_in_use(budget), ==, 0);
+	smd_budget_free(budget);
 	g_string_free(f.log, TRUE);
 }
 
@@ -130,24 +130,45 @@ test_raised_limit(void)
 {
 	Fixture f = {g_string_new(NULL)};
 	Asker a = {&f, "a"}, b = {&f, "b"};
-	SmdPortalBudget *budget = smd_portal_budget_new(100, 30);
+	SmdBudget *budget = smd_budget_new(100, 30);
 
 	take(budget, &a, 80);
 	take(budget, &b, 80);
-	smd_portal_budget_set_limit(budget, 200);
+	smd_budget_set_limit(budget, 200);
 	g_assert_cmpstr(f.log->str, ==, "a+ b+ ");
-	smd_portal_budget_free(budget);
+	smd_budget_free(budget);
 	g_string_free(f.log, TRUE);
+}
+
+/* The SMTP intake's way: what fits, or no at once. */
+static void
+test_try_take(void)
+{
+	SmdBudget *budget = smd_budget_new(100, 30);
+
+	g_assert_true(smd_budget_try_take(budget, 0, 70));
+	g_assert_false(smd_budget_try_take(budget, 0, 31));
+	g_assert_true(smd_budget_try_take(budget, 0, 30));
+	smd_budget_release(budget, 100);
+	g_assert_true(smd_budget_try_take(budget, 0, 1000)); /* alone, anything goes */
+	g_assert_false(smd_budget_try_take(budget, 0, 1));
+	/* and who holds it all may grow: a message coming in */
+	g_assert_true(smd_budget_try_take(budget, 1000, 500));
+	g_assert_false(smd_budget_try_take(budget, 1000, 1)); /* not alone */
+	smd_budget_release(budget, 1500);
+	g_assert_cmpuint(smd_budget_in_use(budget), ==, 0);
+	smd_budget_free(budget);
 }
 
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/secumailer/portal-budget/order", test_fits_and_waits_in_order);
-	g_test_add_func("/secumailer/portal-budget/larger-alone", test_larger_than_limit_alone);
-	g_test_add_func("/secumailer/portal-budget/too-many", test_too_many_waiting);
-	g_test_add_func("/secumailer/portal-budget/timeout", test_waits_no_longer_than_its_time);
-	g_test_add_func("/secumailer/portal-budget/raised", test_raised_limit);
+	g_test_add_func("/secumailer/budget/order", test_fits_and_waits_in_order);
+	g_test_add_func("/secumailer/budget/larger-alone", test_larger_than_limit_alone);
+	g_test_add_func("/secumailer/budget/too-many", test_too_many_waiting);
+	g_test_add_func("/secumailer/budget/timeout", test_waits_no_longer_than_its_time);
+	g_test_add_func("/secumailer/budget/raised", test_raised_limit);
+	g_test_add_func("/secumailer/budget/try-take", test_try_take);
 	return g_test_run();
 }
