@@ -242,18 +242,36 @@ smd_portal_csrf_ok(SmdPortalRequest *r)
 	return !r->new_csrf && sent != NULL && smd_secure_equal(sent, r->csrf);
 }
 
+/* A portal action's events go to the journal and out as EventAdded once
+ * they are stored: the admin app reads an event back when it hears of it. */
+static void
+smd_portal_marked_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdPortalMark *mark = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error))
+		g_warning("portal: cannot record an action: %s", error->message);
+	smd_event_log_all(mark->events);
+}
+
+static void
+smd_portal_record(SmdPortal *self, SmdPortalMark *mark)
+{
+	smd_store_run_async(self->store, smd_portal_store_mark, mark,
+			    (GDestroyNotify)smd_portal_mark_free, smd_portal_marked_cb, NULL);
+}
+
 static void
 smd_portal_log(SmdPortal *self, SmdEventLevel level, const gchar *kind, const gchar *queue_id,
 	       const gchar *recipient, const gchar *detail, const gchar *text)
 {
-	SmdEvent *ev = smd_event_new(level, kind, queue_id, recipient, detail, text);
-	GPtrArray *events = g_ptr_array_new_with_free_func((GDestroyNotify)smd_event_free);
 	SmdPortalMark *mark = g_new0(SmdPortalMark, 1);
-	smd_event_log(ev);
-	g_ptr_array_add(events, ev);
-	mark->events = events;
-	smd_store_run_async(self->store, smd_portal_store_mark, mark,
-			    (GDestroyNotify)smd_portal_mark_free, NULL, NULL);
+
+	mark->events = g_ptr_array_new_with_free_func((GDestroyNotify)smd_event_free);
+	g_ptr_array_add(mark->events,
+			smd_event_new(level, kind, queue_id, recipient, detail, text));
+	smd_portal_record(self, mark);
 }
 
 /* A portal action on @r's link: its event names the recipient (a message
@@ -263,17 +281,14 @@ static void
 smd_portal_mark(SmdPortalRequest *r, gint64 recipient_id, const gchar *state, const gchar *kind,
 		const gchar *queue_id, const gchar *text)
 {
-	SmdPortal *self = r->portal;
 	SmdPortalMark *mark = g_new0(SmdPortalMark, 1);
-	SmdEvent *ev =
-	    smd_event_new(SMD_EVENT_INFO, kind, queue_id, r->link->address, r->client, text);
-	smd_event_log(ev);
+
 	mark->recipient_id = recipient_id;
 	mark->state = state;
 	mark->events = g_ptr_array_new_with_free_func((GDestroyNotify)smd_event_free);
-	g_ptr_array_add(mark->events, ev);
-	smd_store_run_async(self->store, smd_portal_store_mark, mark,
-			    (GDestroyNotify)smd_portal_mark_free, NULL, NULL);
+	g_ptr_array_add(mark->events, smd_event_new(SMD_EVENT_INFO, kind, queue_id,
+						    r->link->address, r->client, text));
+	smd_portal_record(r->portal, mark);
 }
 
 /* ---------------------------------------------------------- sessions */

@@ -46,9 +46,10 @@ struct _SmaLogPage {
 	gint64 cursor; /* the last event id read */
 	gboolean reading;
 	gboolean again; /* events came while reading */
-	/* EventAdded comes as the daemon logs an event, which may be a moment
-	 * before it is stored: announced events a read did not find yet are
-	 * read again shortly, a few times */
+	/* EventAdded comes once the daemon has stored the event, but one it
+	 * could not store (the store failing) is announced all the same, and
+	 * an older daemon announced before storing: announced events a read
+	 * did not find yet are read again shortly, a few times */
 	guint announced;
 	guint catch_up_source;
 	guint catch_up_tries;

@@ -4,7 +4,9 @@
  * a disk that cannot make data durable (test-attacks.py). The daemon must
  * then answer 4xx, never 250. With $SMD_SYNC_LOG it also appends the path
  * of the file of every sync asked for (failed or not) to that file, a line
- * each: what is flushed and when (test-crash.py, test-attacks.py).
+ * each: what is flushed and when (test-crash.py, test-attacks.py). While
+ * the file named by $SMD_SLOW_SYNC exists, every sync takes a second more:
+ * a slow disk, whose commits are late (test-dbus.py).
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #define _GNU_SOURCE
@@ -37,10 +39,18 @@ log_sync(int fd)
 }
 
 static int
+flagged(const char *name)
+{
+	const char *flag = getenv(name);
+	return flag != NULL && access(flag, F_OK) == 0;
+}
+
+static int
 failing(void)
 {
-	const char *flag = getenv("SMD_FAIL_SYNC");
-	return flag != NULL && access(flag, F_OK) == 0;
+	if (flagged("SMD_SLOW_SYNC"))
+		sleep(1);
+	return flagged("SMD_FAIL_SYNC");
 }
 
 int

@@ -5,8 +5,10 @@ requests, setting a phone number (which releases the held message into an
 invitation), removing it, typed errors, the event log, statistics; and a
 daemon that checks authorization refuses callers it cannot authorize."""
 
+import http.client
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -233,6 +235,64 @@ def test_admin_api():
             rc, out = gdbus(address, "RemovePhone", "pat@plain.test")
             ok(rc != 0 and "org.secumailer.Gateway1.Error.NotFound" in out,
                "removing it again: NotFound", out)
+    finally:
+        bus.terminate()
+        bus.wait(5)
+
+
+def test_events_announced_once_stored():
+    """EventAdded is sent once the event is stored, so the admin app finds
+    it when it reads the log: on a slow disk (each flush a second late) a
+    portal event was announced before its commit, and the read found
+    nothing."""
+    shim = os.environ.get("SMD_FAILSYNC")
+    if not shim or not os.path.exists(shim):
+        smdtest.skip("events announced once stored", "the failsync shim is not built")
+        return
+    slow = os.path.join(smdtest.tmpdir("sync-"), "slow")
+    env = {"LD_PRELOAD": shim, "SMD_SLOW_SYNC": slow}
+    if "ASAN_OPTIONS" in os.environ:  # the shim comes before ASan's runtime
+        env["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"] + ":verify_asan_link_order=0"
+    bus, address = start_bus()
+    env["DBUS_SESSION_BUS_ADDRESS"] = address
+    pport = smdtest.free_port()
+    try:
+        with TestMX() as plain, TestMX(starttls=True) as org, \
+                Gateway({"plain.test": plain, "org.test": org},
+                        extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                          "public-url": f"http://127.0.0.1:{pport}"}},
+                        args=["--session-bus", "--no-polkit"], env=env) as gw:
+            ok(wait_for(lambda: gdbus(address, "GetStatistics")[0] == 0, 20),
+               "the daemon owns org.secumailer.Gateway1")
+            wait_for(lambda: os.path.exists(gw.db_path))
+            con = sqlite3.connect(gw.db_path, timeout=10)
+            with con:
+                con.execute("INSERT INTO phones (address, number, registered_by, "
+                            "registered_at) VALUES ('pat@plain.test', '+31612345678', 't', 0)")
+            con.close()
+            gw.send("doctor@org.test", "pat@plain.test",
+                    smdtest.make_message("doctor@org.test", "pat@plain.test", "x", "y\n"))
+            ok(wait_for(lambda: plain.messages(), 20), "the invitation is sent")
+            token = re.search(rb"/m/([A-Za-z0-9_-]{32})",
+                              plain.messages()[0][0].replace(b"=\r\n", b"")).group(1).decode()
+            monitor_out = os.path.join(gw.workdir, "monitor.txt")
+            monitor = smdtest._spawn(["gdbus", "monitor", "--session", "--dest",
+                                      "org.secumailer.Gateway1"],
+                                     env=dict(os.environ, DBUS_SESSION_BUS_ADDRESS=address),
+                                     stdout=open(monitor_out, "w"), stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+            open(slow, "w").close()
+            con = http.client.HTTPConnection("127.0.0.1", pport, timeout=20)
+            con.request("GET", f"/m/{token}")
+            ok(con.getresponse().status == 200, "the recipient opens the link")
+            con.close()
+            announced = wait_for(lambda: "EventAdded ('page-opened'" in open(monitor_out).read(),
+                                 10)
+            stored = gw.query("SELECT count(*) AS n FROM events WHERE kind = 'page-opened'")
+            os.unlink(slow)
+            monitor.terminate()
+            ok(announced and stored[0]["n"] == 1,
+               "when EventAdded comes, the event is in the store", repr(stored))
     finally:
         bus.terminate()
         bus.wait(5)
@@ -494,5 +554,5 @@ def test_no_polkit_needs_session_bus():
 
 
 if __name__ == "__main__":
-    smdtest.main([test_admin_api, test_paging_by_keyset, test_unauthorized_callers_refused, test_polkit_decides,
+    smdtest.main([test_admin_api, test_events_announced_once_stored, test_paging_by_keyset, test_unauthorized_callers_refused, test_polkit_decides,
                   test_no_polkit_needs_session_bus, test_bus_restart, test_signals_only_for_staff])
