@@ -89,7 +89,7 @@ smd_event_log_all(GPtrArray *events)
 gboolean
 smd_event_insert(sqlite3 *db, const SmdEvent *event, GError **error)
 {
-	g_autoptr(sqlite3_stmt) stmt = smd_store_prepare(
+	g_autoptr(SmdCachedStmt) stmt = smd_store_prepare_cached(
 	    db,
 	    "INSERT INTO events (time, level, kind, message, queue_id, recipient, detail) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
