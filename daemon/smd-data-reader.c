@@ -56,7 +56,11 @@ smd_data_reader_emit(SmdDataReader *self, const guint8 *buf, gsize len)
 	self->size += len;
 	self->line_len += len;
 	if (self->size > self->max_size) {
-		/* keep consuming to the end, but stop storing */
+		/* keep consuming to the end, but keep nothing: it gets 552 */
+		if (!(self->problems & SMD_DATA_PROBLEM_TOO_BIG)) {
+			g_byte_array_unref(self->out);
+			self->out = g_byte_array_new();
+		}
 		self->problems |= SMD_DATA_PROBLEM_TOO_BIG;
 		return;
 	}

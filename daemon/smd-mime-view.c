@@ -278,23 +278,55 @@ smd_mime_decode(GMimePart *part)
 	return smd_mime_stream_take(mem);
 }
 
-/* only images, and not too big, become data: URIs */
+/* only images, and not too big, become data: URIs; and all of them
+ * together stay within a bound: a message that names one image a thousand
+ * times must not make the page a thousand times its size */
 #define SMD_VIEW_MAX_INLINE_IMAGE (5 * 1024 * 1024)
+#define SMD_VIEW_MAX_INLINE_TOTAL (16 * 1024 * 1024)
+
+/* The data: URI of the inline part @id, NULL if it is none or too big. */
+static gchar *
+smd_mime_view_data_uri(const SmdMimeView *view, const gchar *id)
+{
+	GMimePart *part = g_hash_table_lookup(view->inline_parts, id);
+	GMimeContentType *type;
+	g_autoptr(GBytes) data = NULL;
+	g_autofree gchar *mime = NULL;
+	g_autofree gchar *b64 = NULL;
+
+	if (part == NULL)
+		return NULL;
+	type = g_mime_object_get_content_type(GMIME_OBJECT(part));
+	if (g_strcmp0(g_mime_content_type_get_media_type(type), "image") != 0)
+		return NULL;
+	data = smd_mime_decode(part);
+	if (g_bytes_get_size(data) > SMD_VIEW_MAX_INLINE_IMAGE)
+		return NULL;
+	mime = g_mime_content_type_get_mime_type(type);
+	b64 = g_base64_encode(g_bytes_get_data(data, NULL), g_bytes_get_size(data));
+	/* the type is GMime's parse, but keep it to one token */
+	return g_strdup_printf("data:%s;base64,%s", g_strdelimit(mime, "\"'<> ;", '_'), b64);
+}
 
 gchar *
 smd_mime_view_html_with_inline_images(const SmdMimeView *view)
 {
+	/* each part decoded once, however often it is named */
+	g_autoptr(GHashTable) uris = NULL;
+	gsize inlined = 0;
 	GString *out;
 	const gchar *p;
 
 	if (view->html == NULL)
 		return NULL;
+	uris = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	out = g_string_new(NULL);
 	for (p = view->html; *p != '\0';) {
 		const gchar *cid = strstr(p, "cid:");
 		gsize n = 0;
 		g_autofree gchar *id = NULL;
-		GMimePart *part;
+		const gchar *uri;
+
 		if (cid == NULL) {
 			g_string_append(out, p);
 			break;
@@ -303,22 +335,17 @@ smd_mime_view_html_with_inline_images(const SmdMimeView *view)
 		cid += 4;
 		while (cid[n] != '\0' && strchr("\"' >)", cid[n]) == NULL)
 			n++;
-		id = g_uri_unescape_segment(cid, cid + n, NULL);
-		part = id != NULL ? g_hash_table_lookup(view->inline_parts, id) : NULL;
-		if (part != NULL) {
-			GMimeContentType *type = g_mime_object_get_content_type(GMIME_OBJECT(part));
-			g_autoptr(GBytes) data = smd_mime_decode(part);
-			if (g_strcmp0(g_mime_content_type_get_media_type(type), "image") == 0 &&
-			    g_bytes_get_size(data) <= SMD_VIEW_MAX_INLINE_IMAGE) {
-				g_autofree gchar *mime = g_mime_content_type_get_mime_type(type);
-				g_autofree gchar *b64 = g_base64_encode(
-				    g_bytes_get_data(data, NULL), g_bytes_get_size(data));
-				/* the type is GMime's parse, but keep it to one token */
-				g_string_append_printf(out, "data:%s;base64,%s",
-						       g_strdelimit(mime, "\"'<> ;", '_'), b64);
-			}
-		}
 		p = cid + n;
+		id = g_uri_unescape_segment(cid, cid + n, NULL);
+		if (id == NULL)
+			continue;
+		if (!g_hash_table_contains(uris, id))
+			g_hash_table_insert(uris, g_strdup(id), smd_mime_view_data_uri(view, id));
+		uri = g_hash_table_lookup(uris, id);
+		if (uri == NULL || inlined + strlen(uri) > SMD_VIEW_MAX_INLINE_TOTAL)
+			continue;
+		inlined += strlen(uri);
+		g_string_append(out, uri);
 	}
 	return g_string_free(out, FALSE);
 }

@@ -9,11 +9,21 @@
 
 #include "smd-portal-reaper.h"
 
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <linux/tcp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
 typedef struct {
 	GSocket *socket;	/* a reference, not the descriptor: libsoup owns that */
 	GSocketAddress *remote; /* the key, held so that it stays unique */
 	gint64 since;		/* reading a request since then */
 	gboolean reading;
+	/* answering: what the client had taken (TCP bytes acknowledged) when
+	 * the current window of SMD_PORTAL_SEND_TIMEOUT began */
+	gint64 window_since;
+	guint64 window_acked;
 } SmdPortalConn;
 
 struct _SmdPortalReaper {
@@ -47,10 +57,6 @@ smd_reaper_add(SmdPortalReaper *self, GSocketAddress *remote, GSocket *socket)
 
 	c->socket = g_object_ref(socket);
 	c->remote = g_object_ref(remote);
-	/* GIO's socket sources give up after this: libsoup's wait to write
-	 * (or read) ends in an error, and it drops the message. While a
-	 * request is paused nobody waits on the socket, so it does not count. */
-	g_socket_set_timeout(socket, SMD_PORTAL_SEND_TIMEOUT);
 	g_hash_table_insert(self->conns, remote, c);
 	return c;
 }
@@ -97,6 +103,36 @@ smd_reaper_request_read_cb(SoupServer *server, SoupServerMessage *msg, gpointer 
 		c->reading = FALSE; /* ours to answer now, however long it takes */
 }
 
+/* Whether an answer is stuck with a client that does not take it: data
+ * waits in the socket, and in SMD_PORTAL_SEND_TIMEOUT the client took
+ * less than SMD_PORTAL_SEND_MIN_BYTES of it (a client that reads a byte
+ * now and then would hold the answer, and the memory of its message,
+ * for as long as it likes). Told by the kernel's counters, so nothing
+ * of libsoup's writing needs watching. */
+static gboolean
+smd_reaper_send_stalled(SmdPortalConn *c, gint64 now)
+{
+	int fd = g_socket_get_fd(c->socket);
+	struct tcp_info info = {0};
+	socklen_t len = sizeof(info);
+	int pending = 0;
+
+	if (ioctl(fd, SIOCOUTQ, &pending) != 0 || pending <= 0 ||
+	    getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+	    len < G_STRUCT_OFFSET(struct tcp_info, tcpi_bytes_acked) +
+		      sizeof(info.tcpi_bytes_acked)) {
+		c->window_since = 0; /* nothing waits for the client */
+		return FALSE;
+	}
+	if (c->window_since == 0 ||
+	    info.tcpi_bytes_acked - c->window_acked >= SMD_PORTAL_SEND_MIN_BYTES) {
+		c->window_since = now;
+		c->window_acked = info.tcpi_bytes_acked;
+		return FALSE;
+	}
+	return now - c->window_since >= SMD_PORTAL_SEND_TIMEOUT;
+}
+
 static gboolean
 smd_reaper_tick_cb(gpointer user_data)
 {
@@ -116,6 +152,15 @@ smd_reaper_tick_cb(gpointer user_data)
 			 * end of the stream and tears the connection down itself */
 			g_debug("portal: closing a connection that sent no request in %d s",
 				SMD_PORTAL_READ_TIMEOUT);
+			g_socket_shutdown(c->socket, TRUE, TRUE, NULL);
+			g_hash_table_iter_remove(&iter);
+		} else if (!c->reading && smd_reaper_send_stalled(c, now)) {
+			/* a shutdown, not GIO's socket timeout: libsoup would then
+			 * close a TLS connection with a blocking close_notify into
+			 * the full socket, and the main loop would wait with it */
+			g_debug("portal: closing a connection whose client took less than %d "
+				"bytes of its answer in %d s",
+				SMD_PORTAL_SEND_MIN_BYTES, SMD_PORTAL_SEND_TIMEOUT);
 			g_socket_shutdown(c->socket, TRUE, TRUE, NULL);
 			g_hash_table_iter_remove(&iter);
 		}

@@ -16,8 +16,10 @@ G_BEGIN_DECLS
 /* how long a client has from connecting (or its last answer) to the end
  * of its request: headers and the small form bodies the portal takes */
 #define SMD_PORTAL_READ_TIMEOUT 20
-/* how long one write of an answer may wait for the client to read */
+/* while an answer waits for its client, the client must take at least
+ * this much of it in each such span of seconds, or the connection ends */
 #define SMD_PORTAL_SEND_TIMEOUT 30
+#define SMD_PORTAL_SEND_MIN_BYTES (32 * 1024)
 
 typedef struct _SmdPortalReaper SmdPortalReaper;
 

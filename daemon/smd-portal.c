@@ -48,6 +48,7 @@ struct _SmdPortal {
 	SmdSmsProvider *sms;
 	GHashTable *sessions; /* session id → SmdPortalSession */
 	GHashTable *recent;   /* "kind queue client" → when it was last logged */
+	GHashTable *opening;  /* link id → its requests opening the message */
 	/* borrowed */
 	const SmdConfig *config;
 	SmdStore *store;
@@ -616,7 +617,33 @@ typedef enum {
 typedef struct {
 	SmdPortal *portal;
 	guint64 bytes;
+	gint64 link_id; /* counted in portal->opening until the end */
 } SmdPortalCharge;
+
+/* At most this many requests of one link open its message at once (a
+ * browser opens at most 6 connections to a host): one recipient cannot
+ * hold the memory of every other with a few slow downloads. */
+#define SMD_PORTAL_OPENS_PER_LINK 6
+
+/* How many requests of @link_id open its message, after adding @delta. */
+static guint
+smd_portal_opening(SmdPortal *self, gint64 link_id, gint delta)
+{
+	guint n = GPOINTER_TO_UINT(g_hash_table_lookup(self->opening, &link_id));
+	gint64 *key;
+
+	if (delta == 0 || (delta < 0 && n == 0))
+		return n;
+	n = (guint)((gint)n + delta);
+	if (n == 0) {
+		g_hash_table_remove(self->opening, &link_id);
+		return 0;
+	}
+	key = g_new(gint64, 1);
+	*key = link_id;
+	g_hash_table_replace(self->opening, key, GUINT_TO_POINTER(n));
+	return n;
+}
 
 /* How long a request waits for memory before it is told to come back. */
 #define SMD_PORTAL_OPEN_WAIT_SECONDS 30
@@ -635,9 +662,18 @@ smd_portal_charge_shrink(SmdPortalCharge *c, guint64 keep)
 }
 
 static void
+smd_portal_charge_end(SmdPortalCharge *c)
+{
+	smd_portal_charge_shrink(c, 0);
+	if (c->link_id != 0)
+		smd_portal_opening(c->portal, c->link_id, -1);
+	c->link_id = 0;
+}
+
+static void
 smd_portal_charge_finished_cb(SoupServerMessage *msg, gpointer user_data)
 {
-	smd_portal_charge_shrink(user_data, 0);
+	smd_portal_charge_end(user_data);
 }
 
 static void
@@ -645,7 +681,7 @@ smd_portal_charge_free(gpointer data, GClosure *closure)
 {
 	SmdPortalCharge *c = data;
 
-	smd_portal_charge_shrink(c, 0); /* never finished: at shutdown */
+	smd_portal_charge_end(c); /* never finished: at shutdown */
 	g_object_unref(c->portal);
 	g_free(c);
 }
@@ -669,7 +705,7 @@ smd_portal_send_html_body(SmdPortalRequest *r, const gchar *html)
 {
 	SoupMessageHeaders *h = soup_server_message_get_response_headers(r->msg);
 	/* the first <base> counts: the message's own cannot undo it */
-	g_autofree gchar *body = g_strconcat("<base target=\"_blank\">", html, NULL);
+	gchar *body = g_strconcat("<base target=\"_blank\">", html, NULL);
 
 	smd_portal_security_headers(r->portal, r->msg);
 	soup_message_headers_replace(h, "Content-Security-Policy",
@@ -679,7 +715,7 @@ smd_portal_send_html_body(SmdPortalRequest *r, const gchar *html)
 				     "base-uri 'none'; frame-ancestors 'self'");
 	soup_message_headers_replace(h, "X-Frame-Options", "SAMEORIGIN");
 	soup_server_message_set_status(r->msg, SOUP_STATUS_OK, NULL);
-	soup_server_message_set_response(r->msg, "text/html; charset=utf-8", SOUP_MEMORY_COPY, body,
+	soup_server_message_set_response(r->msg, "text/html; charset=utf-8", SOUP_MEMORY_TAKE, body,
 					 strlen(body));
 }
 
@@ -780,6 +816,15 @@ smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 				 (guint64)soup_server_message_get_response_body(msg)->length);
 }
 
+/* A 503 page: come back in a minute. Frees @r. */
+static void
+smd_portal_busy(SmdPortalRequest *r)
+{
+	soup_message_headers_replace(soup_server_message_get_response_headers(r->msg),
+				     "Retry-After", "30");
+	smd_portal_finish(r, smd_page_busy(r->lang));
+}
+
 /* Memory for the message is ours, or the portal is too busy to open it. */
 static void
 smd_portal_show_admitted_cb(gboolean granted, gpointer user_data)
@@ -800,14 +845,14 @@ smd_portal_show_admitted_cb(gboolean granted, gpointer user_data)
 				  smd_budget_in_use(r->portal->budget));
 		}
 		g_free(show);
-		soup_message_headers_replace(soup_server_message_get_response_headers(r->msg),
-					     "Retry-After", "30");
-		smd_portal_finish(r, smd_page_busy(r->lang));
+		smd_portal_opening(r->portal, r->link->id, -1);
+		smd_portal_busy(r);
 		return;
 	}
 	show->charge = g_new0(SmdPortalCharge, 1);
 	show->charge->portal = g_object_ref(r->portal);
 	show->charge->bytes = show->cost;
+	show->charge->link_id = r->link->id;
 	g_signal_connect_data(r->msg, "finished", G_CALLBACK(smd_portal_charge_finished_cb),
 			      show->charge, smd_portal_charge_free, 0);
 	load = g_new0(SmdBodyLoad, 1);
@@ -826,6 +871,11 @@ smd_portal_show(SmdPortalRequest *r, SmdShowMode mode, guint index)
 		smd_portal_redirect(r, "");
 		return;
 	}
+	if (smd_portal_opening(r->portal, r->link->id, 0) >= SMD_PORTAL_OPENS_PER_LINK) {
+		smd_portal_busy(r);
+		return;
+	}
+	smd_portal_opening(r->portal, r->link->id, +1);
 	show = g_new0(SmdPortalShow, 1);
 	show->r = r;
 	show->mode = mode;
@@ -1338,6 +1388,7 @@ smd_portal_finalize(GObject *object)
 	g_clear_object(&self->engine);
 	g_hash_table_unref(self->sessions);
 	g_hash_table_unref(self->recent);
+	g_hash_table_unref(self->opening);
 	G_OBJECT_CLASS(smd_portal_parent_class)->finalize(object);
 }
 
@@ -1353,4 +1404,5 @@ smd_portal_init(SmdPortal *self)
 	self->sessions = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					       (GDestroyNotify)smd_portal_session_free);
 	self->recent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	self->opening = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 }

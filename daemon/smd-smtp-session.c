@@ -124,8 +124,12 @@ smd_smtp_session_charge(SmdSmtpSession *self)
 	SmdBudget *budget = smd_engine_get_intake_budget(self->engine);
 	static gint64 last_logged;
 
-	if (need <= self->charged || (smd_data_reader_get_problems(self->data) &
-				      (SMD_DATA_PROBLEM_NO_MEMORY | SMD_DATA_PROBLEM_TOO_BIG)))
+	if (smd_data_reader_get_problems(self->data) &
+	    (SMD_DATA_PROBLEM_NO_MEMORY | SMD_DATA_PROBLEM_TOO_BIG)) {
+		smd_smtp_session_uncharge(self); /* it keeps nothing more */
+		return;
+	}
+	if (need <= self->charged)
 		return;
 	if (smd_budget_try_take(budget, self->charged, need - self->charged)) {
 		self->charged = need;

@@ -188,6 +188,9 @@ smd_store_prepare(sqlite3 *db, const gchar *sql, GError **error)
 		smd_store_fail(db, "prepare", error);
 		return NULL;
 	}
+	/* SQL of only blanks or comments is no statement, and no error */
+	if (stmt == NULL)
+		g_set_error(error, SMD_ERROR, SMD_ERROR_INTERNAL, "no SQL statement in “%s”", sql);
 	return stmt;
 }
 

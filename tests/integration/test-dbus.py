@@ -23,6 +23,17 @@ DEST = ["--dest", "org.secumailer.Gateway1", "--object-path", "/org/secumailer/G
 start_bus = smdtest.start_bus
 
 
+def start_monitor(address, path):
+    """gdbus monitor of the daemon's signals into @path, once it listens
+    (it says whose the name is after its match rule is in place)."""
+    monitor = smdtest._spawn(["gdbus", "monitor", "--session", "--dest",
+                              "org.secumailer.Gateway1"],
+                             env=dict(os.environ, DBUS_SESSION_BUS_ADDRESS=address),
+                             stdout=open(path, "w"), stderr=subprocess.DEVNULL)
+    wait_for(lambda: "is owned by" in open(path).read(), 10)
+    return monitor
+
+
 def gdbus(address, method, *args):
     env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=address)
     p = subprocess.run(["gdbus", "call", "--session", *DEST, "--method",
@@ -44,11 +55,7 @@ def test_admin_api():
             ok(wait_for(lambda: gdbus(address, "GetStatistics")[0] == 0, 20),
                "the daemon owns org.secumailer.Gateway1", gdbus(address, "GetStatistics"))
             monitor_out = os.path.join(gw.workdir, "monitor.txt")
-            monitor = smdtest._spawn(["gdbus", "monitor", "--session", "--dest",
-                                      "org.secumailer.Gateway1"],
-                                     env=dict(os.environ, DBUS_SESSION_BUS_ADDRESS=address),
-                                     stdout=open(monitor_out, "w"), stderr=subprocess.DEVNULL)
-            time.sleep(0.5)
+            monitor = start_monitor(address, monitor_out)
             gw.send("doctor@org.test", "pat@plain.test",
                     smdtest.make_message("doctor@org.test", "pat@plain.test", "Lab results =?utf-8?q?f=C3=BCr?= you", "y\n"))
             ok(wait_for(lambda: "pat@plain.test" in gdbus(address, "ListRegistrationRequests")[1], 20),
@@ -276,11 +283,7 @@ def test_events_announced_once_stored():
             token = re.search(rb"/m/([A-Za-z0-9_-]{32})",
                               plain.messages()[0][0].replace(b"=\r\n", b"")).group(1).decode()
             monitor_out = os.path.join(gw.workdir, "monitor.txt")
-            monitor = smdtest._spawn(["gdbus", "monitor", "--session", "--dest",
-                                      "org.secumailer.Gateway1"],
-                                     env=dict(os.environ, DBUS_SESSION_BUS_ADDRESS=address),
-                                     stdout=open(monitor_out, "w"), stderr=subprocess.DEVNULL)
-            time.sleep(0.5)
+            monitor = start_monitor(address, monitor_out)
             open(slow, "w").close()
             con = http.client.HTTPConnection("127.0.0.1", pport, timeout=20)
             con.request("GET", f"/m/{token}")

@@ -10,6 +10,7 @@
 
 typedef struct {
 	GString *log; /* "name+" granted, "name-" refused, in order */
+	SmdBudget *budget;
 } Fixture;
 
 typedef struct {
@@ -33,7 +34,7 @@ take(SmdBudget *b, Asker *a, guint64 bytes)
 static void
 test_fits_and_waits_in_order(void)
 {
-	Fixture f = {g_string_new(NULL)};
+	Fixture f = {g_string_new(NULL), NULL};
 	Asker a = {&f, "a"}, b = {&f, "b"}, c = {&f, "c"}, d = {&f, "d"};
 	SmdBudget *budget = smd_budget_new(100, 30);
 
@@ -57,7 +58,7 @@ test_fits_and_waits_in_order(void)
 static void
 test_larger_than_limit_alone(void)
 {
-	Fixture f = {g_string_new(NULL)};
+	Fixture f = {g_string_new(NULL), NULL};
 	Asker a = {&f, "a"}, b = {&f, "b"}, c = {&f, "c"};
 	SmdBudget *budget = smd_budget_new(100, 30);
 
@@ -79,7 +80,7 @@ test_larger_than_limit_alone(void)
 static void
 test_too_many_waiting(void)
 {
-	Fixture f = {g_string_new(NULL)};
+	Fixture f = {g_string_new(NULL), NULL};
 	Asker first = {&f, "a"}, waiter = {&f, "w"}, late = {&f, "z"};
 	SmdBudget *budget = smd_budget_new(100, 30);
 
@@ -90,9 +91,15 @@ test_too_many_waiting(void)
 	take(budget, &late, 1); /* refused at once, nothing held */
 	g_assert_cmpstr(f.log->str, ==, "a+ z- ");
 	g_assert_cmpuint(smd_budget_in_use(budget), ==, 100);
-	/* shutdown: the waiting are told, not forgotten */
+	/* shutdown: the waiting are told no, not forgotten (nor let in) */
 	smd_budget_refuse_waiting(budget);
-	g_assert_cmpuint(f.log->len, ==, strlen("a+ z- ") + 3 * SMD_BUDGET_MAX_WAITING);
+	{
+		g_autoptr(GString) expected = g_string_new("a+ z- ");
+		for (guint i = 0; i < SMD_BUDGET_MAX_WAITING; i++)
+			g_string_append(expected, "w- ");
+		g_assert_cmpstr(f.log->str, ==, expected->str);
+	}
+	g_assert_cmpuint(smd_budget_in_use(budget), ==, 100);
 	smd_budget_free(budget);
 	g_string_free(f.log, TRUE);
 }
@@ -107,7 +114,7 @@ quit_cb(gpointer user_data)
 static void
 test_waits_no_longer_than_its_time(void)
 {
-	Fixture f = {g_string_new(NULL)};
+	Fixture f = {g_string_new(NULL), NULL};
 	Asker a = {&f, "a"}, b = {&f, "b"};
 	SmdBudget *budget = smd_budget_new(100, 1);
 	g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
@@ -124,11 +131,39 @@ test_waits_no_longer_than_its_time(void)
 	g_string_free(f.log, TRUE);
 }
 
+/* A granted callback that gives its bytes back at once (a request that
+ * fails early) lets the next waiter in, in the same turn. */
+static void
+release_at_once_cb(gboolean granted, gpointer user_data)
+{
+	Asker *a = user_data;
+	granted_cb(granted, a);
+	if (granted)
+		smd_budget_release(a->f->budget, 60);
+}
+
+static void
+test_release_inside_callback(void)
+{
+	Fixture f = {g_string_new(NULL), NULL};
+	Asker a = {&f, "a"}, b = {&f, "b"}, c = {&f, "c"};
+
+	f.budget = smd_budget_new(100, 30);
+	take(f.budget, &a, 60);
+	smd_budget_take(f.budget, 60, release_at_once_cb, &b);
+	take(f.budget, &c, 60);
+	smd_budget_release(f.budget, 60);
+	g_assert_cmpstr(f.log->str, ==, "a+ b+ c+ ");
+	g_assert_cmpuint(smd_budget_in_use(f.budget), ==, 60);
+	smd_budget_free(f.budget);
+	g_string_free(f.log, TRUE);
+}
+
 /* A reload may raise the limit: who waits for it goes at once. */
 static void
 test_raised_limit(void)
 {
-	Fixture f = {g_string_new(NULL)};
+	Fixture f = {g_string_new(NULL), NULL};
 	Asker a = {&f, "a"}, b = {&f, "b"};
 	SmdBudget *budget = smd_budget_new(100, 30);
 
@@ -170,5 +205,6 @@ main(int argc, char **argv)
 	g_test_add_func("/secumailer/budget/timeout", test_waits_no_longer_than_its_time);
 	g_test_add_func("/secumailer/budget/raised", test_raised_limit);
 	g_test_add_func("/secumailer/budget/try-take", test_try_take);
+	g_test_add_func("/secumailer/budget/release-inside-callback", test_release_inside_callback);
 	return g_test_run();
 }

@@ -54,6 +54,37 @@ test_related_inline_image(void)
 	g_assert_cmpuint(v->attachments->len, ==, 0);
 }
 
+/* One image named thousands of times: inlined until the bound of all
+ * inlined images together (16 MiB), then left out, never a page of
+ * thousands of copies. */
+static void
+test_inline_images_bounded(void)
+{
+	GString *raw = g_string_new("Subject: x\r\nContent-Type: multipart/related; boundary=B\r\n"
+				    "\r\n--B\r\nContent-Type: text/html; charset=utf-8\r\n\r\n");
+	g_autofree gchar *image = g_malloc0(1024 * 1024);
+	g_autofree gchar *b64 = g_base64_encode((const guchar *)image, 1024 * 1024);
+	g_autoptr(SmdMimeView) v = NULL;
+	g_autofree gchar *html = NULL;
+	guint copies = 0;
+
+	for (guint i = 0; i < 1000; i++)
+		g_string_append(raw, "<img src=\"cid:big@x\">");
+	g_string_append_printf(raw,
+			       "\r\n--B\r\nContent-Type: image/png\r\nContent-ID: <big@x>\r\n"
+			       "Content-Transfer-Encoding: base64\r\n\r\n%s\r\n--B--\r\n",
+			       b64);
+	v = view_of(raw->str);
+	html = smd_mime_view_html_with_inline_images(v);
+	for (const gchar *p = html; (p = strstr(p, "data:image/png")) != NULL; p++)
+		copies++;
+	/* a 1 MiB image is 1 398 126 bytes as a data: URI: 11 fit in 16 MiB */
+	g_assert_cmpuint(copies, ==, 11);
+	g_assert_cmpuint(strlen(html), <, 17 * 1024 * 1024);
+	g_assert_null(strstr(html, "cid:"));
+	g_string_free(raw, TRUE);
+}
+
 static void
 test_attachments(void)
 {
@@ -224,6 +255,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/secumailer/mime/headers-and-charsets", test_headers_and_charsets);
 	g_test_add_func("/secumailer/mime/related-inline-image", test_related_inline_image);
+	g_test_add_func("/secumailer/mime/inline-images-bounded", test_inline_images_bounded);
 	g_test_add_func("/secumailer/mime/attachments", test_attachments);
 	g_test_add_func("/secumailer/mime/bidi-controls-removed", test_bidi_controls_removed);
 	g_test_add_func("/secumailer/mime/fallback-names", test_fallback_names);
