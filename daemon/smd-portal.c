@@ -48,7 +48,7 @@ struct _SmdPortal {
 	SmdSmsProvider *sms;
 	GHashTable *sessions; /* session id → SmdPortalSession */
 	GHashTable *recent;   /* "kind queue client" → when it was last logged */
-	GHashTable *opening;  /* link id → its requests opening the message */
+	GHashTable *opening;  /* link id → SmdPortalLinkUse, while it has some */
 	/* borrowed */
 	const SmdConfig *config;
 	SmdStore *store;
@@ -617,32 +617,44 @@ typedef enum {
 typedef struct {
 	SmdPortal *portal;
 	guint64 bytes;
-	gint64 link_id; /* counted in portal->opening until the end */
+	gint64 link_id; /* whose share (portal->opening) the bytes are */
 } SmdPortalCharge;
 
-/* At most this many requests of one link open its message at once (a
- * browser opens at most 6 connections to a host): one recipient cannot
- * hold the memory of every other with a few slow downloads. */
-#define SMD_PORTAL_OPENS_PER_LINK 6
+/* What one link's requests hold of the budget, and how many of them wait
+ * for it: one recipient may hold at most a quarter of [portal]
+ * max-message-memory (a request always, when the link holds nothing) and
+ * have 6 requests waiting (a browser opens 6 connections to a host), so a
+ * few slow downloads cannot keep every other recipient out. */
+typedef struct {
+	guint64 held;
+	guint waiting;
+} SmdPortalLinkUse;
 
-/* How many requests of @link_id open its message, after adding @delta. */
-static guint
-smd_portal_opening(SmdPortal *self, gint64 link_id, gint delta)
+#define SMD_PORTAL_WAITING_PER_LINK 6
+
+static SmdPortalLinkUse *
+smd_portal_link_use(SmdPortal *self, gint64 link_id)
 {
-	guint n = GPOINTER_TO_UINT(g_hash_table_lookup(self->opening, &link_id));
+	SmdPortalLinkUse *use = g_hash_table_lookup(self->opening, &link_id);
 	gint64 *key;
 
-	if (delta == 0 || (delta < 0 && n == 0))
-		return n;
-	n = (guint)((gint)n + delta);
-	if (n == 0) {
-		g_hash_table_remove(self->opening, &link_id);
-		return 0;
-	}
+	if (use != NULL)
+		return use;
 	key = g_new(gint64, 1);
 	*key = link_id;
-	g_hash_table_replace(self->opening, key, GUINT_TO_POINTER(n));
-	return n;
+	use = g_new0(SmdPortalLinkUse, 1);
+	g_hash_table_insert(self->opening, key, use);
+	return use;
+}
+
+/* Forgets a link that holds and waits for nothing. */
+static void
+smd_portal_link_use_done(SmdPortal *self, gint64 link_id)
+{
+	SmdPortalLinkUse *use = g_hash_table_lookup(self->opening, &link_id);
+
+	if (use != NULL && use->held == 0 && use->waiting == 0)
+		g_hash_table_remove(self->opening, &link_id);
 }
 
 /* How long a request waits for memory before it is told to come back. */
@@ -655,19 +667,21 @@ smd_portal_opening(SmdPortal *self, gint64 link_id, gint delta)
 static void
 smd_portal_charge_shrink(SmdPortalCharge *c, guint64 keep)
 {
+	SmdPortalLinkUse *use;
+
 	if (keep >= c->bytes)
 		return;
+	use = smd_portal_link_use(c->portal, c->link_id);
+	use->held -= MIN(use->held, c->bytes - keep);
 	smd_budget_release(c->portal->budget, c->bytes - keep);
 	c->bytes = keep;
+	smd_portal_link_use_done(c->portal, c->link_id);
 }
 
 static void
 smd_portal_charge_end(SmdPortalCharge *c)
 {
 	smd_portal_charge_shrink(c, 0);
-	if (c->link_id != 0)
-		smd_portal_opening(c->portal, c->link_id, -1);
-	c->link_id = 0;
 }
 
 static void
@@ -816,10 +830,21 @@ smd_portal_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 				 (guint64)soup_server_message_get_response_body(msg)->length);
 }
 
-/* A 503 page: come back in a minute. Frees @r. */
+/* A 503 page: come back in a minute (@why goes to the log, at most once a
+ * minute). Frees @r. */
 static void
-smd_portal_busy(SmdPortalRequest *r)
+smd_portal_busy(SmdPortalRequest *r, const gchar *why)
 {
+	static gint64 last_logged;
+	gint64 now = g_get_monotonic_time();
+
+	if (now - last_logged > 60 * G_USEC_PER_SEC) {
+		last_logged = now;
+		g_warning("portal: busy: %s (messages being opened hold %" G_GUINT64_FORMAT
+			  " bytes of [portal] max-message-memory); a visitor was asked to come "
+			  "back",
+			  why, smd_budget_in_use(r->portal->budget));
+	}
 	soup_message_headers_replace(soup_server_message_get_response_headers(r->msg),
 				     "Retry-After", "30");
 	smd_portal_finish(r, smd_page_busy(r->lang));
@@ -833,26 +858,18 @@ smd_portal_show_admitted_cb(gboolean granted, gpointer user_data)
 	SmdPortalRequest *r = show->r;
 	SmdBodyLoad *load;
 
+	smd_portal_link_use(r->portal, r->link->id)->waiting--;
+	smd_portal_link_use_done(r->portal, r->link->id);
 	if (!granted) {
-		static gint64 last_logged;
-		gint64 now = g_get_monotonic_time();
-
-		if (now - last_logged > 60 * G_USEC_PER_SEC) {
-			last_logged = now;
-			g_warning("portal: busy: messages being opened hold %" G_GUINT64_FORMAT
-				  " bytes of [portal] max-message-memory; a visitor was asked to "
-				  "come back",
-				  smd_budget_in_use(r->portal->budget));
-		}
 		g_free(show);
-		smd_portal_opening(r->portal, r->link->id, -1);
-		smd_portal_busy(r);
+		smd_portal_busy(r, "no memory within 30 s, or too many waiting");
 		return;
 	}
 	show->charge = g_new0(SmdPortalCharge, 1);
 	show->charge->portal = g_object_ref(r->portal);
 	show->charge->bytes = show->cost;
 	show->charge->link_id = r->link->id;
+	smd_portal_link_use(r->portal, r->link->id)->held += show->cost;
 	g_signal_connect_data(r->msg, "finished", G_CALLBACK(smd_portal_charge_finished_cb),
 			      show->charge, smd_portal_charge_free, 0);
 	load = g_new0(SmdBodyLoad, 1);
@@ -865,17 +882,22 @@ static void
 smd_portal_show(SmdPortalRequest *r, SmdShowMode mode, guint index)
 {
 	SmdPortalShow *show;
+	SmdPortalLinkUse *use;
 
 	if (smd_portal_session_get(r) == NULL) {
 		/* no (or an expired) session: start over with a pin */
 		smd_portal_redirect(r, "");
 		return;
 	}
-	if (smd_portal_opening(r->portal, r->link->id, 0) >= SMD_PORTAL_OPENS_PER_LINK) {
-		smd_portal_busy(r);
+	use = smd_portal_link_use(r->portal, r->link->id);
+	if ((use->held > 0 && use->held >= r->portal->config->portal_max_message_memory / 4) ||
+	    use->waiting >= SMD_PORTAL_WAITING_PER_LINK) {
+		smd_portal_link_use_done(r->portal, r->link->id);
+		smd_portal_busy(r, "one link holds a quarter of the memory or has 6 requests "
+				   "waiting");
 		return;
 	}
-	smd_portal_opening(r->portal, r->link->id, +1);
+	use->waiting++;
 	show = g_new0(SmdPortalShow, 1);
 	show->r = r;
 	show->mode = mode;
@@ -1404,5 +1426,5 @@ smd_portal_init(SmdPortal *self)
 	self->sessions = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					       (GDestroyNotify)smd_portal_session_free);
 	self->recent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	self->opening = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	self->opening = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 }

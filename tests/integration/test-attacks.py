@@ -406,31 +406,33 @@ def test_links_of_the_wrong_kind():
         ok(resp.status == 200, "the registration link itself works")
 
 
-def portal_session(gw, pport, plain, raw):
+def portal_session(gw, pport, plain, raw, b=None):
     """Sends @raw to pat@plain.test, whose number is registered, and opens
-    it on the portal with the pin: (the browser, the link's token)."""
+    it on the portal with the pin (in browser @b, if given, which keeps
+    what it had open): (the browser, the link's token)."""
     smdtest.wait_for(lambda: os.path.exists(gw.db_path))
     con = sqlite3.connect(gw.db_path, timeout=10)
     with con:
-        con.execute("INSERT INTO phones (address, number, registered_by, registered_at) "
-                    "VALUES ('pat@plain.test', '+31612345678', 't', 0)")
+        con.execute("INSERT OR IGNORE INTO phones (address, number, registered_by, "
+                    "registered_at) VALUES ('pat@plain.test', '+31612345678', 't', 0)")
     con.close()
+    invited = len(plain.messages())
     gw.send("doctor@org.test", "pat@plain.test", raw)
-    ok(wait_for(lambda: plain.messages(), 20), "invitation sent")
+    ok(wait_for(lambda: len(plain.messages()) > invited, 20), "invitation sent")
     token = re.search(rb"/m/([A-Za-z0-9_-]{32})",
-                      plain.messages()[0][0].replace(b"=\r\n", b"")).group(1).decode()
-    b = Browser(pport)
-    b.request("GET", f"/m/{token}")
-    b.request("POST", f"/m/{token}/pin", {"csrf": b.csrf()})
+                      plain.messages()[-1][0].replace(b"=\r\n", b"")).group(1).decode()
+    b = b or Browser(pport)
     sms = os.path.join(gw.state_dir, "sms.jsonl")
 
-    def pin_sent():
+    def pins():
         with contextlib.suppress(OSError), open(sms) as f:
-            return re.search(r"\b(\d{6})\b", f.read())
-        return None
-    found = wait_for(pin_sent, 10)
-    ok(found, "pin sent")
-    pin = found.group(1) if found else "000000"
+            return re.findall(r"\b(\d{6})\b", f.read())
+        return []
+    sent = len(pins())
+    b.request("GET", f"/m/{token}")
+    b.request("POST", f"/m/{token}/pin", {"csrf": b.csrf()})
+    ok(wait_for(lambda: len(pins()) > sent, 10), "pin sent")
+    pin = (pins() or ["000000"])[-1]
     resp, _ = b.request("POST", f"/m/{token}/login", {"csrf": b.csrf(), "pin": pin})
     ok(resp.status == 303, "logged in", resp.status)
     return b, token
@@ -465,42 +467,44 @@ def test_attachment_name_injection():
            "control characters gone from the name, the rest percent-encoded", disposition)
 
 
-SMD_PORTAL_OPENS_PER_LINK = 6  # daemon/smd-portal.c
+SMD_PORTAL_WAITING_PER_LINK = 6  # daemon/smd-portal.c
 
 
 def test_portal_message_memory():
     """A recipient who opens a large message many times at once cannot take
     the daemon's memory: [portal] max-message-memory bounds what messages
     being opened hold, and who does not fit waits its turn, first come
-    first served. One link opens its message at most 6 times at once; one
-    more gets a 503 page that says to come back. A client that stops
-    reading its download (takes less than 32 KiB in 30 s) is cut off, and
-    what it held is free again."""
+    first served. One link holds at most a quarter of it and has at most
+    6 requests waiting; more get a 503 page that says to come back. A
+    client that stops reading its download (takes less than 32 KiB in
+    30 s) is cut off, and what it held is free again."""
     pport = smdtest.free_port()
     m = email.message.EmailMessage(policy=email.policy.SMTP)
     m["From"], m["To"], m["Subject"] = "doctor@org.test", "pat@plain.test", "Scan"
     m.set_content("The scan is attached.\n")
     m.add_attachment(os.urandom(3 << 20), maintype="application", subtype="octet-stream",
                      filename="scan.bin")
+    small = make_message("doctor@org.test", "pat@plain.test", "Note", "A short note.\n")
     with TestMX() as plain, TestMX(starttls=True) as org, \
             Gateway({"plain.test": plain, "org.test": org},
                     extra={"portal": {"listen": f"127.0.0.1:{pport}",
                                       "public-url": f"http://127.0.0.1:{pport}",
                                       "max-message-memory": "1M"}}) as gw:
-        b, token = portal_session(gw, pport, plain, m.as_bytes())
-        request = (f"GET /m/{token}/%s HTTP/1.1\r\nHost: x\r\n"
+        b, scan = portal_session(gw, pport, plain, m.as_bytes())
+        b, note = portal_session(gw, pport, plain, small, b)
+        request = (f"GET /m/%s/%s HTTP/1.1\r\nHost: x\r\n"
                    f"Cookie: {b.cookie_header()}\r\n\r\n")
 
-        def stalled(page):
+        def stalled(token, page):
             """a client that asks for @page and reads (almost) nothing"""
             s = socket.socket()
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             s.settimeout(60)
             s.connect(("127.0.0.1", pport))
-            s.sendall((request % page).encode())
+            s.sendall((request % (token, page)).encode())
             return s
 
-        def opened():
+        def opened(token):
             """the message page, in a thread: (thread, result)"""
             result = {}
             t = threading.Thread(target=lambda: result.update(
@@ -508,22 +512,27 @@ def test_portal_message_memory():
             t.start()
             return t, result
 
-        first = stalled("attachment/0")  # 3 MB: more than the sockets hold
+        first = stalled(scan, "attachment/0")  # 3 MB: more than the sockets hold
         time.sleep(1)
-        waiting, result = opened()
+        waiting, result = opened(note)
         waiting.join(2)
-        ok(waiting.is_alive(), "while a large download holds the memory, the next one waits")
-        others = [stalled("view") for _ in range(SMD_PORTAL_OPENS_PER_LINK - 2)]
-        time.sleep(1)
-        status, headers, body, closed = raw_http(pport, (request % "view").encode(), 10)
+        ok(waiting.is_alive(),
+           "while a large download holds the memory, another message waits its turn")
+        status, headers, body, closed = raw_http(pport, (request % (scan, "view")).encode(), 10)
         ok(status.startswith("HTTP/1.1 503") and b"The portal is busy" in body
            and headers.get("retry-after") == "30",
-           "a 7th request of the link at once: a 503 page that says to come back, with "
-           "Retry-After", f"{status} {headers} {body[-300:]!r}")
+           "the link that holds a quarter of the memory gets a 503 page at once, that "
+           "says to come back, with Retry-After", f"{status} {headers} {body[-300:]!r}")
+        others = [stalled(note, "view") for _ in range(SMD_PORTAL_WAITING_PER_LINK - 1)]
+        time.sleep(1)
+        status, headers, body, closed = raw_http(pport, (request % (note, "view")).encode(), 10)
+        ok(status.startswith("HTTP/1.1 503") and b"The portal is busy" in body,
+           "a 7th request of one link waiting: the 503 page at once", status)
+        ok("portal: busy" in gw.log(), "the log says the portal was busy", gw.log()[-300:])
         first.close()  # the download is abandoned: what it held is free
         waiting.join(20)
         resp, page = result.get("page", (None, b""))
-        ok(resp is not None and resp.status == 200 and b"<h1>Scan</h1>" in page,
+        ok(resp is not None and resp.status == 200 and b"<h1>Note</h1>" in page,
            "then the first who waited gets the message", resp and resp.status)
         answers = []
         for s in others:
@@ -539,10 +548,10 @@ def test_portal_message_memory():
         ok(answers.count(b"HTTP/1.1 200") == len(others), "and so does everyone after it",
            repr(set(answers)))
 
-        slow = stalled("attachment/0")
+        slow = stalled(scan, "attachment/0")
         time.sleep(38)
         t0 = time.monotonic()
-        resp, page = b.request("GET", f"/m/{token}/view")
+        resp, page = b.request("GET", f"/m/{scan}/view")
         ok(resp.status == 200 and time.monotonic() - t0 < 5,
            "a download nobody reads is cut off after 30 s, and the memory is free again",
            f"{resp.status} after {time.monotonic() - t0:.1f} s")
