@@ -870,6 +870,11 @@ smd_dbus_event_hook(const SmdEvent *event, gpointer user_data)
 	const gchar *queue_id = event->queue_id != NULL ? event->queue_id : "";
 	const gchar *recipient = event->recipient != NULL ? event->recipient : "";
 
+	/* not on a bus (yet, or any more): nobody to tell, and the signals'
+	 * values cost a few per cent of a busy main loop */
+	if (g_dbus_interface_skeleton_get_connection(G_DBUS_INTERFACE_SKELETON(self->skeleton)) ==
+	    NULL)
+		return;
 	smd_dbus_gateway1_emit_event_added(self->skeleton, event->kind, queue_id, recipient);
 	if (g_strcmp0(event->kind, "registration-requested") == 0)
 		smd_dbus_gateway1_emit_registration_requested(
