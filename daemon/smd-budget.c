@@ -52,7 +52,7 @@ smd_budget_refuse_waiting(SmdBudget *self)
 		gpointer user_data = w->user_data;
 
 		smd_budget_waiter_free(w);
-		func(FALSE, user_data);
+		func(FALSE, TRUE, user_data);
 	}
 }
 
@@ -84,7 +84,7 @@ smd_budget_grant_waiting(SmdBudget *self)
 		g_queue_pop_head(&self->waiting);
 		self->in_use += w->bytes;
 		smd_budget_waiter_free(w);
-		func(TRUE, user_data);
+		func(TRUE, TRUE, user_data);
 	}
 }
 
@@ -98,7 +98,7 @@ smd_budget_waiter_timeout_cb(gpointer user_data)
 	w->timeout = 0;
 	g_queue_remove(&w->budget->waiting, w);
 	smd_budget_waiter_free(w);
-	func(FALSE, data);
+	func(FALSE, TRUE, data);
 	return G_SOURCE_REMOVE;
 }
 
@@ -108,11 +108,11 @@ smd_budget_take(SmdBudget *self, guint64 bytes, SmdBudgetFunc func, gpointer use
 	SmdBudgetWaiter *w;
 
 	if (smd_budget_try_take(self, 0, bytes)) {
-		func(TRUE, user_data);
+		func(TRUE, FALSE, user_data);
 		return;
 	}
 	if (self->waiting.length >= SMD_BUDGET_MAX_WAITING) {
-		func(FALSE, user_data);
+		func(FALSE, FALSE, user_data);
 		return;
 	}
 	w = g_new0(SmdBudgetWaiter, 1);

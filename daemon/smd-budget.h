@@ -29,8 +29,9 @@ typedef struct _SmdBudget SmdBudget;
 
 /* @granted: TRUE when @bytes are now held for the caller, who gives them
  * back with smd_budget_release(); FALSE when the request waited too
- * long or too many waited (nothing is held). */
-typedef void (*SmdBudgetFunc)(gboolean granted, gpointer user_data);
+ * long or too many waited (nothing is held). @waited: called later, not
+ * from smd_budget_take() itself (whoever asked may have gone meanwhile). */
+typedef void (*SmdBudgetFunc)(gboolean granted, gboolean waited, gpointer user_data);
 
 /* @wait_seconds: how long smd_budget_take() waits before it gives up */
 SmdBudget *smd_budget_new(guint64 limit, guint wait_seconds);

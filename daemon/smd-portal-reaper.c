@@ -168,6 +168,20 @@ smd_reaper_tick_cb(gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
+gboolean
+smd_portal_reaper_client_gone(SmdPortalReaper *self, SoupServerMessage *msg)
+{
+	GSocketAddress *remote = soup_server_message_get_remote_address(msg);
+	SmdPortalConn *c = remote != NULL ? g_hash_table_lookup(self->conns, remote) : NULL;
+	gchar byte;
+
+	if (c == NULL || g_socket_is_closed(c->socket))
+		return c != NULL;
+	/* the request is read and nothing more comes on this connection
+	 * (Connection: close), so the end of the stream is the client gone */
+	return recv(g_socket_get_fd(c->socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 SmdPortalReaper *
 smd_portal_reaper_new(SoupServer *server)
 {

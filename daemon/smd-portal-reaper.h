@@ -30,6 +30,9 @@ void smd_portal_reaper_free(SmdPortalReaper *self);
  * @remote is the address object passed there, @socket its socket. Call it
  * before handing the connection over. */
 void smd_portal_reaper_adopt(SmdPortalReaper *self, GSocketAddress *remote, GSocket *socket);
+/* Whether the client of @msg, whose request is read, has closed its
+ * connection: then nobody waits for the answer. */
+gboolean smd_portal_reaper_client_gone(SmdPortalReaper *self, SoupServerMessage *msg);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdPortalReaper, smd_portal_reaper_free)
 
 G_END_DECLS

@@ -852,7 +852,7 @@ smd_portal_busy(SmdPortalRequest *r, const gchar *why)
 
 /* Memory for the message is ours, or the portal is too busy to open it. */
 static void
-smd_portal_show_admitted_cb(gboolean granted, gpointer user_data)
+smd_portal_show_admitted_cb(gboolean granted, gboolean waited, gpointer user_data)
 {
 	SmdPortalShow *show = user_data;
 	SmdPortalRequest *r = show->r;
@@ -863,6 +863,13 @@ smd_portal_show_admitted_cb(gboolean granted, gpointer user_data)
 	if (!granted) {
 		g_free(show);
 		smd_portal_busy(r, "no memory within 30 s, or too many waiting");
+		return;
+	}
+	/* who left while waiting gets nothing opened (its turn cost no more) */
+	if (waited && smd_portal_reaper_client_gone(r->portal->reaper, r->msg)) {
+		smd_budget_release(r->portal->budget, show->cost);
+		g_free(show);
+		smd_portal_finish(r, smd_page_busy(r->lang));
 		return;
 	}
 	show->charge = g_new0(SmdPortalCharge, 1);

@@ -477,7 +477,8 @@ def test_portal_message_memory():
     first served. One link holds at most a quarter of it and has at most
     6 requests waiting; more get a 503 page that says to come back. A
     client that stops reading its download (takes less than 32 KiB in
-    30 s) is cut off, and what it held is free again."""
+    30 s) is cut off, and what it held is free again; one who leaves while
+    it waits gets nothing opened."""
     pport = smdtest.free_port()
     m = email.message.EmailMessage(policy=email.policy.SMTP)
     m["From"], m["To"], m["Subject"] = "doctor@org.test", "pat@plain.test", "Scan"
@@ -523,7 +524,10 @@ def test_portal_message_memory():
            and headers.get("retry-after") == "30",
            "the link that holds a quarter of the memory gets a 503 page at once, that "
            "says to come back, with Retry-After", f"{status} {headers} {body[-300:]!r}")
-        others = [stalled(note, "view") for _ in range(SMD_PORTAL_WAITING_PER_LINK - 1)]
+        gone = stalled(note, "download")
+        time.sleep(0.5)
+        gone.close()  # and leaves while it waits
+        others = [stalled(note, "view") for _ in range(SMD_PORTAL_WAITING_PER_LINK - 2)]
         time.sleep(1)
         status, headers, body, closed = raw_http(pport, (request % (note, "view")).encode(), 10)
         ok(status.startswith("HTTP/1.1 503") and b"The portal is busy" in body,
@@ -547,6 +551,9 @@ def test_portal_message_memory():
             s.close()
         ok(answers.count(b"HTTP/1.1 200") == len(others), "and so does everyone after it",
            repr(set(answers)))
+        ok(not gw.events("downloaded"),
+           "but nothing is opened for the one who left while it waited",
+           repr(gw.events("downloaded")))
 
         slow = stalled(scan, "attachment/0")
         time.sleep(38)

@@ -19,10 +19,12 @@ typedef struct {
 } Asker;
 
 static void
-granted_cb(gboolean granted, gpointer user_data)
+granted_cb(gboolean granted, gboolean waited, gpointer user_data)
 {
 	Asker *a = user_data;
-	g_string_append_printf(a->f->log, "%s%c ", a->name, granted ? '+' : '-');
+	/* "+" granted, "-" refused; "~" after waiting, as opposed to at once */
+	g_string_append_printf(a->f->log, "%s%s%c ", a->name, waited ? "~" : "",
+			       granted ? '+' : '-');
 }
 
 static void
@@ -48,7 +50,7 @@ test_fits_and_waits_in_order(void)
 	smd_budget_release(budget, 30); /* b done: 60 + 50 > 100 still */
 	g_assert_cmpstr(f.log->str, ==, "a+ b+ ");
 	smd_budget_release(budget, 20); /* a keeps 40 of its 60 */
-	g_assert_cmpstr(f.log->str, ==, "a+ b+ c+ d+ ");
+	g_assert_cmpstr(f.log->str, ==, "a+ b+ c~+ d~+ ");
 	g_assert_cmpuint(smd_budget_in_use(budget), ==, 95);
 	smd_budget_free(budget);
 	g_string_free(f.log, TRUE);
@@ -66,11 +68,11 @@ test_larger_than_limit_alone(void)
 	take(budget, &b, 500);
 	g_assert_cmpstr(f.log->str, ==, "a+ ");
 	smd_budget_release(budget, 10);
-	g_assert_cmpstr(f.log->str, ==, "a+ b+ ");
+	g_assert_cmpstr(f.log->str, ==, "a+ b~+ ");
 	take(budget, &c, 1);
-	g_assert_cmpstr(f.log->str, ==, "a+ b+ ");
+	g_assert_cmpstr(f.log->str, ==, "a+ b~+ ");
 	smd_budget_release(budget, 500);
-	g_assert_cmpstr(f.log->str, ==, "a+ b+ c+ ");
+	g_assert_cmpstr(f.log->str, ==, "a+ b~+ c~+ ");
 	smd_budget_release(budget, 1);
 	g_assert_cmpuint(smd_budget_in_use(budget), ==, 0);
 	smd_budget_free(budget);
@@ -96,7 +98,7 @@ test_too_many_waiting(void)
 	{
 		g_autoptr(GString) expected = g_string_new("a+ z- ");
 		for (guint i = 0; i < SMD_BUDGET_MAX_WAITING; i++)
-			g_string_append(expected, "w- ");
+			g_string_append(expected, "w~- ");
 		g_assert_cmpstr(f.log->str, ==, expected->str);
 	}
 	g_assert_cmpuint(smd_budget_in_use(budget), ==, 100);
@@ -123,9 +125,9 @@ test_waits_no_longer_than_its_time(void)
 	take(budget, &b, 1);
 	g_timeout_add(2500, quit_cb, loop); /* whole seconds may come up to 1 s late */
 	g_main_loop_run(loop);
-	g_assert_cmpstr(f.log->str, ==, "a+ b- ");
+	g_assert_cmpstr(f.log->str, ==, "a+ b~- ");
 	smd_budget_release(budget, 100); /* b is gone: nothing granted */
-	g_assert_cmpstr(f.log->str, ==, "a+ b- ");
+	g_assert_cmpstr(f.log->str, ==, "a+ b~- ");
 	g_assert_cmpuint(smd_budget_in_use(budget), ==, 0);
 	smd_budget_free(budget);
 	g_string_free(f.log, TRUE);
@@ -134,10 +136,10 @@ test_waits_no_longer_than_its_time(void)
 /* A granted callback that gives its bytes back at once (a request that
  * fails early) lets the next waiter in, in the same turn. */
 static void
-release_at_once_cb(gboolean granted, gpointer user_data)
+release_at_once_cb(gboolean granted, gboolean waited, gpointer user_data)
 {
 	Asker *a = user_data;
-	granted_cb(granted, a);
+	granted_cb(granted, waited, a);
 	if (granted)
 		smd_budget_release(a->f->budget, 60);
 }
@@ -153,7 +155,7 @@ test_release_inside_callback(void)
 	smd_budget_take(f.budget, 60, release_at_once_cb, &b);
 	take(f.budget, &c, 60);
 	smd_budget_release(f.budget, 60);
-	g_assert_cmpstr(f.log->str, ==, "a+ b+ c+ ");
+	g_assert_cmpstr(f.log->str, ==, "a+ b~+ c~+ ");
 	g_assert_cmpuint(smd_budget_in_use(f.budget), ==, 60);
 	smd_budget_free(f.budget);
 	g_string_free(f.log, TRUE);
@@ -170,7 +172,7 @@ test_raised_limit(void)
 	take(budget, &a, 80);
 	take(budget, &b, 80);
 	smd_budget_set_limit(budget, 200);
-	g_assert_cmpstr(f.log->str, ==, "a+ b+ ");
+	g_assert_cmpstr(f.log->str, ==, "a+ b~+ ");
 	smd_budget_free(budget);
 	g_string_free(f.log, TRUE);
 }
