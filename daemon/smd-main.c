@@ -175,6 +175,13 @@ main(int argc, char **argv)
 		g_printerr("%s\n", error->message);
 		return EXIT_FAILURE;
 	}
+	/* before any port opens: whoever sees one open may signal us, and a
+	 * SIGHUP without a handler ends the process (they run from the loop) */
+	stop.engine = engine;
+	stop.config_path = config_path;
+	g_unix_signal_add(SIGTERM, smd_main_quit_cb, &stop);
+	g_unix_signal_add(SIGINT, smd_main_quit_cb, &stop);
+	g_unix_signal_add(SIGHUP, smd_main_reload_cb, &stop);
 	if (smd_engine_get_config(engine)->portal_listen != NULL) {
 		portal = smd_portal_new(engine, &error);
 		if (portal == NULL) {
@@ -199,12 +206,7 @@ main(int argc, char **argv)
 
 	loop = g_main_loop_new(NULL, FALSE);
 	stop.loop = loop;
-	stop.engine = engine;
 	stop.smtp = smtp;
-	g_unix_signal_add(SIGTERM, smd_main_quit_cb, &stop);
-	g_unix_signal_add(SIGINT, smd_main_quit_cb, &stop);
-	stop.config_path = config_path;
-	g_unix_signal_add(SIGHUP, smd_main_reload_cb, &stop);
 	g_message("secumailerd %s ready", PACKAGE_VERSION);
 	g_main_loop_run(loop);
 
