@@ -82,7 +82,12 @@ class Raw:
 
     def starttls(self, ctx=None, server_hostname="gateway.test"):
         ctx = ctx or smdtest.insecure_client_context()
+        # a handshake may wait its turn on a loaded machine (ASan, two test
+        # processes, the test MX's TLS in this process): 30 s, then as before
+        timeout = self.sock.gettimeout()
+        self.sock.settimeout(max(timeout or 0, 30))
         self.sock = ctx.wrap_socket(self.sock, server_hostname=server_hostname)
+        self.sock.settimeout(timeout)
 
     def close(self):
         try:
