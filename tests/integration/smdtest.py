@@ -601,6 +601,21 @@ def daemon_binary():
     return os.environ.get("SECUMAILERD") or os.path.join(ROOT, "build", "daemon", "secumailerd")
 
 
+def failsync_env(name, **settings):
+    """The environment that preloads the failsync shim
+    (tests/integration/failsync.c) into the daemon, with @settings such as
+    SMD_SYNC_LOG=path; None, with test @name reported skipped, when the
+    shim is not built."""
+    shim = os.environ.get("SMD_FAILSYNC")
+    if not shim or not os.path.exists(shim):
+        skip(name, "the failsync shim is not built")
+        return None
+    env = {"LD_PRELOAD": shim, **settings}
+    if "ASAN_OPTIONS" in os.environ:  # the shim comes before ASan's runtime
+        env["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"] + ":verify_asan_link_order=0"
+    return env
+
+
 class Gateway:
     """secumailerd with a generated config and a private state directory.
 

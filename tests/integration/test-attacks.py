@@ -341,15 +341,11 @@ def test_disk_full():
 
 def test_failing_fsync():
     """A disk that cannot make data durable: 4xx, never 250, until it can."""
-    shim = os.environ.get("SMD_FAILSYNC")
-    if not shim or not os.path.exists(shim):
-        smdtest.skip("failing fsync", "the failsync shim is not built")
-        return
     flag = os.path.join(tmpdir("sync-"), "fail")
     log = flag + ".log"
-    env = {"LD_PRELOAD": shim, "SMD_FAIL_SYNC": flag, "SMD_SYNC_LOG": log}
-    if "ASAN_OPTIONS" in os.environ:  # the shim comes before ASan's runtime
-        env["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"] + ":verify_asan_link_order=0"
+    env = smdtest.failsync_env("failing fsync", SMD_FAIL_SYNC=flag, SMD_SYNC_LOG=log)
+    if env is None:
+        return
     with TestMX(starttls=True) as mx, Gateway({"tls.test": mx}, env=env) as gw:
         def msg(subject):
             return make_message("a@sender.test", "b@tls.test", subject, "x\n")

@@ -171,14 +171,10 @@ def test_flushes_per_message():
     at a time, each costs one fsync of the store's WAL, and its delivery's
     outcome rides along unflushed (a power cut may repeat a delivery, never
     lose a message)."""
-    shim = os.environ.get("SMD_FAILSYNC")
-    if not shim or not os.path.exists(shim):
-        smdtest.skip("flushes per message", "the failsync shim is not built")
-        return
     log = os.path.join(smdtest.tmpdir("sync-"), "syncs")
-    env = {"LD_PRELOAD": shim, "SMD_SYNC_LOG": log}
-    if "ASAN_OPTIONS" in os.environ:  # the shim comes before ASan's runtime
-        env["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"] + ":verify_asan_link_order=0"
+    env = smdtest.failsync_env("flushes per message", SMD_SYNC_LOG=log)
+    if env is None:
+        return
 
     def wal_syncs():
         with open(log) as f:

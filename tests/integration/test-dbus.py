@@ -252,14 +252,10 @@ def test_events_announced_once_stored():
     it when it reads the log: on a slow disk (each flush a second late) a
     portal event was announced before its commit, and the read found
     nothing."""
-    shim = os.environ.get("SMD_FAILSYNC")
-    if not shim or not os.path.exists(shim):
-        smdtest.skip("events announced once stored", "the failsync shim is not built")
-        return
     slow = os.path.join(smdtest.tmpdir("sync-"), "slow")
-    env = {"LD_PRELOAD": shim, "SMD_SLOW_SYNC": slow}
-    if "ASAN_OPTIONS" in os.environ:  # the shim comes before ASan's runtime
-        env["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"] + ":verify_asan_link_order=0"
+    env = smdtest.failsync_env("events announced once stored", SMD_SLOW_SYNC=slow)
+    if env is None:
+        return
     bus, address = start_bus()
     env["DBUS_SESSION_BUS_ADDRESS"] = address
     pport = smdtest.free_port()
