@@ -205,7 +205,7 @@ smd_store_stmt_finalize(gpointer stmt)
 }
 
 SmdCachedStmt *
-smd_store_prepare_cached(sqlite3 *db, const gchar *sql, GError **error)
+smd_store_prepare_cached_literal(sqlite3 *db, const gchar *sql, GError **error)
 {
 	GHashTable *cache = g_private_get(&smd_store_stmt_cache);
 	sqlite3_stmt *stmt;
@@ -238,7 +238,8 @@ smd_store_release(SmdCachedStmt *stmt)
 static gboolean
 smd_store_exec_cached(sqlite3 *db, const gchar *sql, GError **error)
 {
-	g_autoptr(SmdCachedStmt) stmt = smd_store_prepare_cached(db, sql, error);
+	/* @sql is a literal at every caller */
+	g_autoptr(SmdCachedStmt) stmt = smd_store_prepare_cached_literal(db, sql, error);
 	int rc;
 
 	if (stmt == NULL)

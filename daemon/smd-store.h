@@ -57,10 +57,13 @@ gboolean smd_store_exec(sqlite3 *db, const gchar *sql, GError **error);
 sqlite3_stmt *smd_store_prepare(sqlite3 *db, const gchar *sql, GError **error);
 
 /* For the hottest statements (every portal request): prepared once per
- * store thread for @sql (a string literal: its address is the key),
- * handed back reset when the g_autoptr goes. */
+ * store thread for @sql, handed back reset when its g_autoptr(SmdCachedStmt)
+ * goes (never g_autoptr(sqlite3_stmt): the cache owns it). The cache is
+ * keyed by the SQL's address, so the macro takes string literals only. */
 typedef sqlite3_stmt SmdCachedStmt;
-SmdCachedStmt *smd_store_prepare_cached(sqlite3 *db, const gchar *sql, GError **error);
+#define smd_store_prepare_cached(db, sql, error)                                                   \
+	smd_store_prepare_cached_literal((db), "" sql "", (error))
+SmdCachedStmt *smd_store_prepare_cached_literal(sqlite3 *db, const gchar *sql, GError **error);
 void smd_store_release(SmdCachedStmt *stmt);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdCachedStmt, smd_store_release)
 

@@ -339,14 +339,12 @@ test_reader(void)
 	rm_db(dir, path);
 }
 
-static const gchar *cached_sql = "SELECT ?1";
-
 static gboolean
 use_cached(sqlite3 *db, gpointer data, GError **error)
 {
 	sqlite3_stmt **seen = data;
 	for (guint i = 0; i < 2; i++) {
-		g_autoptr(SmdCachedStmt) stmt = smd_store_prepare_cached(db, cached_sql, error);
+		g_autoptr(SmdCachedStmt) stmt = smd_store_prepare_cached(db, "SELECT ?1", error);
 		if (stmt == NULL)
 			return FALSE;
 		/* handed back reset, without the last use's binding */
