@@ -232,14 +232,15 @@ smd_portal_store_lookup(sqlite3 *db, gpointer data, GError **error)
 	    "SELECT l.id, l.kind, l.address, l.message_id, l.recipient_id, l.requested_by, "
 	    "l.expires_at, l.failures, l.locked, m.queue_id, m.sender, m.received_at, "
 	    "m.wrapped_key IS NOT NULL, (SELECT state FROM recipients WHERE id = l.recipient_id), "
-	    "m.size FROM links l LEFT JOIN messages m ON m.id = l.message_id WHERE l.token_hash = "
-	    "?1",
+	    "m.size, (SELECT expires_at FROM pins WHERE link_id = l.id AND tries < ?2) "
+	    "FROM links l LEFT JOIN messages m ON m.id = l.message_id WHERE l.token_hash = ?1",
 	    error);
 	g_autoptr(sqlite3_stmt) waiting = NULL;
 
 	if (stmt == NULL)
 		return FALSE;
 	sqlite3_bind_text(stmt, 1, l->token_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 2, SMD_PIN_MAX_TRIES);
 	if (sqlite3_step(stmt) != SQLITE_ROW)
 		return TRUE; /* link stays NULL */
 	link = g_new0(SmdLink, 1);
@@ -259,6 +260,7 @@ smd_portal_store_lookup(sqlite3 *db, gpointer data, GError **error)
 	link->body_present = sqlite3_column_int(stmt, 12) != 0;
 	link->recipient_state = g_strdup((const gchar *)sqlite3_column_text(stmt, 13));
 	link->size = sqlite3_column_int64(stmt, 14);
+	link->pin_until = sqlite3_column_int64(stmt, 15);
 	link->number = smd_portal_phone_of(db, link->address, error);
 
 	/* what waits for this recipient, shown on the registration page only;

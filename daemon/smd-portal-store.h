@@ -80,6 +80,7 @@ typedef struct {
 	gboolean body_present;
 	gint64 size;		/* of the message as received */
 	gchar *recipient_state; /* of recipient links */
+	gint64 pin_until;	/* expiry of a pin that may still be tried, or 0 */
 	/* the directory entry of address, if any */
 	gchar *number;
 	/* registration links: the messages waiting (sender, time) */

@@ -915,7 +915,8 @@ smd_portal_show(SmdPortalRequest *r, SmdShowMode mode, guint index)
 }
 
 /* The pin page, and why it is shown (again): after the SMS went, or a
- * redirect from a pin request or a pin that did not work (?n=). */
+ * redirect from a pin request or a pin that did not work (?n=); NULL when
+ * there is no reason: no pin was sent, or it is used up or expired. */
 static SmdPage *
 smd_portal_pin_page(SmdPortalRequest *r)
 {
@@ -943,6 +944,8 @@ smd_portal_pin_page(SmdPortalRequest *r)
 		return smd_page_pin(
 		    r->lang, r->token, r->csrf, masked, enter,
 		    L_(r->lang, "A pin code is the 6 digits from the SMS. Try again."));
+	if (r->link->pin_until <= smd_now())
+		return NULL;
 	return smd_page_pin(r->lang, r->token, r->csrf, masked, NULL, NULL);
 }
 
@@ -972,7 +975,12 @@ smd_portal_recipient(SmdPortalRequest *r)
 		return;
 	}
 	if (!r->post && g_strcmp0(r->action, "pin") == 0) {
-		smd_portal_finish(r, smd_portal_pin_page(r));
+		SmdPage *page = smd_portal_pin_page(r);
+		/* "We sent a pin code" would not be true: the page to ask for one */
+		if (page == NULL)
+			smd_portal_redirect(r, "");
+		else
+			smd_portal_finish(r, page);
 		return;
 	}
 	if (r->post && g_strcmp0(r->action, "logout") == 0) {

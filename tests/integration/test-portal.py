@@ -152,6 +152,11 @@ def test_portal_flow():
            "three views by one visitor within minutes: one page-opened event",
            repr(gw.events("page-opened")))
 
+        resp, page = r.request("GET", f"/m/{mtoken}/pin")
+        ok(resp.status == 303 and resp.getheader("Location", "").endswith(f"/m/{mtoken}")
+           and sms_lines(gw) == [],
+           "the pin form before a pin was asked for (it would say one was sent): back to "
+           "the page that asks for one", resp.getheader("Location"))
         resp, page = r.request("POST", f"/m/{mtoken}/pin", {"csrf": "forged"})
         ok(resp.status == 403 and sms_lines(gw) == [], "forged CSRF: 403, no SMS")
         resp, page = r.request("POST", f"/m/{mtoken}/pin", {"csrf": r.csrf()})
@@ -548,6 +553,10 @@ def test_sessions():
         for token in tokens:
             resp, _ = b.request("GET", f"/m/{token}/view")
             ok(resp.status == 303, "after Log out no message opens without a pin", resp.status)
+        resp, _ = b.request("GET", f"/m/{tokens[1]}/pin")
+        ok(resp.status == 303 and resp.getheader("Location", "").endswith(f"/m/{tokens[1]}"),
+           "and its pin form, the pin used up: back to the page that asks for a new one",
+           resp.getheader("Location"))
 
         # the hourly limit of pin codes per link: said as it is
         con = sqlite3.connect(gw.db_path, timeout=10)
