@@ -10,6 +10,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import smdtest  # noqa: E402
 from smdtest import Gateway, TestMX, make_message, ok, wait_for  # noqa: E402
+from gwtest import Raw  # noqa: E402
 
 
 def test_sighup_applies_routes():
@@ -58,5 +59,54 @@ def test_restart_needed():
         ok(smdtest.port_open(port), "it still listens there")
 
 
+def test_message_memory_follows_reload():
+    """[smtp] max-message-memory follows a reload both ways, also while a
+    message holds memory taken under the old bound."""
+    def session():
+        c = Raw(gw.port)
+        c.reply()
+        c.cmd(b"EHLO client.test")
+        return c
+
+    def small(c):
+        c.cmd(b"MAIL FROM:<a@sender.test>")
+        c.cmd(b"RCPT TO:<b@tls.test>")
+        c.cmd(b"DATA")
+        c.send(b"Subject: small\r\n\r\n" + (b"y" * 998 + b"\r\n") * 100 + b".\r\n")
+        return c.reply()
+
+    def reload(n):
+        gw.write_config()
+        gw.proc.send_signal(signal.SIGHUP)
+        return wait_for(lambda: gw.log().count("configuration reloaded from") == n, 10)
+
+    with TestMX(starttls=True) as mx, Gateway({"tls.test": mx}) as gw:
+        large = session()
+        large.cmd(b"MAIL FROM:<a@sender.test>")
+        large.cmd(b"RCPT TO:<b@tls.test>")
+        large.cmd(b"DATA")
+        large.send(b"Subject: large\r\n\r\n" + (b"x" * 998 + b"\r\n") * 600)  # not ended
+        time.sleep(1)
+        other = session()
+        r = small(other)
+        ok(r.startswith(b"250"), "the default bound (1G): a second message fits beside", repr(r))
+        gw.extra = {"smtp": {"max-message-memory": "1M"}}
+        ok(reload(1), "reloaded with max-message-memory = 1M")
+        r = small(other)
+        ok(r.startswith(b"452 4.3.1"), "now the second message does not fit", repr(r))
+        gw.extra = {}
+        ok(reload(2), "reloaded without it")
+        r = small(other)
+        ok(r.startswith(b"250"), "the default again: it fits", repr(r))
+        large.send(b".\r\n")
+        r = large.reply()
+        ok(r.startswith(b"250"), "the large one is taken throughout", repr(r))
+        for c in (large, other):
+            c.cmd(b"QUIT")
+            c.close()
+        ok(gw.log().count("a restart is needed") == 0, "no restart is asked for")
+
+
 if __name__ == "__main__":
-    smdtest.main([test_sighup_applies_routes, test_restart_needed])
+    smdtest.main([test_sighup_applies_routes, test_restart_needed,
+                  test_message_memory_follows_reload])
