@@ -461,7 +461,9 @@ smd_engine_drain(SmdEngine *self)
 gboolean
 smd_engine_is_idle(SmdEngine *self)
 {
-	return smd_queue_is_idle(self->queue);
+	/* and what was stored has been answered: the portal's events are
+	 * logged once stored, and would be lost to the journal */
+	return smd_queue_is_idle(self->queue) && smd_store_is_idle(self->store);
 }
 
 void

@@ -19,8 +19,9 @@ typedef struct {
 	SmdStoreFunc func;
 	gpointer data;
 	GDestroyNotify destroy;
-	gboolean lazy; /* smd_store_run_lazy_async() */
-	GTask *task;   /* async callers */
+	gboolean lazy;	 /* smd_store_run_lazy_async() */
+	GTask *task;	 /* async callers */
+	SmdStore *store; /* async callers: counted in its in_flight */
 	/* sync callers */
 	GMutex *mutex;
 	GCond *cond;
@@ -44,6 +45,9 @@ struct _SmdStore {
 	sqlite3 *reader_db;
 	GThread *reader;
 	GAsyncQueue *reads;
+	/* async operations whose callback has not run yet: a stop waits for
+	 * them, so what they log (the portal's events) is not lost */
+	gint in_flight;
 };
 
 G_DEFINE_TYPE(SmdStore, smd_store, G_TYPE_OBJECT)
@@ -584,6 +588,21 @@ smd_store_task_data_free(gpointer p)
 	g_free(td);
 }
 
+/* With the task, once its callback has run: the operation's answer is in. */
+static void
+smd_store_op_free(gpointer p)
+{
+	SmdStoreOp *op = p;
+	g_atomic_int_dec_and_test(&op->store->in_flight);
+	g_free(op);
+}
+
+gboolean
+smd_store_is_idle(SmdStore *self)
+{
+	return g_atomic_int_get(&self->in_flight) == 0;
+}
+
 static void
 smd_store_queue(SmdStore *self, GAsyncQueue *queue, gboolean lazy, SmdStoreFunc func, gpointer data,
 		GDestroyNotify destroy, GAsyncReadyCallback callback, gpointer user_data)
@@ -613,8 +632,10 @@ smd_store_queue(SmdStore *self, GAsyncQueue *queue, gboolean lazy, SmdStoreFunc 
 	op->data = data;
 	op->lazy = lazy;
 	op->task = task;
+	op->store = self;
+	g_atomic_int_inc(&self->in_flight);
 	g_task_set_check_cancellable(task, FALSE);
-	g_object_set_data_full(G_OBJECT(task), "smd-store-op", op, g_free);
+	g_object_set_data_full(G_OBJECT(task), "smd-store-op", op, smd_store_op_free);
 	g_async_queue_push(queue, op);
 }
 

@@ -47,6 +47,9 @@ gpointer smd_store_run_get_data(GAsyncResult *result);
 /* Blocks until the operation is committed; not from the worker thread. */
 gboolean smd_store_run_sync(SmdStore *self, SmdStoreFunc func, gpointer data, GError **error);
 
+/* TRUE when every async operation's callback has run (a stop waits for it). */
+gboolean smd_store_is_idle(SmdStore *self);
+
 /* Brings @db from its user_version up to @target (for the tests: any
  * intermediate version). */
 gboolean smd_store_migrate(sqlite3 *db, guint target, GError **error);

@@ -24,6 +24,7 @@ import email.utils
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import smtplib
@@ -614,6 +615,25 @@ def failsync_env(name, **settings):
     if "ASAN_OPTIONS" in os.environ:  # the shim comes before ASan's runtime
         env["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"] + ":verify_asan_link_order=0"
     return env
+
+
+def held_message_link(gw, mx, sender="doctor@org.test", recipient="pat@plain.test",
+                      number="+31612345678"):
+    """Registers @number for @recipient, sends a message that @gw holds
+    (@mx, the recipient's, has no STARTTLS) and returns the token of the
+    link (/m/TOKEN) in the invitation @mx gets; None if none comes."""
+    wait_for(lambda: os.path.exists(gw.db_path))
+    con = sqlite3.connect(gw.db_path, timeout=10)
+    with con:
+        con.execute("INSERT INTO phones (address, number, registered_by, registered_at) "
+                    "VALUES (?, ?, 't', 0)", (recipient, number))
+    con.close()
+    before = len(mx.messages())
+    gw.send(sender, recipient, make_message(sender, recipient, "x", "y\n"))
+    if not wait_for(lambda: len(mx.messages()) > before, 20):
+        return None
+    found = re.search(rb"/m/([A-Za-z0-9_-]{32})", mx.messages()[-1][0].replace(b"=\r\n", b""))
+    return found.group(1).decode() if found else None
 
 
 class Gateway:

@@ -166,6 +166,40 @@ def test_sigterm_finishes_running_delivery():
         ok(len(slow.delivered) == 1, "after a restart nothing is delivered twice")
 
 
+def test_sigterm_logs_stored_portal_events():
+    """A portal event is logged once it is stored; a SIGTERM while the store
+    writes it (each flush a second late here) waits for that, so the
+    journal has it too, not the database only."""
+    import http.client
+    import re
+    import signal
+    slow = os.path.join(smdtest.tmpdir("sync-"), "slow")
+    env = smdtest.failsync_env("portal events logged at a stop", SMD_SLOW_SYNC=slow)
+    if env is None:
+        return
+    pport = smdtest.free_port()
+    with TestMX() as plain, TestMX(starttls=True) as org, \
+            Gateway({"plain.test": plain, "org.test": org},
+                    extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                      "public-url": f"http://127.0.0.1:{pport}"}},
+                    env=env) as gw:
+        token = smdtest.held_message_link(gw, plain)
+        ok(token is not None, "the invitation is sent")
+        open(slow, "w").close()
+        con = http.client.HTTPConnection("127.0.0.1", pport, timeout=20)
+        con.request("GET", f"/m/{token}")
+        ok(con.getresponse().status == 200, "the recipient opens the link")
+        con.close()
+        gw.proc.send_signal(signal.SIGTERM)
+        rc = gw.proc.wait(timeout=30)
+        os.unlink(slow)
+        ok(rc == 0, "clean exit", rc)
+        ok(re.search(r"page-opened to=<pat@plain.test>", gw.log()) is not None,
+           "the page-opened event is in the log", gw.log()[-800:])
+        ok(gw.query("SELECT count(*) AS n FROM events WHERE kind = 'page-opened'")[0]["n"] == 1,
+           "and in the store")
+
+
 def test_flushes_per_message():
     """Only the commit before a 250 is flushed: at a low rate, one message
     at a time, each costs one fsync of the store's WAL, and its delivery's
@@ -202,4 +236,5 @@ def test_flushes_per_message():
 if __name__ == "__main__":
     gateway_or_skip()
     smdtest.main([test_kill9_mid_stream, test_sigterm_finishes_running_delivery,
+                  test_sigterm_logs_stored_portal_events,
                   test_flushes_per_message])

@@ -203,7 +203,6 @@ def test_admin_api():
             ok(rc != 0 and "Error.Config" in out and "[nonsense]" in out,
                "Reload of a broken file: a typed error naming it", out)
 
-            import sqlite3
             con = sqlite3.connect(gw.db_path, timeout=10)
             with con:
                 con.execute("UPDATE links SET locked = 1, failures = 10 WHERE kind = 'recipient'")
@@ -267,17 +266,8 @@ def test_events_announced_once_stored():
                         args=["--session-bus", "--no-polkit"], env=env) as gw:
             ok(wait_for(lambda: gdbus(address, "GetStatistics")[0] == 0, 20),
                "the daemon owns org.secumailer.Gateway1")
-            wait_for(lambda: os.path.exists(gw.db_path))
-            con = sqlite3.connect(gw.db_path, timeout=10)
-            with con:
-                con.execute("INSERT INTO phones (address, number, registered_by, "
-                            "registered_at) VALUES ('pat@plain.test', '+31612345678', 't', 0)")
-            con.close()
-            gw.send("doctor@org.test", "pat@plain.test",
-                    smdtest.make_message("doctor@org.test", "pat@plain.test", "x", "y\n"))
-            ok(wait_for(lambda: plain.messages(), 20), "the invitation is sent")
-            token = re.search(rb"/m/([A-Za-z0-9_-]{32})",
-                              plain.messages()[0][0].replace(b"=\r\n", b"")).group(1).decode()
+            token = smdtest.held_message_link(gw, plain)
+            ok(token is not None, "the invitation is sent")
             monitor_out = os.path.join(gw.workdir, "monitor.txt")
             monitor = start_monitor(address, monitor_out)
             open(slow, "w").close()
