@@ -617,17 +617,23 @@ def failsync_env(name, **settings):
     return env
 
 
+def register_phone(gw, address, number):
+    """A number in the directory, as staff would set it (the daemon has the
+    database open; SQLite's locking makes this safe)."""
+    wait_for(lambda: os.path.exists(gw.db_path))
+    con = sqlite3.connect(gw.db_path, timeout=10)
+    with con:
+        con.execute("INSERT INTO phones (address, number, registered_by, registered_at) "
+                    "VALUES (?, ?, 't', 0)", (address, number))
+    con.close()
+
+
 def held_message_link(gw, mx, sender="doctor@org.test", recipient="pat@plain.test",
                       number="+31612345678"):
     """Registers @number for @recipient, sends a message that @gw holds
     (@mx, the recipient's, has no STARTTLS) and returns the token of the
     link (/m/TOKEN) in the invitation @mx gets; None if none comes."""
-    wait_for(lambda: os.path.exists(gw.db_path))
-    con = sqlite3.connect(gw.db_path, timeout=10)
-    with con:
-        con.execute("INSERT INTO phones (address, number, registered_by, registered_at) "
-                    "VALUES (?, ?, 't', 0)", (recipient, number))
-    con.close()
+    register_phone(gw, recipient, number)
     before = len(mx.messages())
     gw.send(sender, recipient, make_message(sender, recipient, "x", "y\n"))
     if not wait_for(lambda: len(mx.messages()) > before, 20):

@@ -63,17 +63,6 @@ def sms_lines(gw):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def register_phone(gw, address, number):
-    """A number in the directory, as staff would set it (the daemon has the
-    database open; SQLite's locking makes this safe)."""
-    wait_for(lambda: os.path.exists(gw.db_path))
-    con = sqlite3.connect(gw.db_path, timeout=10)
-    with con:
-        con.execute("INSERT INTO phones (address, number, registered_by, registered_at) "
-                    "VALUES (?, ?, 't', 0)", (address, number))
-    con.close()
-
-
 def link_from(raw, kind):
     text = raw.decode("utf-8", "replace").replace("=\r\n", "")
     found = re.findall(r"http://127\.0\.0\.1:\d+/" + kind + r"/([A-Za-z0-9_-]{32})", text)
@@ -363,7 +352,7 @@ def test_unknown_links_and_lockout():
         ok(len(bodies) == 1, "unknown and malformed links get the very same page")
 
         # a registered number, then an invitation
-        register_phone(gw, "pat@plain.test", "+31612345678")
+        smdtest.register_phone(gw, "pat@plain.test", "+31612345678")
         gw.send("doctor@org.test", "pat@plain.test",
                 smdtest.make_message("doctor@org.test", "pat@plain.test", "x", "y\n"))
         ok(wait_for(lambda: plain.messages(), 20), "invitation sent")
@@ -402,7 +391,7 @@ def test_retention():
                     extra={"portal": {"listen": f"127.0.0.1:{pport}",
                                       "public-url": f"http://127.0.0.1:{pport}"},
                            "store": {"retention": "3s"}}) as gw:
-        register_phone(gw, "pat@plain.test", "+31612345678")
+        smdtest.register_phone(gw, "pat@plain.test", "+31612345678")
         gw.send("doctor@org.test", "pat@plain.test",
                 smdtest.make_message("doctor@org.test", "pat@plain.test", "x", "y\n"))
         ok(wait_for(lambda: plain.messages(), 20), "invitation sent")
@@ -472,7 +461,7 @@ def test_portal_options_and_http_sms():
                "nor POST a number")
 
             # staff (later: the admin app) registered the number
-            register_phone(gw, "pat@plain.test", "+32470123456")
+            smdtest.register_phone(gw, "pat@plain.test", "+32470123456")
             gw.send("doctor@org.test", "pat@plain.test",
                     smdtest.make_message("doctor@org.test", "pat@plain.test", "Lab 43", "y\n"))
             ok(wait_for(lambda: plain.messages(), 20), "invitation")
@@ -526,7 +515,7 @@ def test_sessions():
             Gateway({"plain.test": plain, "org.test": org},
                     extra={"portal": {"listen": f"127.0.0.1:{pport}",
                                       "public-url": f"http://127.0.0.1:{pport}"}}) as gw:
-        register_phone(gw, "pat@plain.test", "+31612345678")
+        smdtest.register_phone(gw, "pat@plain.test", "+31612345678")
         for subject in ("First", "Second"):
             gw.send("doctor@org.test", "pat@plain.test",
                     smdtest.make_message("doctor@org.test", "pat@plain.test", subject, "y\n"))
