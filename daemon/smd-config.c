@@ -855,6 +855,7 @@ smd_config_load_from_data(const gchar *path, const gchar *data, gsize len, GErro
 	g_autoptr(GError) error_local = NULL;
 	SmdConfigParser p = {.path = path, .kf = kf, .lines = lines};
 
+	g_atomic_ref_count_init(&c->ref_count);
 	c->path = g_strdup(path);
 	c->smtp_listen = g_ptr_array_new_with_free_func(g_object_unref);
 	c->relay_networks = g_ptr_array_new_with_free_func(g_object_unref);
@@ -911,10 +912,19 @@ smd_config_load(const gchar *path, GError **error)
 	return smd_config_load_from_data(path, data, len, error);
 }
 
-void
-smd_config_free(SmdConfig *c)
+const SmdConfig *
+smd_config_ref(const SmdConfig *config)
 {
-	if (c == NULL)
+	g_atomic_ref_count_inc(&((SmdConfig *)config)->ref_count);
+	return config;
+}
+
+void
+smd_config_unref(const SmdConfig *config)
+{
+	SmdConfig *c = (SmdConfig *)config;
+
+	if (c == NULL || !g_atomic_ref_count_dec(&c->ref_count))
 		return;
 	g_free(c->path);
 	g_clear_pointer(&c->smtp_listen, g_ptr_array_unref);

@@ -19,7 +19,10 @@ typedef struct {
 	guint16 port;
 } SmdRoute;
 
+/* Reference-counted: whatever outlives a reload (a session, a delivery)
+ * holds the configuration it started with, and the last one frees it. */
 typedef struct {
+	gatomicrefcount ref_count;
 	gchar *path; /* the file it was read from */
 
 	/* [smtp] */
@@ -86,8 +89,9 @@ typedef struct {
 SmdConfig *smd_config_load(const gchar *path, GError **error);
 SmdConfig *smd_config_load_from_data(const gchar *path, const gchar *data, gsize len,
 				     GError **error);
-void smd_config_free(SmdConfig *config);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdConfig, smd_config_free)
+const SmdConfig *smd_config_ref(const SmdConfig *config);
+void smd_config_unref(const SmdConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdConfig, smd_config_unref)
 
 /* Delay before attempt number @attempt (1 = first retry). */
 guint smd_config_retry_delay(const SmdConfig *config, guint attempt);

@@ -29,6 +29,7 @@ static void
 smd_delivery_run_free(gpointer p)
 {
 	SmdDeliveryRun *run = p;
+	smd_config_unref(run->config);
 	g_bytes_unref(run->message);
 	g_clear_pointer(&run->hops, g_ptr_array_unref);
 	g_clear_pointer(&run->hops_owner, g_ptr_array_unref);
@@ -121,7 +122,7 @@ smd_delivery_run_async(const SmdConfig *config, SmdJob *job, GPtrArray *hops,
 	GTask *task = g_task_new(NULL, cancellable, callback, user_data);
 	SmdDeliveryRun *run = g_new0(SmdDeliveryRun, 1);
 
-	run->config = config;
+	run->config = smd_config_ref(config);
 	run->job = job;
 	run->message = g_bytes_ref(message);
 	run->last_reason = g_strdup(_("no next hop could be reached"));

@@ -34,8 +34,9 @@ struct _SmdEngine {
 	SmdStore *store;
 	SmdVault *vault;
 	SmdQueue *queue;
-	SmdBudget *intake;	/* memory of messages being received, smd-budget.h */
-	GPtrArray *old_configs; /* still read by sessions and runs begun before a reload */
+	SmdBudget *intake; /* memory of messages being received, smd-budget.h */
+	/* what the process started with: sockets and store follow only it */
+	const SmdConfig *first_config;
 	guint expiry_id;
 	gboolean expiring;
 };
@@ -337,6 +338,7 @@ smd_engine_new(SmdConfig *config, GError **error)
 	g_autofree gchar *check = NULL;
 
 	self->config = config;
+	self->first_config = smd_config_ref(config);
 	self->intake = smd_budget_new(config->max_message_memory, 0);
 	if (g_mkdir_with_parents(config->store_directory, 0700) != 0) {
 		g_set_error(error, SMD_ERROR, SMD_ERROR_STORE,
@@ -436,13 +438,10 @@ smd_engine_warn_restart(const SmdConfig *old, const SmdConfig *new)
 void
 smd_engine_reload(SmdEngine *self, SmdConfig *config)
 {
-	/* compared with what runs: the first configuration (old_configs
-	 * keeps them all, oldest first) */
-	smd_engine_warn_restart(self->old_configs->len > 0 ? g_ptr_array_index(self->old_configs, 0)
-							   : self->config,
-				config);
-	/* the old one stays alive: running sessions and deliveries read it */
-	g_ptr_array_add(self->old_configs, self->config);
+	/* compared with what runs: the configuration it started with */
+	smd_engine_warn_restart(self->first_config, config);
+	/* running sessions and deliveries hold the old one while they need it */
+	smd_config_unref(self->config);
 	self->config = config;
 	smd_budget_set_limit(self->intake, config->max_message_memory);
 	smd_queue_set_config(self->queue, config);
@@ -487,8 +486,8 @@ smd_engine_finalize(GObject *object)
 	g_clear_object(&self->queue);
 	g_clear_object(&self->store);
 	g_clear_object(&self->vault);
-	g_clear_pointer(&self->config, smd_config_free);
-	g_clear_pointer(&self->old_configs, g_ptr_array_unref);
+	g_clear_pointer(&self->config, smd_config_unref);
+	g_clear_pointer(&self->first_config, smd_config_unref);
 	g_clear_pointer(&self->intake, smd_budget_free);
 	G_OBJECT_CLASS(smd_engine_parent_class)->finalize(object);
 }
@@ -506,5 +505,4 @@ smd_engine_class_init(SmdEngineClass *klass)
 static void
 smd_engine_init(SmdEngine *self)
 {
-	self->old_configs = g_ptr_array_new_with_free_func((GDestroyNotify)smd_config_free);
 }

@@ -1310,7 +1310,8 @@ smd_portal_config_changed_cb(SmdEngine *engine, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 	SmdSmsProvider *sms;
 
-	self->config = smd_engine_get_config(engine);
+	smd_config_unref(self->config);
+	self->config = smd_config_ref(smd_engine_get_config(engine));
 	smd_budget_set_limit(self->budget, self->config->portal_max_message_memory);
 	sms = smd_sms_provider_new_from_config(self->config, &error);
 	if (sms == NULL) {
@@ -1353,7 +1354,7 @@ smd_portal_new(SmdEngine *engine, GError **error)
 	g_autoptr(GError) error_local = NULL;
 
 	self->engine = g_object_ref(engine);
-	self->config = config;
+	self->config = smd_config_ref(config);
 	g_signal_connect_object(engine, "config-changed", G_CALLBACK(smd_portal_config_changed_cb),
 				self, 0);
 	self->store = smd_engine_get_store(engine);
@@ -1423,6 +1424,7 @@ smd_portal_finalize(GObject *object)
 	g_clear_pointer(&self->budget, smd_budget_free);
 	g_clear_object(&self->sms);
 	g_clear_object(&self->engine);
+	g_clear_pointer(&self->config, smd_config_unref);
 	g_hash_table_unref(self->sessions);
 	g_hash_table_unref(self->recent);
 	g_hash_table_unref(self->opening);

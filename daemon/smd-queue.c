@@ -18,7 +18,7 @@
 
 struct _SmdQueue {
 	GObject parent_instance;
-	const SmdConfig *config; /* borrowed from the engine */
+	const SmdConfig *config; /* a reference: the engine's, until a reload */
 	SmdStore *store;
 	SmdVault *vault;
 	GHashTable *domains; /* recipient domain → SmdQueueDomain, while it has jobs
@@ -640,7 +640,8 @@ smd_queue_load(SmdQueue *self, GError **error)
 void
 smd_queue_set_config(SmdQueue *self, const SmdConfig *config)
 {
-	self->config = config;
+	smd_config_unref(self->config);
+	self->config = smd_config_ref(config);
 	/* routes may have changed: every domain is looked up again, and
 	 * lookups under the old configuration are not waited for */
 	self->config_at = g_get_monotonic_time();
@@ -680,7 +681,7 @@ SmdQueue *
 smd_queue_new(const SmdConfig *config, SmdStore *store, SmdVault *vault)
 {
 	SmdQueue *self = g_object_new(SMD_TYPE_QUEUE, NULL);
-	self->config = config;
+	self->config = smd_config_ref(config);
 	self->store = g_object_ref(store);
 	self->vault = g_object_ref(vault);
 	self->tick_id = g_timeout_add_seconds(1, smd_queue_tick_cb, self);
@@ -700,6 +701,7 @@ smd_queue_finalize(GObject *object)
 	g_sequence_free(self->waiting);
 	g_clear_object(&self->store);
 	g_clear_object(&self->vault);
+	g_clear_pointer(&self->config, smd_config_unref);
 	g_clear_object(&self->cancellable);
 	g_clear_object(&self->lookup_cancellable);
 	G_OBJECT_CLASS(smd_queue_parent_class)->finalize(object);

@@ -183,6 +183,7 @@ smd_client_free(gpointer p)
 {
 	SmdClient *c = p;
 	smd_client_handshake_ended(c);
+	smd_config_unref(c->config);
 	g_free(c->host);
 	g_free(c->server_name);
 	g_free(c->sender);
@@ -1013,7 +1014,7 @@ smd_smtp_client_deliver_async(const SmdConfig *config, const gchar *host, guint1
 	SmdClient *c = g_new0(SmdClient, 1);
 	GTask *task = g_task_new(NULL, cancellable, callback, user_data);
 
-	c->config = config;
+	c->config = smd_config_ref(config);
 	c->host = g_strdup(host);
 	c->port = port;
 	c->server_name = g_strdup(server_name);

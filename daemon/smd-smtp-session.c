@@ -868,7 +868,7 @@ smd_smtp_session_new(SmdEngine *engine, GSocketConnection *connection,
 	g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address(connection, NULL);
 
 	self->engine = g_object_ref(engine);
-	self->config = smd_engine_get_config(engine);
+	self->config = smd_config_ref(smd_engine_get_config(engine));
 	self->socket_conn = g_object_ref(connection);
 	self->stream = G_IO_STREAM(g_object_ref(connection));
 	if (tls_certificate != NULL)
@@ -923,6 +923,7 @@ smd_smtp_session_finalize(GObject *object)
 
 	g_clear_pointer(&self->data, smd_data_reader_free);
 	smd_smtp_session_uncharge(self);
+	g_clear_pointer(&self->config, smd_config_unref);
 	g_clear_object(&self->engine);
 	g_clear_object(&self->socket_conn);
 	g_clear_object(&self->stream);
