@@ -228,9 +228,11 @@ typedef struct {
 	guint64 factor;
 } SmdUnit;
 
-/* A decimal number with one of @units as its suffix ("" included). */
+/* A decimal number with one of @units as its suffix ("" included), in
+ * any case unless @exact_case. */
 static gboolean
-smd_parse_with_unit(const gchar *text, const SmdUnit *units, guint64 max, guint64 *out)
+smd_parse_with_unit(const gchar *text, const SmdUnit *units, gboolean exact_case, guint64 max,
+		    guint64 *out)
 {
 	gchar *end = NULL;
 	guint64 value;
@@ -239,7 +241,7 @@ smd_parse_with_unit(const gchar *text, const SmdUnit *units, guint64 max, guint6
 		return FALSE;
 	value = g_ascii_strtoull(text, &end, 10);
 	for (const SmdUnit *u = units; u->suffix != NULL; u++) {
-		if (g_ascii_strcasecmp(end, u->suffix) != 0)
+		if ((exact_case ? strcmp(end, u->suffix) : g_ascii_strcasecmp(end, u->suffix)) != 0)
 			continue;
 		if (value > max / u->factor)
 			return FALSE;
@@ -255,7 +257,8 @@ smd_parse_duration(const gchar *text, guint *seconds)
 	static const SmdUnit units[] = {{"", 1},     {"s", 1},	   {"m", 60},
 					{"h", 3600}, {"d", 86400}, {NULL, 0}};
 	guint64 value = 0;
-	if (!smd_parse_with_unit(text, units, G_MAXUINT, &value))
+	/* lower case only: "1M" is a month to some, and would be a minute */
+	if (!smd_parse_with_unit(text, units, TRUE, G_MAXUINT, &value))
 		return FALSE;
 	*seconds = (guint)value;
 	return TRUE;
@@ -282,7 +285,7 @@ smd_parse_size(const gchar *text, guint64 *bytes)
 {
 	static const SmdUnit units[] = {
 	    {"", 1}, {"K", 1024}, {"M", 1024 * 1024}, {"G", 1024 * 1024 * 1024}, {NULL, 0}};
-	return smd_parse_with_unit(text, units, G_MAXUINT64, bytes);
+	return smd_parse_with_unit(text, units, FALSE, G_MAXUINT64, bytes);
 }
 
 gboolean
@@ -334,9 +337,11 @@ smd_config_duration(SmdConfigParser *p, const gchar *group, const gchar *key, gu
 	if (value == NULL)
 		return TRUE;
 	if (!smd_parse_duration(value, out) || *out == 0)
-		return smd_config_fail(p, group, key, error,
-				       _("“%s” is not a duration (for example 30s, 5m, 2h, 5d)"),
-				       value);
+		return smd_config_fail(
+		    p, group, key, error,
+		    _("“%s” is not a duration: a number with s, m, h or d in lower "
+		      "case (for example 30s, 5m, 2h, 5d)"),
+		    value);
 	return TRUE;
 }
 
@@ -573,7 +578,8 @@ smd_config_parse_delivery(SmdConfigParser *p, SmdConfig *c, GError **error)
 			if (!smd_parse_duration(items[i], &secs) || secs == 0)
 				return smd_config_fail(
 				    p, "delivery", "retry-schedule", error,
-				    _("“%s” is not a duration (for example 30s, 5m, 2h)"),
+				    _("“%s” is not a duration: a number with s, m, h or d in lower "
+				      "case (for example 30s, 5m, 2h, 5d)"),
 				    items[i]);
 			g_array_append_val(c->retry_schedule, secs);
 		}

@@ -115,6 +115,8 @@ test_errors_name_line_and_key(void)
 	expect_error("hostname", "hostname = 127.0.0.1", "t.conf:3: [smtp] hostname:");
 	expect_error("provider", "provider = pigeon", "t.conf:15: [sms] provider:");
 	expect_error("directory", "directory = relative/path", "t.conf:19: [store] directory:");
+	expect_error("directory", "directory = /var/lib/secumailer\nretention = 1M",
+		     "t.conf:20: [store] retention: “1M” is not a duration");
 	expect_error("notify-from", "notify-from = not an address",
 		     "t.conf:23: [organisation] notify-from:");
 	expect_error(NULL, "[smtp2]", "t.conf:25: [smtp2]: unknown group");
@@ -204,10 +206,15 @@ test_parsers(void)
 	g_assert_true(smd_parse_duration("5d", &secs));
 	g_assert_cmpuint(secs, ==, 5 * 86400);
 	g_assert_false(smd_parse_duration("5w", &secs));
+	/* "1M" would be a minute to the parser and a month to some readers */
+	g_assert_false(smd_parse_duration("1M", &secs));
+	g_assert_false(smd_parse_duration("2H", &secs));
 	g_assert_false(smd_parse_duration("-1", &secs));
 	g_assert_true(smd_parse_size("25M", &bytes));
 	g_assert_cmpuint(bytes, ==, 25 * 1024 * 1024);
 	g_assert_false(smd_parse_size("25MB", &bytes));
+	g_assert_true(smd_parse_size("512m", &bytes));
+	g_assert_cmpuint(bytes, ==, 512 * 1024 * 1024);
 	g_assert_true(smd_parse_host_port("[::1]:2525", 25, &host, &port));
 	g_assert_cmpstr(host, ==, "::1");
 	g_assert_cmpuint(port, ==, 2525);
