@@ -228,6 +228,28 @@ smd_ctl_log(SmdDbusGateway1 *proxy, GError **error)
 
 /* exit status of a command line that is not one (as many tools: 2) */
 #define SMD_CTL_USAGE 2
+#define SMD_CTL_UNREACHABLE 3 /* no bus, or no gateway on it */
+#define SMD_CTL_NOT_AUTHORIZED 4
+
+/* For scripts: a gateway that is down or a caller who may not is told
+ * apart from a refusal of what was asked (1). */
+static int
+smd_ctl_failure_code(const GError *error)
+{
+	if (error == NULL)
+		return EXIT_FAILURE;
+	if (g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED))
+		return SMD_CTL_NOT_AUTHORIZED;
+	if (g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+	    g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
+	    g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) ||
+	    g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_TIMED_OUT) ||
+	    g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED) ||
+	    g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_FILE_NOT_FOUND) ||
+	    error->domain == G_IO_ERROR)
+		return SMD_CTL_UNREACHABLE;
+	return EXIT_FAILURE;
+}
 
 static gboolean
 smd_ctl_command_known(const gchar *command, int nargs)
@@ -327,7 +349,7 @@ main(int argc, char **argv)
 	    "org.secumailer.Gateway1", "/org/secumailer/Gateway1", NULL, &error);
 	if (proxy == NULL) {
 		g_printerr(_("Cannot reach the SecuMailer service: %s\n"), error->message);
-		return EXIT_FAILURE;
+		return SMD_CTL_UNREACHABLE;
 	}
 	if (g_strcmp0(command, "requests") == 0 && argc == 2) {
 		rc = smd_ctl_requests(proxy, &error);
@@ -378,8 +400,12 @@ main(int argc, char **argv)
 		}
 	}
 	if (rc != EXIT_SUCCESS && error != NULL) {
+		rc = smd_ctl_failure_code(error);
 		g_dbus_error_strip_remote_error(error);
-		g_printerr("%s\n", error->message);
+		if (rc == SMD_CTL_UNREACHABLE)
+			g_printerr(_("Cannot reach the SecuMailer service: %s\n"), error->message);
+		else
+			g_printerr("%s\n", error->message);
 	}
 	return rc;
 }

@@ -127,8 +127,7 @@ def test_admin_api():
             ok(out.endswith(", 0, 0, 1, 0)]>},)"),
                "and per day: today's recipient is still waiting", out)
 
-            ctl = os.environ.get("SECUMAILERCTL") or os.path.join(smdtest.ROOT, "build", "daemon",
-                                                                  "secumailerctl")
+            ctl = ctl_binary()
             env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=address)
             p = subprocess.run([ctl, "--session", "stats"], capture_output=True, text=True, env=env)
             ok(p.returncode == 0 and "invited" in p.stdout, "secumailerctl stats", p.stdout + p.stderr)
@@ -336,6 +335,11 @@ def test_paging_by_keyset():
         bus.wait(5)
 
 
+def ctl_binary():
+    return os.environ.get("SECUMAILERCTL") or os.path.join(smdtest.ROOT, "build", "daemon",
+                                                           "secumailerctl")
+
+
 def test_unauthorized_callers_refused():
     bus, address = start_bus()
     try:
@@ -349,6 +353,20 @@ def test_unauthorized_callers_refused():
             rc, out = gdbus(address, "SetPhone", "pat@plain.test", "06 12345678")
             ok(rc != 0 and "AccessDenied" in out and gw.query("SELECT * FROM phones") == [],
                "and nothing changes", out)
+            env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=address)
+            p = subprocess.run([ctl_binary(), "--session", "stats"], capture_output=True,
+                               text=True, env=env)
+            ok(p.returncode == 4 and "Not authorized" in p.stderr,
+               "secumailerctl, not authorized: exit status 4", (p.returncode, p.stderr))
+        # the gateway has stopped; the bus is still there
+        p = subprocess.run([ctl_binary(), "--session", "stats"], capture_output=True, text=True,
+                           env=env)
+        ok(p.returncode == 3 and "Cannot reach the SecuMailer service" in p.stderr,
+           "secumailerctl, no gateway on the bus: exit status 3", (p.returncode, p.stderr))
+        p = subprocess.run([ctl_binary(), "--session", "stats"], capture_output=True, text=True,
+                           env=dict(env, DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent"))
+        ok(p.returncode == 3 and "Cannot reach the SecuMailer service" in p.stderr,
+           "secumailerctl, no bus: exit status 3", (p.returncode, p.stderr))
     finally:
         bus.terminate()
         bus.wait(5)
