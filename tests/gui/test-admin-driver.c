@@ -466,6 +466,46 @@ unreachable_scenario(void)
 	WAIT_UNTIL(g_strcmp0(main_state(), "main") == 0, "Retry reconnects once it runs again");
 }
 
+/* Whether @widget lies wholly inside the window's visible area. */
+static gboolean
+in_view(GtkWidget *widget)
+{
+	graphene_rect_t r;
+	GtkWidget *top = GTK_WIDGET(window);
+
+	return gtk_widget_get_mapped(widget) && gtk_widget_compute_bounds(widget, top, &r) &&
+	       r.origin.y >= 0 && r.origin.y + r.size.height <= gtk_widget_get_height(top) &&
+	       r.origin.x >= 0 && r.origin.x + r.size.width <= gtk_widget_get_width(top);
+}
+
+/* Many requests: whichever one is chosen, the number field and Submit
+ * are on screen (they were below the list, out of sight). */
+static void
+many_requests_scenario(void)
+{
+	GtkListBox *list;
+	GtkListBoxRow *row;
+	GtkWidget *phone, *submit;
+
+	adw_view_stack_set_visible_child_name(ADW_VIEW_STACK(find("view-stack")), "requests");
+	step("many-requests");
+	list = GTK_LIST_BOX(find("requests-list"));
+	WAIT_UNTIL(gtk_list_box_get_row_at_index(list, 30) != NULL, "31 requests are listed");
+	phone = find("requests-phone");
+	submit = find("requests-submit");
+	for (int i = 0; i <= 30; i += 15) {
+		g_autofree gchar *what = NULL;
+		row = gtk_list_box_get_row_at_index(list, i);
+		gtk_list_box_select_row(list, row);
+		settle(300);
+		what = g_strdup_printf(
+		    "request %d of 31 chosen: the number field and Submit are in view", i + 1);
+		if (i == 0)
+			screenshot("requests-many");
+		check(in_view(phone) && in_view(submit), what);
+	}
+}
+
 /* The bus the app talks to goes away (a restart of dbus): the app stays,
  * and says so. Run with the daemon's bus as the "system" bus, so that the
  * app's own (session) bus stays. */
@@ -545,6 +585,7 @@ main(int argc, char **argv)
 		deliveries_scenario();
 		other_pages_scenario();
 		unreachable_scenario();
+		many_requests_scenario();
 	}
 
 	gtk_window_destroy(GTK_WINDOW(window));

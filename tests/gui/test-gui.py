@@ -118,6 +118,10 @@ def test_admin_app():
             elif name == "start-daemon":
                 gw.start()
                 ok(wait_for(lambda: gdbus_ok(address), 20), "the daemon runs again")
+            elif name == "many-requests":
+                many = [f"p{i:02d}@plain.test" for i in range(30)]
+                gw.send("doctor@org.test", many,
+                        smdtest.make_message("doctor@org.test", many, "Results", "Hi\n"))
             elif name == "kill-bus":
                 bus.kill()
                 bus.wait(5)
