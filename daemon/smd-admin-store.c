@@ -260,7 +260,7 @@ smd_admin_store_revoke(sqlite3 *db, gpointer data, GError **error)
 		g_ptr_array_add(a->events,
 				smd_event_new(SMD_EVENT_INFO, "revoked", a->queue_id,
 					      (const gchar *)sqlite3_column_text(find, 1), detail,
-					      _("Message withdrawn by staff")));
+					      N_("Message withdrawn by staff")));
 		a->count++;
 	}
 	if (a->count == 0) {
@@ -296,7 +296,7 @@ smd_admin_store_unlock(sqlite3 *db, gpointer data, GError **error)
 	if (a->count > 0)
 		g_ptr_array_add(a->events,
 				smd_event_new(SMD_EVENT_INFO, "unlocked", NULL, address, detail,
-					      _("Portal links unlocked by staff")));
+					      N_("Portal links unlocked by staff")));
 	return smd_event_insert_all(db, a->events, error);
 }
 

@@ -27,6 +27,14 @@ smd_ctl_time(gint64 seconds)
 	return g_date_time_format(dt, "%Y-%m-%d %H:%M:%S");
 }
 
+/* The daemon stores an event's text in English (N_()); said in the
+ * caller's language. "" would give the catalogue's header. */
+static const gchar *
+smd_ctl_event_text(const gchar *message)
+{
+	return message[0] != '\0' ? _(message) : message;
+}
+
 static int
 smd_ctl_requests(SmdDbusGateway1 *proxy, GError **error)
 {
@@ -99,7 +107,7 @@ smd_ctl_print_events(SmdDbusGateway1 *proxy, gint64 after, guint limit, GError *
 				   &queue_id, &recipient, &detail)) {
 		g_autofree gchar *when = smd_ctl_time(time / G_USEC_PER_SEC);
 		g_print("%s %-7s %-16s %-22s %s%s%s%s\n", when, level, queue_id[0] ? queue_id : "-",
-			kind, message, recipient[0] ? " <" : "", recipient,
+			kind, smd_ctl_event_text(message), recipient[0] ? " <" : "", recipient,
 			recipient[0] ? ">" : "");
 		if (detail[0] != '\0')
 			g_print("    %s\n", detail);
@@ -201,7 +209,7 @@ smd_ctl_message(SmdDbusGateway1 *proxy, const gchar *queue_id, GError **error)
 	while (g_variant_iter_next(&iter, "(xx&s&s&s&s&s&s)", &id, &time, &level, &kind, &message,
 				   &qid, &recipient, &detail)) {
 		g_autofree gchar *when = smd_ctl_time(time / G_USEC_PER_SEC);
-		g_print("%s %-22s %s %s\n", when, kind, recipient, message);
+		g_print("%s %-22s %s %s\n", when, kind, recipient, smd_ctl_event_text(message));
 	}
 	return EXIT_SUCCESS;
 }

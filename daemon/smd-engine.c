@@ -132,7 +132,7 @@ smd_engine_accept_async(SmdEngine *self, SmdIncoming *incoming, GAsyncReadyCallb
 				 in->inbound_tls != NULL ? " " : "",
 				 in->inbound_tls != NULL ? in->inbound_tls : "");
 	g_ptr_array_add(msg->events, smd_event_new(SMD_EVENT_INFO, "received", in->queue_id, NULL,
-						   detail, _("Message received")));
+						   detail, N_("Message received")));
 	smd_store_run_async(self->store, smd_store_insert_message, msg,
 			    (GDestroyNotify)smd_new_message_free, smd_engine_accepted_cb,
 			    g_steal_pointer(&task));

@@ -19,8 +19,8 @@ typedef enum {
 typedef struct {
 	gint64 time; /* µs since the epoch */
 	SmdEventLevel level;
-	gchar *kind; /* received, delivered, deferred, held, bounced, … */
-	gchar *message;
+	gchar *kind;	/* received, delivered, deferred, held, bounced, … */
+	gchar *message; /* English, marked N_(): each front end translates it */
 	gchar *queue_id;
 	gchar *recipient;
 	gchar *detail; /* remote reply, TLS details; never message content */

@@ -133,7 +133,7 @@ smd_portal_invite(sqlite3 *db, gint64 message_id, gint64 recipient_id, const gch
 	g_ptr_array_add(notices, smd_notice_new(SMD_NOTICE_INVITATION, address, address, sender,
 						token, queue_id, received_at));
 	g_ptr_array_add(events, smd_event_new(SMD_EVENT_INFO, "invited", queue_id, address, NULL,
-					      _("Recipient invited to the portal")));
+					      N_("Recipient invited to the portal")));
 	return TRUE;
 }
 
@@ -192,10 +192,10 @@ smd_portal_store_held(sqlite3 *db, gpointer data, GError **error)
 		g_ptr_array_add(u->notices,
 				smd_notice_new(SMD_NOTICE_REGISTRATION, u->sender, r->address,
 					       u->sender, token, u->queue_id, u->received_at));
-		g_ptr_array_add(u->events,
-				smd_event_new(SMD_EVENT_INFO, "registration-requested", u->queue_id,
-					      r->address, u->sender,
-					      _("Sender asked for the recipient's mobile number")));
+		g_ptr_array_add(
+		    u->events,
+		    smd_event_new(SMD_EVENT_INFO, "registration-requested", u->queue_id, r->address,
+				  u->sender, N_("Sender asked for the recipient's mobile number")));
 	}
 	return smd_event_insert_all(db, u->events, error);
 }
@@ -378,7 +378,7 @@ smd_portal_store_register(sqlite3 *db, gpointer data, GError **error)
 	reg->notices = g_ptr_array_new_with_free_func((GDestroyNotify)smd_notice_free);
 	reg->events = smd_events_new();
 	if (!smd_portal_set_phone(db, reg->address, reg->number, requested_by, reg->client_address,
-				  reg->retention, _("Mobile number registered on the portal"),
+				  reg->retention, N_("Mobile number registered on the portal"),
 				  reg->notices, reg->events, error))
 		return FALSE;
 	return smd_event_insert_all(db, reg->events, error);
@@ -405,7 +405,7 @@ smd_portal_store_change_phone(sqlite3 *db, gpointer data, GError **error)
 	c->events = smd_events_new();
 	if (c->number != NULL) {
 		if (!smd_portal_set_phone(db, address, c->number, c->by, NULL, c->retention,
-					  _("Mobile number set by staff"), c->notices, c->events,
+					  N_("Mobile number set by staff"), c->notices, c->events,
 					  error))
 			return FALSE;
 	} else {
@@ -424,7 +424,7 @@ smd_portal_store_change_phone(sqlite3 *db, gpointer data, GError **error)
 		}
 		g_ptr_array_add(c->events,
 				smd_event_new(SMD_EVENT_INFO, "phone-removed", NULL, address,
-					      detail, _("Mobile number removed by staff")));
+					      detail, N_("Mobile number removed by staff")));
 	}
 	return smd_event_insert_all(db, c->events, error);
 }
@@ -534,7 +534,7 @@ smd_portal_store_pin_request(sqlite3 *db, gpointer data, GError **error)
 		return FALSE;
 	g_ptr_array_add(req->events,
 			smd_event_new(SMD_EVENT_INFO, "pin-requested", queue_id, address,
-				      req->client_address, _("Pin code requested")));
+				      req->client_address, N_("Pin code requested")));
 	return smd_event_insert_all(db, req->events, error);
 }
 
@@ -625,8 +625,8 @@ smd_portal_store_pin_check(sqlite3 *db, gpointer data, GError **error)
 				      c->verdict == SMD_PIN_LOCKED ? "link-locked" : "pin-failed",
 				      queue_id, address, c->client_address,
 				      c->verdict == SMD_PIN_LOCKED
-					  ? _("Link locked after too many wrong pin codes")
-					  : _("Wrong pin code entered")));
+					  ? N_("Link locked after too many wrong pin codes")
+					  : N_("Wrong pin code entered")));
 	return smd_event_insert_all(db, c->events, error);
 }
 
@@ -692,7 +692,7 @@ smd_portal_store_expire(sqlite3 *db, gpointer data, GError **error)
 				smd_event_new(SMD_EVENT_INFO, "expired",
 					      (const gchar *)sqlite3_column_text(find, 3),
 					      (const gchar *)sqlite3_column_text(find, 1), NULL,
-					      _("Held message expired and was destroyed")));
+					      N_("Held message expired and was destroyed")));
 	}
 	for (guint i = 0; i < messages->len; i++) {
 		gboolean destroyed = FALSE;

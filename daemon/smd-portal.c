@@ -482,7 +482,7 @@ smd_portal_sms_sent_cb(GObject *source, GAsyncResult *result, gpointer user_data
 
 	if (!smd_sms_provider_send_finish(SMD_SMS_PROVIDER(source), result, &error)) {
 		smd_portal_log(r->portal, SMD_EVENT_ERROR, "sms-failed", r->link->queue_id,
-			       r->link->address, error->message, _("The SMS could not be sent"));
+			       r->link->address, error->message, N_("The SMS could not be sent"));
 		smd_portal_finish(r, smd_page_sms_failed(r->lang, r->token, r->csrf));
 		return;
 	}
@@ -784,7 +784,7 @@ smd_portal_show_answer(SmdPortalRequest *r, SmdShowMode mode, guint index, gint6
 			smd_portal_send_attachment(r, g_ptr_array_index(view->attachments, index),
 						   content);
 			smd_portal_mark(r, 0, SMD_STATE_OPENED, "attachment-downloaded",
-					load->queue_id, _("Attachment downloaded on the portal"));
+					load->queue_id, N_("Attachment downloaded on the portal"));
 		} else {
 			smd_portal_finish(r, smd_page_not_found(r->lang));
 			return;
@@ -801,7 +801,7 @@ smd_portal_show_answer(SmdPortalRequest *r, SmdShowMode mode, guint index, gint6
 					     "attachment; filename=\"message.eml\"");
 		smd_portal_send_bytes(r, "message/rfc822", original);
 		smd_portal_mark(r, recipient_id, SMD_STATE_DOWNLOADED, "downloaded", load->queue_id,
-				_("Message downloaded on the portal"));
+				N_("Message downloaded on the portal"));
 		smd_portal_release(r);
 		return;
 	}
@@ -809,7 +809,7 @@ smd_portal_show_answer(SmdPortalRequest *r, SmdShowMode mode, guint index, gint6
 		g_autoptr(SmdMimeView) view = smd_mime_view_new(message);
 		if (!smd_portal_seen_recently(r->portal, "opened", load->queue_id, r->client))
 			smd_portal_mark(r, recipient_id, SMD_STATE_OPENED, "opened", load->queue_id,
-					_("Message opened on the portal"));
+					N_("Message opened on the portal"));
 		smd_portal_finish(r, smd_page_message(r->lang, view, r->token, r->csrf));
 	}
 }
@@ -993,7 +993,7 @@ smd_portal_recipient(SmdPortalRequest *r)
 		if (!smd_portal_seen_recently(r->portal, "page-opened", r->link->queue_id,
 					      r->client))
 			smd_portal_log(r->portal, SMD_EVENT_INFO, "page-opened", r->link->queue_id,
-				       r->link->address, r->client, _("Portal page opened"));
+				       r->link->address, r->client, N_("Portal page opened"));
 		smd_portal_finish(r, smd_page_recipient(r->lang, r->link, r->token, r->csrf));
 		return;
 	}

@@ -321,26 +321,26 @@ smd_queue_outcome_event(SmdJob *job, SmdRecipient *r)
 		if (r->tls.version == NULL)
 			return smd_event_new(SMD_EVENT_INFO, "delivered", job->queue_id, r->address,
 					     detail,
-					     _("Notification delivered without TLS (it holds "
-					       "only a link, no content)"));
+					     N_("Notification delivered without TLS (it holds "
+						"only a link, no content)"));
 		return smd_event_new(SMD_EVENT_INFO, "delivered", job->queue_id, r->address, detail,
-				     _("Delivered over TLS"));
+				     N_("Delivered over TLS"));
 	case SMD_OUTCOME_DEFERRED:
 		return smd_event_new(SMD_EVENT_WARNING, "deferred", job->queue_id, r->address,
-				     r->reply, _("Delivery deferred, will retry"));
+				     r->reply, N_("Delivery deferred, will retry"));
 	case SMD_OUTCOME_HELD:
 		return smd_event_new(
 		    SMD_EVENT_INFO, "held", job->queue_id, r->address, r->reply,
-		    _("Recipient server cannot receive over TLS; message held for the portal"));
+		    N_("Recipient server cannot receive over TLS; message held for the portal"));
 	case SMD_OUTCOME_QUARANTINED:
 		return smd_event_new(SMD_EVENT_ERROR, "quarantined", job->queue_id, r->address,
 				     r->reply,
-				     _("Stored message failed its integrity check; quarantined, "
-				       "never delivered"));
+				     N_("Stored message failed its integrity check; quarantined, "
+					"never delivered"));
 	case SMD_OUTCOME_BOUNCED:
 	default:
 		return smd_event_new(SMD_EVENT_ERROR, "bounced", job->queue_id, r->address,
-				     r->reply, _("Delivery failed permanently"));
+				     r->reply, N_("Delivery failed permanently"));
 	}
 }
 
@@ -531,7 +531,7 @@ smd_queue_body_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		 * store that failed is asked again later */
 		g_autoptr(SmdEvent) ev =
 		    smd_event_new(SMD_EVENT_ERROR, "store-error", run->job->queue_id, NULL,
-				  error->message, _("Stored message cannot be read"));
+				  error->message, N_("Stored message cannot be read"));
 		smd_event_log(ev);
 		if ((g_error_matches(error, SMD_ERROR, SMD_ERROR_STORE) ||
 		     g_error_matches(error, SMD_ERROR, SMD_ERROR_STORE_FULL)) &&

@@ -17,6 +17,7 @@
 
 #include "sma-column.h"
 #include "sma-deliveries-page.h"
+#include "sma-event.h"
 #include "sma-page.h"
 #include "sma-state.h"
 
@@ -502,7 +503,7 @@ sma_deliveries_page_history(GVariant *events)
 		g_autofree gchar *subtitle =
 		    g_strdup_printf("%s%s%s%s%s", when, recipient[0] != '\0' ? " · " : "",
 				    recipient, detail[0] != '\0' ? "\n" : "", detail);
-		GtkWidget *row = sma_deliveries_page_row(message, subtitle);
+		GtkWidget *row = sma_deliveries_page_row(sma_event_translate(message), subtitle);
 		if (g_strcmp0(level, "info") != 0)
 			gtk_widget_add_css_class(row, g_strcmp0(level, "error") == 0 ? "error"
 										     : "warning");

@@ -6,6 +6,7 @@
 
 #include "config.h"
 
+#include <glib/gi18n.h>
 #include <string.h>
 
 #include "sma-event.h"
@@ -25,13 +26,24 @@ struct _SmaEvent {
 
 G_DEFINE_TYPE(SmaEvent, sma_event, G_TYPE_OBJECT)
 
+/* The daemon stores an event's text in English; shown in the app's
+ * language (one catalogue for both). "" would give the catalogue's header. */
+const gchar *
+sma_event_translate(const gchar *message)
+{
+	return message[0] != '\0' ? g_dgettext(GETTEXT_PACKAGE, message) : message;
+}
+
 SmaEvent *
 sma_event_new(GVariant *row)
 {
 	SmaEvent *self = g_object_new(SMA_TYPE_EVENT, NULL);
+	const gchar *message = NULL;
 
-	g_variant_get(row, "(xxssssss)", &self->id, &self->time, &self->level, &self->kind,
-		      &self->message, &self->queue_id, &self->recipient, &self->detail);
+	g_variant_get(row, "(xxss&ssss)", &self->id, &self->time, &self->level, &self->kind,
+		      &message, &self->queue_id, &self->recipient, &self->detail);
+	/* what is shown is what a filter matches and an export holds */
+	self->message = g_strdup(sma_event_translate(message));
 	return self;
 }
 

@@ -167,8 +167,10 @@ screenshot(const gchar *name)
 		GtkSnapshot *snapshot = gtk_snapshot_new();
 		gdk_paintable_snapshot(paintable, snapshot, w, h);
 		node = gtk_snapshot_free_to_node(snapshot);
-		if (node == NULL)
+		if (node == NULL) {
+			gtk_widget_queue_draw(widget); /* a frame may have been skipped */
 			settle(100);
+		}
 	}
 	if (node == NULL)
 		fail("the window draws something");
@@ -474,8 +476,21 @@ in_view(GtkWidget *widget)
 	GtkWidget *top = GTK_WIDGET(window);
 
 	return gtk_widget_get_mapped(widget) && gtk_widget_compute_bounds(widget, top, &r) &&
-	       r.origin.y >= 0 && r.origin.y + r.size.height <= gtk_widget_get_height(top) &&
-	       r.origin.x >= 0 && r.origin.x + r.size.width <= gtk_widget_get_width(top);
+	       r.size.height > 0 && r.size.width > 0 && r.origin.y >= 0 &&
+	       r.origin.y + r.size.height <= gtk_widget_get_height(top) && r.origin.x >= 0 &&
+	       r.origin.x + r.size.width <= gtk_widget_get_width(top);
+}
+
+/* The log holds more than fits, and shows its end. */
+static gboolean
+log_shows_newest(void)
+{
+	GtkWidget *scrolled = gtk_widget_get_ancestor(find("log-list"), GTK_TYPE_SCROLLED_WINDOW);
+	GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment(GTK_SCROLLED_WINDOW(scrolled));
+	gdouble page = gtk_adjustment_get_page_size(adj);
+	gdouble upper = gtk_adjustment_get_upper(adj);
+
+	return page > 0 && upper > page && gtk_adjustment_get_value(adj) >= upper - page - 4;
 }
 
 /* Many requests: whichever one is chosen, the number field and Submit
@@ -550,6 +565,12 @@ dutch_scenario(void)
 		       shows_label("Pincode verstuurd") || shows_label("Bezorgd via TLS"),
 		   "status chips in Dutch");
 	screenshot("deliveries-nl");
+	/* the daemon stores them in English */
+	sma_window_show_page(window, "log");
+	WAIT_UNTIL(shows_label("Bericht ontvangen"), "the log's events in Dutch");
+	/* more events than fit (the many requests): the newest show */
+	WAIT_UNTIL(log_shows_newest(), "the log opens at its newest events");
+	screenshot("log-nl");
 }
 
 int

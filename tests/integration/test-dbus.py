@@ -134,6 +134,12 @@ def test_admin_api():
             p = subprocess.run([ctl, "--session", "log"], capture_output=True, text=True, env=env)
             ok(p.returncode == 0 and "phone-registered" in p.stdout, "secumailerctl log",
                p.stdout[-300:] + p.stderr)
+            p = subprocess.run([ctl, "--session", "log"], capture_output=True, text=True,
+                               env=dict(env, LANGUAGE="nl", LC_ALL="C.UTF-8"))
+            ok(p.returncode == 0 and "Bericht ontvangen" in p.stdout
+               and "Message received" not in p.stdout,
+               "secumailerctl log in Dutch: the daemon's English event texts translated",
+               p.stdout[-300:] + p.stderr)
             p = subprocess.run([ctl, "--session", "log", "-n", "1"], capture_output=True,
                                text=True, env=env)
             newest = gw.query("SELECT kind FROM events ORDER BY id DESC LIMIT 1")[0]["kind"]
