@@ -623,19 +623,20 @@ def register_phone(gw, address, number):
     wait_for(lambda: os.path.exists(gw.db_path))
     con = sqlite3.connect(gw.db_path, timeout=10)
     with con:
-        con.execute("INSERT INTO phones (address, number, registered_by, registered_at) "
-                    "VALUES (?, ?, 't', 0)", (address, number))
+        con.execute("INSERT OR REPLACE INTO phones (address, number, registered_by, "
+                    "registered_at) VALUES (?, ?, 't', 0)", (address, number))
     con.close()
 
 
 def held_message_link(gw, mx, sender="doctor@org.test", recipient="pat@plain.test",
-                      number="+31612345678"):
-    """Registers @number for @recipient, sends a message that @gw holds
-    (@mx, the recipient's, has no STARTTLS) and returns the token of the
-    link (/m/TOKEN) in the invitation @mx gets; None if none comes."""
+                      number="+31612345678", raw=None):
+    """Registers @number for @recipient, sends a message (@raw, or a short
+    one) that @gw holds (@mx, the recipient's, has no STARTTLS) and
+    returns the token of the link (/m/TOKEN) in the invitation @mx gets;
+    None if none comes."""
     register_phone(gw, recipient, number)
     before = len(mx.messages())
-    gw.send(sender, recipient, make_message(sender, recipient, "x", "y\n"))
+    gw.send(sender, recipient, raw or make_message(sender, recipient, "x", "y\n"))
     if not wait_for(lambda: len(mx.messages()) > before, 20):
         return None
     found = re.search(rb"/m/([A-Za-z0-9_-]{32})", mx.messages()[-1][0].replace(b"=\r\n", b""))
@@ -866,15 +867,23 @@ class Gateway:
 
 
 class Browser:
-    """Just enough of a browser: cookies, forms, no redirects followed."""
+    """Just enough of a browser: cookies, forms, no redirects followed;
+    with @tls over HTTPS, any certificate accepted."""
 
-    def __init__(self, port):
+    def __init__(self, port, tls=False):
         self.port = port
+        self.tls = tls
         self.cookies = {}
+
+    def connection(self, timeout=20):
+        if not self.tls:
+            return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                           context=insecure_client_context())
 
     def request(self, method, path, form=None, headers=None, raw=None):
         """raw: a body sent as it is, instead of the encoded form"""
-        con = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
+        con = self.connection()
         headers = dict(headers or {})
         body = raw
         if self.cookies:
@@ -893,10 +902,47 @@ class Browser:
         return resp, data
 
     def csrf(self):
-        return self.cookies.get("smd_csrf", "")
+        # over HTTPS the cookie is __Host-smd_csrf
+        return self.cookies.get("smd_csrf", self.cookies.get("__Host-smd_csrf", ""))
 
     def cookie_header(self):
         return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+
+
+def portal_session(gw, pport, plain, raw, b=None, tls=False):
+    """Sends @raw to pat@plain.test, whose number is registered, and opens
+    it on the portal with the pin (in browser @b, if given, which keeps
+    what it had open): (the browser, the link's token)."""
+    token = held_message_link(gw, plain, raw=raw)
+    ok(token is not None, "invitation sent")
+    b = b or Browser(pport, tls)
+    sms = os.path.join(gw.state_dir, "sms.jsonl")
+
+    def pins():
+        with contextlib.suppress(OSError), open(sms) as f:
+            return re.findall(r"\b(\d{6})\b", f.read())
+        return []
+    sent = len(pins())
+    b.request("GET", f"/m/{token}")
+    b.request("POST", f"/m/{token}/pin", {"csrf": b.csrf()})
+    ok(wait_for(lambda: len(pins()) > sent, 10), "pin sent")
+    pin = (pins() or ["000000"])[-1]
+    resp, _ = b.request("POST", f"/m/{token}/login", {"csrf": b.csrf(), "pin": pin})
+    ok(resp.status == 303, "logged in", resp.status)
+    return b, token
+
+
+def read_to_end(sock):
+    """What @sock still gives until the peer closes it (or it fails); closes it."""
+    received = b""
+    with contextlib.suppress(OSError):
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    sock.close()
+    return received
 
 
 def raw_http(port, request, timeout=10):

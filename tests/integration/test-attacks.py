@@ -402,38 +402,6 @@ def test_links_of_the_wrong_kind():
         ok(resp.status == 200, "the registration link itself works")
 
 
-def portal_session(gw, pport, plain, raw, b=None):
-    """Sends @raw to pat@plain.test, whose number is registered, and opens
-    it on the portal with the pin (in browser @b, if given, which keeps
-    what it had open): (the browser, the link's token)."""
-    smdtest.wait_for(lambda: os.path.exists(gw.db_path))
-    con = sqlite3.connect(gw.db_path, timeout=10)
-    with con:
-        con.execute("INSERT OR IGNORE INTO phones (address, number, registered_by, "
-                    "registered_at) VALUES ('pat@plain.test', '+31612345678', 't', 0)")
-    con.close()
-    invited = len(plain.messages())
-    gw.send("doctor@org.test", "pat@plain.test", raw)
-    ok(wait_for(lambda: len(plain.messages()) > invited, 20), "invitation sent")
-    token = re.search(rb"/m/([A-Za-z0-9_-]{32})",
-                      plain.messages()[-1][0].replace(b"=\r\n", b"")).group(1).decode()
-    b = b or Browser(pport)
-    sms = os.path.join(gw.state_dir, "sms.jsonl")
-
-    def pins():
-        with contextlib.suppress(OSError), open(sms) as f:
-            return re.findall(r"\b(\d{6})\b", f.read())
-        return []
-    sent = len(pins())
-    b.request("GET", f"/m/{token}")
-    b.request("POST", f"/m/{token}/pin", {"csrf": b.csrf()})
-    ok(wait_for(lambda: len(pins()) > sent, 10), "pin sent")
-    pin = (pins() or ["000000"])[-1]
-    resp, _ = b.request("POST", f"/m/{token}/login", {"csrf": b.csrf(), "pin": pin})
-    ok(resp.status == 303, "logged in", resp.status)
-    return b, token
-
-
 def test_attachment_name_injection():
     """An attachment named with CR LF and a header after it downloads with
     one Content-Disposition, the name percent-encoded: nothing injected."""
@@ -448,7 +416,7 @@ def test_attachment_name_injection():
             Gateway({"plain.test": plain, "org.test": org},
                     extra={"portal": {"listen": f"127.0.0.1:{pport}",
                                       "public-url": f"http://127.0.0.1:{pport}"}}) as gw:
-        b, token = portal_session(gw, pport, plain, raw)
+        b, token = smdtest.portal_session(gw, pport, plain, raw)
         con = __import__("http.client").client.HTTPConnection("127.0.0.1", pport, timeout=20)
         con.request("GET", f"/m/{token}/attachment/0", headers={"Cookie": b.cookie_header()})
         resp = con.getresponse()
@@ -487,8 +455,8 @@ def test_portal_message_memory():
                     extra={"portal": {"listen": f"127.0.0.1:{pport}",
                                       "public-url": f"http://127.0.0.1:{pport}",
                                       "max-message-memory": "1M"}}) as gw:
-        b, scan = portal_session(gw, pport, plain, m.as_bytes())
-        b, note = portal_session(gw, pport, plain, small, b)
+        b, scan = smdtest.portal_session(gw, pport, plain, m.as_bytes())
+        b, note = smdtest.portal_session(gw, pport, plain, small, b)
         request = (f"GET /m/%s/%s HTTP/1.1\r\nHost: x\r\n"
                    f"Cookie: {b.cookie_header()}\r\n\r\n")
 
@@ -558,14 +526,7 @@ def test_portal_message_memory():
         ok(resp.status == 200 and time.monotonic() - t0 < 5,
            "a download nobody reads is cut off after 30 s, and the memory is free again",
            f"{resp.status} after {time.monotonic() - t0:.1f} s")
-        received = b""
-        with contextlib.suppress(OSError):
-            while True:
-                chunk = slow.recv(65536)
-                if not chunk:
-                    break
-                received += chunk
-        slow.close()
+        received = smdtest.read_to_end(slow)
         ok(len(received) < 3 << 20, "the stalled download got only part of it",
            f"{len(received)} bytes")
         ok(gw.running, "the daemon is still running")

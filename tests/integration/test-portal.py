@@ -693,7 +693,60 @@ def test_portal_https():
         con.close()
 
 
+def test_portal_https_stalled_download():
+    """Over HTTPS too, a download nobody reads is cut off after 30 s and
+    what it held is free again, while the portal answers everyone else at
+    once: the cut shuts the socket down (libsoup's own timeout would end
+    the TLS connection with a close_notify that blocks the main loop on
+    the full socket)."""
+    pport = smdtest.free_port()
+    cert, key = smdtest.make_cert(smdtest.tmpdir("portal-"), "portal.test")
+    m = email.message.EmailMessage(policy=email.policy.SMTP)
+    m["From"], m["To"], m["Subject"] = "doctor@org.test", "pat@plain.test", "Scan"
+    m.set_content("The scan is attached.\n")
+    m.add_attachment(os.urandom(3 << 20), maintype="application", subtype="octet-stream",
+                     filename="scan.bin")
+    with TestMX() as plain, TestMX(starttls=True) as org, \
+            Gateway({"plain.test": plain, "org.test": org},
+                    extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                      "public-url": f"https://127.0.0.1:{pport}",
+                                      "tls-certificate": cert, "tls-key": key,
+                                      "max-message-memory": "1M"}}) as gw:
+        b, scan = smdtest.portal_session(gw, pport, plain, m.as_bytes(), tls=True)
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.settimeout(60)
+        raw.connect(("127.0.0.1", pport))
+        stalled = smdtest.insecure_client_context().wrap_socket(raw)
+        stalled.sendall(f"GET /m/{scan}/attachment/0 HTTP/1.1\r\nHost: x\r\n"
+                        f"Cookie: {b.cookie_header()}\r\n\r\n".encode())
+        t0 = time.monotonic()
+        time.sleep(2)
+        resp, _ = b.request("GET", f"/m/{scan}/view")
+        ok(resp.status == 503, "the stalled download holds the memory: the link gets 503",
+           resp.status)
+        slowest, freed = 0.0, None
+        while time.monotonic() - t0 < 50:
+            t1 = time.monotonic()
+            resp, page = b.request("GET", f"/m/{scan}/view")
+            slowest = max(slowest, time.monotonic() - t1)
+            if resp.status == 200:
+                freed = time.monotonic() - t0
+                break
+            time.sleep(0.5)
+        ok(freed is not None and 28 <= freed <= 45,
+           "the stalled HTTPS download is cut off after 30 s, and its memory is free again",
+           f"after {freed} s")
+        ok(slowest < 5, "meanwhile every request is answered at once",
+           f"the slowest took {slowest:.1f} s")
+        received = smdtest.read_to_end(stalled)
+        ok(len(received) < 3 << 20, "the stalled download got only part of it",
+           f"{len(received)} bytes")
+        ok(gw.running, "the daemon is still running")
+
+
 if __name__ == "__main__":
     smdtest.main([test_languages, test_portal_flow, test_unknown_links_and_lockout, test_retention,
                   test_portal_options_and_http_sms, test_trusted_proxy, test_portal_https,
+                  test_portal_https_stalled_download,
                   test_refused_requests, test_sessions])
