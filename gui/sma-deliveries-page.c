@@ -99,16 +99,44 @@ sma_deliveries_page_bind_text(GtkSignalListItemFactory *factory, GtkListItem *it
 	gtk_widget_set_tooltip_text(GTK_WIDGET(label), text);
 }
 
+/* One chip per state, in the order the recipients have them, with a count
+ * when several share it (a message to 30 had 30 chips, and the row pushed
+ * every other column aside); the tooltip names them. */
 static void
 sma_deliveries_page_fill_chips(GtkBox *box, SmaMessage *msg)
 {
+	guint n = sma_message_get_n_recipients(msg);
+	g_autoptr(GPtrArray) states = g_ptr_array_new();
 	GtkWidget *child;
 
 	while ((child = gtk_widget_get_first_child(GTK_WIDGET(box))) != NULL)
 		gtk_box_remove(box, child);
-	for (guint i = 0; i < sma_message_get_n_recipients(msg); i++) {
-		GtkWidget *chip = sma_state_chip_new(sma_message_get_state(msg, i));
-		gtk_widget_set_tooltip_text(chip, sma_message_get_recipient(msg, i));
+	for (guint i = 0; i < n; i++) {
+		const gchar *state = sma_message_get_state(msg, i);
+		if (!g_ptr_array_find_with_equal_func(states, state, g_str_equal, NULL))
+			g_ptr_array_add(states, (gpointer)state);
+	}
+	for (guint s = 0; s < states->len; s++) {
+		const gchar *state = g_ptr_array_index(states, s);
+		GtkWidget *chip = sma_state_chip_new(state);
+		g_autoptr(GString) who = g_string_new(NULL);
+		guint count = 0;
+
+		for (guint i = 0; i < n; i++) {
+			if (g_strcmp0(sma_message_get_state(msg, i), state) != 0)
+				continue;
+			g_string_append_printf(who, "%s%s", count > 0 ? "\n" : "",
+					       sma_message_get_recipient(msg, i));
+			count++;
+		}
+		if (count > 1) {
+			/* TRANSLATORS: a status chip for several recipients of a message,
+			 * e.g. "Delivered over TLS ×3" */
+			g_autofree gchar *text = g_strdup_printf(
+			    _("%1$s ×%2$u"), gtk_label_get_label(GTK_LABEL(chip)), count);
+			gtk_label_set_label(GTK_LABEL(chip), text);
+		}
+		gtk_widget_set_tooltip_text(chip, who->str);
 		gtk_box_append(box, chip);
 	}
 }

@@ -519,6 +519,10 @@ many_requests_scenario(void)
 			screenshot("requests-many");
 		check(in_view(phone) && in_view(submit), what);
 	}
+	sma_window_show_page(window, "deliveries");
+	WAIT_UNTIL(shows_label("Awaiting registration ×30"),
+		   "a message to 30 recipients in one state has one status chip, with the count");
+	screenshot("deliveries-many");
 }
 
 /* The bus the app talks to goes away (a restart of dbus): the app stays,
