@@ -16,6 +16,7 @@ import email.policy
 import os
 import re
 import select
+import signal
 import smtplib
 import socket
 import sqlite3
@@ -442,7 +443,7 @@ def test_portal_message_memory():
     6 requests waiting; more get a 503 page that says to come back. A
     client that stops reading its download (takes less than 32 KiB in
     30 s) is cut off, and what it held is free again; one who leaves while
-    it waits gets nothing opened."""
+    it waits gets nothing opened. The bound follows a reload."""
     pport = smdtest.free_port()
     m = email.message.EmailMessage(policy=email.policy.SMTP)
     m["From"], m["To"], m["Subject"] = "doctor@org.test", "pat@plain.test", "Scan"
@@ -519,16 +520,30 @@ def test_portal_message_memory():
            "but nothing is opened for the one who left while it waited",
            repr(gw.events("downloaded")))
 
+        def served_at_once(token, what):
+            t0 = time.monotonic()
+            resp, _ = b.request("GET", f"/m/{token}/view")
+            took = time.monotonic() - t0
+            ok(resp.status == 200 and took < 5, what, f"{resp.status} after {took:.1f} s")
+
         slow = stalled(scan, "attachment/0")
         time.sleep(38)
-        t0 = time.monotonic()
-        resp, page = b.request("GET", f"/m/{scan}/view")
-        ok(resp.status == 200 and time.monotonic() - t0 < 5,
-           "a download nobody reads is cut off after 30 s, and the memory is free again",
-           f"{resp.status} after {time.monotonic() - t0:.1f} s")
+        served_at_once(scan, "a download nobody reads is cut off after 30 s, and the memory is "
+                       "free again")
         received = smdtest.read_to_end(slow)
         ok(len(received) < 3 << 20, "the stalled download got only part of it",
            f"{len(received)} bytes")
+
+        # the bound follows a reload: with room, nobody waits for a stalled one
+        gw.extra["portal"]["max-message-memory"] = "512M"
+        gw.write_config()
+        gw.proc.send_signal(signal.SIGHUP)
+        ok(wait_for(lambda: "configuration reloaded" in gw.log(), 10), "reloaded with 512M")
+        slow = stalled(scan, "attachment/0")
+        time.sleep(1)
+        served_at_once(note, "after the reload another message opens beside a stalled "
+                       "download at once")
+        slow.close()
         ok(gw.running, "the daemon is still running")
 
 
