@@ -321,7 +321,10 @@ main(int argc, char **argv)
 	      "  revoke QUEUE-ID             withdraw a held message\n"
 	      "  unlock ADDRESS              unlock links locked by wrong pins\n"
 	      "  reload                      read the configuration again\n"
-	      "  log [-n N] [--follow]       the newest events of the log\n"));
+	      "  log [-n N] [--follow]       the newest events of the log\n"
+	      "\n"
+	      "Exit status: 0 done, 1 refused by the gateway, 2 not a valid command line,\n"
+	      "3 the gateway cannot be reached, 4 not authorized.\n"));
 	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
 	if (!g_option_context_parse(context, &argc, &argv, &error)) {
 		g_printerr("%s\n", error->message);
