@@ -248,6 +248,11 @@ smd_ctl_failure_code(const GError *error)
 		return EXIT_FAILURE;
 	if (g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED))
 		return SMD_CTL_NOT_AUTHORIZED;
+	/* D-Bus activation of a stopped gateway failed (the service file
+	 * starts nothing without systemd) */
+	if (error->domain == G_DBUS_ERROR && error->code >= G_DBUS_ERROR_SPAWN_EXEC_FAILED &&
+	    error->code <= G_DBUS_ERROR_SPAWN_NO_MEMORY)
+		return SMD_CTL_UNREACHABLE;
 	if (g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
 	    g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
 	    g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) ||
@@ -362,6 +367,9 @@ main(int argc, char **argv)
 		g_printerr(_("Cannot reach the SecuMailer service: %s\n"), error->message);
 		return SMD_CTL_UNREACHABLE;
 	}
+	/* polkit may ask for a password and give the user up to two minutes;
+	 * D-Bus's default 25 s would end that as "cannot reach" */
+	g_dbus_proxy_set_default_timeout(G_DBUS_PROXY(proxy), 150 * 1000);
 	if (g_strcmp0(command, "requests") == 0 && argc == 2) {
 		rc = smd_ctl_requests(proxy, &error);
 	} else if (g_strcmp0(command, "stats") == 0 && argc == 2) {

@@ -35,8 +35,10 @@ struct _SmdEngine {
 	SmdVault *vault;
 	SmdQueue *queue;
 	SmdBudget *intake; /* memory of messages being received, smd-budget.h */
-	/* what the process started with: sockets and store follow only it */
-	const SmdConfig *first_config;
+	/* what the process started with of smd_engine_restart_keys: sockets
+	 * and store follow only it (not the whole configuration: a reload must
+	 * not leave replaced SMS credentials in memory) */
+	gchar **started;
 	guint expiry_id;
 	gboolean expiring;
 };
@@ -330,6 +332,31 @@ smd_engine_check_key(sqlite3 *db, gpointer data, GError **error)
 	return TRUE;
 }
 
+/* What only a restart can change (sockets and the store), one string per
+ * entry of smd_engine_restart_names. */
+static const gchar *const smd_engine_restart_names[] = {"[smtp] listen", "[store] directory",
+							"[portal] listen/tls-certificate/tls-key"};
+
+static gchar **
+smd_engine_restart_keys(const SmdConfig *c)
+{
+	GString *listen = g_string_new(NULL);
+	gchar **keys = g_new0(gchar *, G_N_ELEMENTS(smd_engine_restart_names) + 1);
+
+	for (guint i = 0; i < c->smtp_listen->len; i++) {
+		g_autofree gchar *a = g_socket_connectable_to_string(
+		    G_SOCKET_CONNECTABLE(g_ptr_array_index(c->smtp_listen, i)));
+		g_string_append_printf(listen, "%s;", a);
+	}
+	keys[0] = g_string_free(listen, FALSE);
+	keys[1] = g_strdup(c->store_directory);
+	keys[2] =
+	    g_strdup_printf("%s\n%s\n%s", c->portal_listen != NULL ? c->portal_listen : "",
+			    c->portal_tls_certificate != NULL ? c->portal_tls_certificate : "",
+			    c->portal_tls_key != NULL ? c->portal_tls_key : "");
+	return keys;
+}
+
 SmdEngine *
 smd_engine_new(SmdConfig *config, GError **error)
 {
@@ -338,7 +365,7 @@ smd_engine_new(SmdConfig *config, GError **error)
 	g_autofree gchar *check = NULL;
 
 	self->config = config;
-	self->first_config = smd_config_ref(config);
+	self->started = smd_engine_restart_keys(config);
 	self->intake = smd_budget_new(config->max_message_memory, 0);
 	if (g_mkdir_with_parents(config->store_directory, 0700) != 0) {
 		g_set_error(error, SMD_ERROR, SMD_ERROR_STORE,
@@ -409,37 +436,26 @@ smd_engine_start(SmdEngine *self, GError **error)
 	return TRUE;
 }
 
-/* What only a restart can change: sockets and the store. @old is the
- * configuration the process started with, whatever reloads came since. */
+/* Logs what differs from what the process started with, whatever reloads
+ * came since. */
 static void
-smd_engine_warn_restart(const SmdConfig *old, const SmdConfig *new)
+smd_engine_warn_restart(SmdEngine *self, const SmdConfig *config)
 {
-	g_autoptr(GString) keys = g_string_new(NULL);
-	gboolean listen_same = old->smtp_listen->len == new->smtp_listen->len;
-	for (guint i = 0; listen_same && i < old->smtp_listen->len; i++) {
-		g_autofree gchar *a = g_socket_connectable_to_string(
-		    G_SOCKET_CONNECTABLE(g_ptr_array_index(old->smtp_listen, i)));
-		g_autofree gchar *b = g_socket_connectable_to_string(
-		    G_SOCKET_CONNECTABLE(g_ptr_array_index(new->smtp_listen, i)));
-		listen_same = g_strcmp0(a, b) == 0;
+	g_autoptr(GString) names = g_string_new(NULL);
+	g_auto(GStrv) keys = smd_engine_restart_keys(config);
+
+	for (guint i = 0; i < G_N_ELEMENTS(smd_engine_restart_names); i++) {
+		if (g_strcmp0(self->started[i], keys[i]) != 0)
+			g_string_append_printf(names, " %s", smd_engine_restart_names[i]);
 	}
-	if (!listen_same)
-		g_string_append(keys, " [smtp] listen");
-	if (g_strcmp0(old->store_directory, new->store_directory) != 0)
-		g_string_append(keys, " [store] directory");
-	if (g_strcmp0(old->portal_listen, new->portal_listen) != 0 ||
-	    g_strcmp0(old->portal_tls_certificate, new->portal_tls_certificate) != 0 ||
-	    g_strcmp0(old->portal_tls_key, new->portal_tls_key) != 0)
-		g_string_append(keys, " [portal] listen/tls-certificate/tls-key");
-	if (keys->len > 0)
-		g_warning("configuration reloaded; a restart is needed for:%s", keys->str);
+	if (names->len > 0)
+		g_warning("configuration reloaded; a restart is needed for:%s", names->str);
 }
 
 void
 smd_engine_reload(SmdEngine *self, SmdConfig *config)
 {
-	/* compared with what runs: the configuration it started with */
-	smd_engine_warn_restart(self->first_config, config);
+	smd_engine_warn_restart(self, config);
 	/* running sessions and deliveries hold the old one while they need it */
 	smd_config_unref(self->config);
 	self->config = config;
@@ -487,7 +503,7 @@ smd_engine_finalize(GObject *object)
 	g_clear_object(&self->store);
 	g_clear_object(&self->vault);
 	g_clear_pointer(&self->config, smd_config_unref);
-	g_clear_pointer(&self->first_config, smd_config_unref);
+	g_clear_pointer(&self->started, g_strfreev);
 	g_clear_pointer(&self->intake, smd_budget_free);
 	G_OBJECT_CLASS(smd_engine_parent_class)->finalize(object);
 }

@@ -46,11 +46,11 @@ struct _SmdPortal {
 	SmdBudget *budget; /* memory for messages being opened */
 	SmdPortalTls *tls; /* HTTPS: accepts and handshakes before libsoup */
 	SmdSmsProvider *sms;
-	GHashTable *sessions; /* session id → SmdPortalSession */
-	GHashTable *recent;   /* "kind queue client" → when it was last logged */
-	GHashTable *opening;  /* link id → SmdPortalLinkUse, while it has some */
+	GHashTable *sessions;	 /* session id → SmdPortalSession */
+	GHashTable *recent;	 /* "kind queue client" → when it was last logged */
+	GHashTable *opening;	 /* link id → SmdPortalLinkUse, while it has some */
+	const SmdConfig *config; /* a reference, the engine's current one */
 	/* borrowed */
-	const SmdConfig *config;
 	SmdStore *store;
 	SmdVault *vault;
 	gboolean secure; /* public-url is https: Secure, __Host- cookies, HSTS */

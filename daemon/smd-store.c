@@ -21,7 +21,7 @@ typedef struct {
 	GDestroyNotify destroy;
 	gboolean lazy;	 /* smd_store_run_lazy_async() */
 	GTask *task;	 /* async callers */
-	SmdStore *store; /* async callers: counted in its in_flight */
+	SmdStore *store; /* async callers: a reference, counted in its in_flight */
 	/* sync callers */
 	GMutex *mutex;
 	GCond *cond;
@@ -593,7 +593,10 @@ static void
 smd_store_op_free(gpointer p)
 {
 	SmdStoreOp *op = p;
+	/* the op's own reference: a task frees its data after it has let go
+	 * of its source object, which may have been the store's last one */
 	g_atomic_int_dec_and_test(&op->store->in_flight);
+	g_object_unref(op->store);
 	g_free(op);
 }
 
@@ -632,7 +635,7 @@ smd_store_queue(SmdStore *self, GAsyncQueue *queue, gboolean lazy, SmdStoreFunc 
 	op->data = data;
 	op->lazy = lazy;
 	op->task = task;
-	op->store = self;
+	op->store = g_object_ref(self);
 	g_atomic_int_inc(&self->in_flight);
 	g_task_set_check_cancellable(task, FALSE);
 	g_object_set_data_full(G_OBJECT(task), "smd-store-op", op, smd_store_op_free);
