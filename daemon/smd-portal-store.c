@@ -395,6 +395,22 @@ smd_phone_change_free(SmdPhoneChange *change)
 	g_free(change);
 }
 
+static gboolean
+smd_portal_store_forget_pins(sqlite3 *db, const gchar *address, GError **error)
+{
+	g_autoptr(sqlite3_stmt) del =
+	    smd_store_prepare(db,
+			      "DELETE FROM pins WHERE link_id IN "
+			      "(SELECT id FROM links WHERE kind = 'recipient' AND address = ?1)",
+			      error);
+	if (del == NULL)
+		return FALSE;
+	sqlite3_bind_text(del, 1, address, -1, SQLITE_STATIC);
+	if (sqlite3_step(del) != SQLITE_DONE)
+		return smd_store_fail(db, "forget pins", error);
+	return TRUE;
+}
+
 gboolean
 smd_portal_store_change_phone(sqlite3 *db, gpointer data, GError **error)
 {
@@ -426,6 +442,10 @@ smd_portal_store_change_phone(sqlite3 *db, gpointer data, GError **error)
 				smd_event_new(SMD_EVENT_INFO, "phone-removed", NULL, address,
 					      detail, N_("Mobile number removed by staff")));
 	}
+	/* a pin sent to the number staff replaced or removed (a wrong one, a
+	 * lost phone) opens nothing any more */
+	if (!smd_portal_store_forget_pins(db, address, error))
+		return FALSE;
 	return smd_event_insert_all(db, c->events, error);
 }
 
@@ -655,6 +675,15 @@ smd_portal_store_mark(sqlite3 *db, gpointer data, GError **error)
 		sqlite3_bind_int64(stmt, 3, smd_now());
 		if (sqlite3_step(stmt) != SQLITE_DONE)
 			return smd_store_fail(db, "mark recipient", error);
+	}
+	if (m->unsent_pin_link > 0) {
+		g_autoptr(sqlite3_stmt) del =
+		    smd_store_prepare(db, "DELETE FROM pins WHERE link_id = ?1", error);
+		if (del == NULL)
+			return FALSE;
+		sqlite3_bind_int64(del, 1, m->unsent_pin_link);
+		if (sqlite3_step(del) != SQLITE_DONE)
+			return smd_store_fail(db, "forget pin", error);
 	}
 	return m->events == NULL || smd_event_insert_all(db, m->events, error);
 }

@@ -182,12 +182,14 @@ gboolean smd_portal_store_pin_check(sqlite3 *db, gpointer data, GError **error);
 
 typedef struct {
 	gint64 recipient_id;
-	const gchar *state; /* static string */
+	const gchar *state;	/* static string */
+	gint64 unsent_pin_link; /* a link whose pin's SMS failed: the pin goes */
 	GPtrArray *events;
 } SmdPortalMark;
 
 void smd_portal_mark_free(SmdPortalMark *mark);
-/* Moves a recipient forward (opened, downloaded) and records events. */
+/* Moves a recipient forward (opened, downloaded), forgets a pin that never
+ * went out, and records events. */
 gboolean smd_portal_store_mark(sqlite3 *db, gpointer data, GError **error);
 
 typedef struct {

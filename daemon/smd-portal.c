@@ -263,16 +263,25 @@ smd_portal_record(SmdPortal *self, SmdPortalMark *mark)
 			    (GDestroyNotify)smd_portal_mark_free, smd_portal_marked_cb, NULL);
 }
 
-static void
-smd_portal_log(SmdPortal *self, SmdEventLevel level, const gchar *kind, const gchar *queue_id,
-	       const gchar *recipient, const gchar *detail, const gchar *text)
+/* What smd_portal_record() stores for one event. */
+static SmdPortalMark *
+smd_portal_mark_new(SmdEventLevel level, const gchar *kind, const gchar *queue_id,
+		    const gchar *recipient, const gchar *detail, const gchar *text)
 {
 	SmdPortalMark *mark = g_new0(SmdPortalMark, 1);
 
 	mark->events = g_ptr_array_new_with_free_func((GDestroyNotify)smd_event_free);
 	g_ptr_array_add(mark->events,
 			smd_event_new(level, kind, queue_id, recipient, detail, text));
-	smd_portal_record(self, mark);
+	return mark;
+}
+
+static void
+smd_portal_log(SmdPortal *self, SmdEventLevel level, const gchar *kind, const gchar *queue_id,
+	       const gchar *recipient, const gchar *detail, const gchar *text)
+{
+	smd_portal_record(self,
+			  smd_portal_mark_new(level, kind, queue_id, recipient, detail, text));
 }
 
 /* A portal action on @r's link: its event names the recipient (a message
@@ -282,13 +291,11 @@ static void
 smd_portal_mark(SmdPortalRequest *r, gint64 recipient_id, const gchar *state, const gchar *kind,
 		const gchar *queue_id, const gchar *text)
 {
-	SmdPortalMark *mark = g_new0(SmdPortalMark, 1);
+	SmdPortalMark *mark =
+	    smd_portal_mark_new(SMD_EVENT_INFO, kind, queue_id, r->link->address, r->client, text);
 
 	mark->recipient_id = recipient_id;
 	mark->state = state;
-	mark->events = g_ptr_array_new_with_free_func((GDestroyNotify)smd_event_free);
-	g_ptr_array_add(mark->events, smd_event_new(SMD_EVENT_INFO, kind, queue_id,
-						    r->link->address, r->client, text));
 	smd_portal_record(r->portal, mark);
 }
 
@@ -481,8 +488,12 @@ smd_portal_sms_sent_cb(GObject *source, GAsyncResult *result, gpointer user_data
 	g_autoptr(GError) error = NULL;
 
 	if (!smd_sms_provider_send_finish(SMD_SMS_PROVIDER(source), result, &error)) {
-		smd_portal_log(r->portal, SMD_EVENT_ERROR, "sms-failed", r->link->queue_id,
-			       r->link->address, error->message, N_("The SMS could not be sent"));
+		SmdPortalMark *mark = smd_portal_mark_new(
+		    SMD_EVENT_ERROR, "sms-failed", r->link->queue_id, r->link->address,
+		    error->message, N_("The SMS could not be sent"));
+		/* the pin went nowhere: the pin page must not say it was sent */
+		mark->unsent_pin_link = r->link->id;
+		smd_portal_record(r->portal, mark);
 		smd_portal_finish(r, smd_page_sms_failed(r->lang, r->token, r->csrf));
 		return;
 	}

@@ -241,8 +241,16 @@ def test_admin_api():
             ok(resp.status == 410 and b"withdrawn" in page, "the link says the message was withdrawn",
                resp.status)
 
+            con = sqlite3.connect(gw.db_path, timeout=10)
+            with con:  # a pin sent a moment ago
+                con.execute("INSERT OR REPLACE INTO pins (link_id, pin_mac, created_at, expires_at) "
+                            "SELECT id, 'x', 0, strftime('%s', 'now') + 600 FROM links "
+                            "WHERE kind = 'recipient' AND address = 'pat@plain.test'")
+            con.close()
             rc, out = gdbus(address, "RemovePhone", "pat@plain.test")
             ok(rc == 0, "RemovePhone", out)
+            ok(gw.query("SELECT count(*) AS n FROM pins")[0]["n"] == 0,
+               "a pin sent to the removed number opens nothing any more")
             rc, out = gdbus(address, "RemovePhone", "pat@plain.test")
             ok(rc != 0 and "org.secumailer.Gateway1.Error.NotFound" in out,
                "removing it again: NotFound", out)

@@ -503,6 +503,10 @@ def test_portal_options_and_http_sms():
             ok(resp.status == 503 and b"could not be sent" in page,
                "provider error: try again later", resp.status)
             ok(wait_for(lambda: gw.events("sms-failed"), 5), "an sms-failed event")
+            resp, page = r2.request("GET", f"/m/{mtoken2}/pin")
+            ok(resp.status == 303 and resp.getheader("Location", "").endswith(f"/m/{mtoken2}"),
+               "its pin went nowhere: the pin form leads back to asking for one, not 'We sent'",
+               resp.getheader("Location"))
     finally:
         api.shutdown()
 
