@@ -55,6 +55,7 @@ typedef struct {
 	GMainLoop *loop;
 	SmdEngine *engine;
 	SmdSmtpServer *smtp;
+	SmdPortal *portal; /* or NULL */
 	gint64 deadline;
 	const gchar *config_path;
 } SmdMainStop;
@@ -93,6 +94,9 @@ smd_main_quit_cb(gpointer user_data)
 	g_message("stopping: no new connections, finishing running deliveries");
 	/* no new mail in; a message without its 250 was never accepted */
 	smd_smtp_server_stop(stop->smtp);
+	/* nor new portal work, whose events the stop would then wait for */
+	if (stop->portal != NULL)
+		smd_portal_drain(stop->portal);
 	smd_engine_drain(stop->engine);
 	stop->deadline = g_get_monotonic_time() + SMD_MAIN_DRAIN_SECONDS * G_USEC_PER_SEC;
 	g_timeout_add(50, smd_main_drain_cb, stop);
@@ -207,6 +211,7 @@ main(int argc, char **argv)
 	loop = g_main_loop_new(NULL, FALSE);
 	stop.loop = loop;
 	stop.smtp = smtp;
+	stop.portal = portal;
 	g_message("secumailerd %s ready", PACKAGE_VERSION);
 	g_main_loop_run(loop);
 

@@ -131,6 +131,16 @@ smd_page_busy(const gchar *lang)
 }
 
 SmdPage *
+smd_page_restarting(const gchar *lang)
+{
+	SmdPage *page = smd_page_new(lang, 503, L_(lang, "The portal is restarting"));
+	smd_page_add(page, "<p>%s</p>",
+		     L_(lang, "The portal is being restarted. Try again in a minute: your message "
+			      "is still there."));
+	return page;
+}
+
+SmdPage *
 smd_page_registration_closed(const gchar *lang)
 {
 	SmdPage *page = smd_page_new(lang, 403, L_(lang, "Registration is not possible from here"));

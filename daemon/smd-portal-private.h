@@ -32,6 +32,7 @@ SmdPage *smd_page_locked(const gchar *lang);
 SmdPage *smd_page_forbidden(const gchar *lang);
 SmdPage *smd_page_refused(const gchar *lang, guint status);
 SmdPage *smd_page_busy(const gchar *lang);
+SmdPage *smd_page_restarting(const gchar *lang);
 SmdPage *smd_page_registration_closed(const gchar *lang);
 SmdPage *smd_page_registration(const gchar *lang, const SmdLink *link, const gchar *action,
 			       const gchar *csrf, const gchar *phone, const gchar *error);

@@ -53,7 +53,8 @@ struct _SmdPortal {
 	/* borrowed */
 	SmdStore *store;
 	SmdVault *vault;
-	gboolean secure; /* public-url is https: Secure, __Host- cookies, HSTS */
+	gboolean secure;   /* public-url is https: Secure, __Host- cookies, HSTS */
+	gboolean draining; /* smd_portal_drain() */
 };
 
 G_DEFINE_TYPE(SmdPortal, smd_portal, G_TYPE_OBJECT)
@@ -1222,6 +1223,13 @@ smd_portal_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
 		smd_portal_send_page(r, page);
 		return;
 	}
+	if (self->draining) {
+		g_autoptr(SmdPage) page = smd_page_restarting(r->lang);
+		soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+					     "Retry-After", "30");
+		smd_portal_send_page(r, page);
+		return;
+	}
 	if (r->post) {
 		g_autoptr(GBytes) body =
 		    soup_message_body_flatten(soup_server_message_get_request_body(msg));
@@ -1413,6 +1421,12 @@ smd_portal_new(SmdEngine *engine, GError **error)
 		return NULL;
 	}
 	return g_steal_pointer(&self);
+}
+
+void
+smd_portal_drain(SmdPortal *self)
+{
+	self->draining = TRUE;
 }
 
 void

@@ -17,6 +17,9 @@ G_DECLARE_FINAL_TYPE(SmdPortal, smd_portal, SMD, PORTAL, GObject)
 
 /* Listens on [portal] listen; NULL with an error if that fails. */
 SmdPortal *smd_portal_new(SmdEngine *engine, GError **error);
+/* The daemon is stopping: new requests get the busy page (Retry-After)
+ * and start nothing, while those under way finish. */
+void smd_portal_drain(SmdPortal *self);
 void smd_portal_stop(SmdPortal *self);
 
 G_END_DECLS

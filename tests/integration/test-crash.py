@@ -169,7 +169,9 @@ def test_sigterm_finishes_running_delivery():
 def test_sigterm_logs_stored_portal_events():
     """A portal event is logged once it is stored; a SIGTERM while the store
     writes it (each flush a second late here) waits for that, so the
-    journal has it too, not the database only."""
+    journal has it too, not the database only. New portal requests in the
+    meantime are told to come back and start nothing the stop would wait
+    for."""
     import http.client
     import re
     import signal
@@ -191,6 +193,13 @@ def test_sigterm_logs_stored_portal_events():
         ok(con.getresponse().status == 200, "the recipient opens the link")
         con.close()
         gw.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)  # the stop waits for the event's slow flush
+        status, headers, body, _ = smdtest.raw_http(
+            pport, f"GET /m/{token} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        ok(status.startswith("HTTP/1.1 503") and b"The portal is restarting" in body
+           and headers.get("retry-after") == "30",
+           "meanwhile a new portal request gets 'restarting' with Retry-After, and starts "
+           "nothing", f"{status} {body[-200:]!r}")
         rc = gw.proc.wait(timeout=30)
         os.unlink(slow)
         ok(rc == 0, "clean exit", rc)
