@@ -89,11 +89,12 @@ smd_event_log_all(GPtrArray *events)
 gboolean
 smd_event_insert(sqlite3 *db, const SmdEvent *event, GError **error)
 {
-	g_autoptr(SmdCachedStmt) stmt = smd_store_prepare_cached(
+	g_autoptr(SmdCachedStmt) stmt_cached = smd_store_prepare_cached(
 	    db,
 	    "INSERT INTO events (time, level, kind, message, queue_id, recipient, detail) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	    error);
+	sqlite3_stmt *stmt = smd_cached_stmt(stmt_cached);
 	if (stmt == NULL)
 		return FALSE;
 	sqlite3_bind_int64(stmt, 1, event->time);

@@ -105,8 +105,9 @@ smd_portal_create_link(sqlite3 *db, const gchar *kind, const gchar *address, gin
 static gchar *
 smd_portal_phone_of(sqlite3 *db, const gchar *address, GError **error)
 {
-	g_autoptr(SmdCachedStmt) stmt =
+	g_autoptr(SmdCachedStmt) stmt_cached =
 	    smd_store_prepare_cached(db, "SELECT number FROM phones WHERE address = ?1", error);
+	sqlite3_stmt *stmt = smd_cached_stmt(stmt_cached);
 	if (stmt == NULL)
 		return NULL;
 	sqlite3_bind_text(stmt, 1, address, -1, SQLITE_STATIC);
@@ -227,7 +228,7 @@ smd_portal_store_lookup(sqlite3 *db, gpointer data, GError **error)
 {
 	SmdLinkLookup *l = data;
 	SmdLink *link;
-	g_autoptr(SmdCachedStmt) stmt = smd_store_prepare_cached(
+	g_autoptr(SmdCachedStmt) stmt_cached = smd_store_prepare_cached(
 	    db,
 	    "SELECT l.id, l.kind, l.address, l.message_id, l.recipient_id, l.requested_by, "
 	    "l.expires_at, l.failures, l.locked, m.queue_id, m.sender, m.received_at, "
@@ -235,6 +236,7 @@ smd_portal_store_lookup(sqlite3 *db, gpointer data, GError **error)
 	    "m.size, (SELECT expires_at FROM pins WHERE link_id = l.id AND tries < ?2) "
 	    "FROM links l LEFT JOIN messages m ON m.id = l.message_id WHERE l.token_hash = ?1",
 	    error);
+	sqlite3_stmt *stmt = smd_cached_stmt(stmt_cached);
 	g_autoptr(sqlite3_stmt) waiting = NULL;
 
 	if (stmt == NULL)

@@ -35,20 +35,24 @@ gboolean
 smd_store_insert_message(sqlite3 *db, gpointer data, GError **error)
 {
 	SmdNewMessage *msg = data;
-	g_autoptr(SmdCachedStmt) stmt = NULL;
-	g_autoptr(SmdCachedStmt) rstmt = NULL;
-	g_autoptr(SmdCachedStmt) bstmt = NULL;
+	g_autoptr(SmdCachedStmt) stmt_cached = NULL;
+	sqlite3_stmt *stmt = NULL;
+	g_autoptr(SmdCachedStmt) rstmt_cached = NULL;
+	sqlite3_stmt *rstmt = NULL;
+	g_autoptr(SmdCachedStmt) bstmt_cached = NULL;
+	sqlite3_stmt *bstmt = NULL;
 	g_autoptr(GHashTable) by_domain = g_hash_table_new(g_str_hash, g_str_equal);
 	gint64 now = smd_now();
 	gsize len = 0;
 	gconstpointer blob;
 
-	stmt = smd_store_prepare_cached(
+	stmt_cached = smd_store_prepare_cached(
 	    db,
 	    "INSERT INTO messages (queue_id, received_at, sender, size, "
 	    "client_address, helo, inbound_tls, wrapped_key, notification, "
 	    "subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	    error);
+	stmt = smd_cached_stmt(stmt_cached);
 	if (stmt == NULL)
 		return FALSE;
 	blob = g_bytes_get_data(msg->wrapped_key, &len);
@@ -70,8 +74,9 @@ smd_store_insert_message(sqlite3 *db, gpointer data, GError **error)
 		return smd_store_fail(db, "insert message", error);
 	msg->message_id = sqlite3_last_insert_rowid(db);
 
-	bstmt = smd_store_prepare_cached(
+	bstmt_cached = smd_store_prepare_cached(
 	    db, "INSERT INTO bodies (message_id, envelope) VALUES (?1, ?2)", error);
+	bstmt = smd_cached_stmt(bstmt_cached);
 	if (bstmt == NULL)
 		return FALSE;
 	blob = g_bytes_get_data(msg->envelope, &len);
@@ -80,11 +85,12 @@ smd_store_insert_message(sqlite3 *db, gpointer data, GError **error)
 	if (sqlite3_step(bstmt) != SQLITE_DONE)
 		return smd_store_fail(db, "insert body", error);
 
-	rstmt =
+	rstmt_cached =
 	    smd_store_prepare_cached(db,
 				     "INSERT INTO recipients (message_id, address, domain, state, "
 				     "updated_at) VALUES (?1, ?2, ?3, 'queued', ?4)",
 				     error);
+	rstmt = smd_cached_stmt(rstmt_cached);
 	if (rstmt == NULL)
 		return FALSE;
 	g_clear_pointer(&msg->jobs, g_ptr_array_unref);
@@ -127,11 +133,12 @@ gboolean
 smd_store_load_body(sqlite3 *db, gpointer data, GError **error)
 {
 	SmdBodyLoad *load = data;
-	g_autoptr(SmdCachedStmt) stmt = smd_store_prepare_cached(
+	g_autoptr(SmdCachedStmt) stmt_cached = smd_store_prepare_cached(
 	    db,
 	    "SELECT m.queue_id, m.wrapped_key, b.envelope FROM messages m "
 	    "JOIN bodies b ON b.message_id = m.id WHERE m.id = ?1 AND m.wrapped_key IS NOT NULL",
 	    error);
+	sqlite3_stmt *stmt = smd_cached_stmt(stmt_cached);
 	if (stmt == NULL)
 		return FALSE;
 	sqlite3_bind_int64(stmt, 1, load->message_id);
@@ -162,13 +169,16 @@ smd_outcome_update_free(SmdOutcomeUpdate *update)
 gboolean
 smd_store_destroy_body_if_done(sqlite3 *db, gint64 message_id, gboolean *destroyed, GError **error)
 {
-	g_autoptr(SmdCachedStmt) check = smd_store_prepare_cached(
+	g_autoptr(SmdCachedStmt) check_cached = smd_store_prepare_cached(
 	    db,
 	    "SELECT 1 FROM recipients WHERE message_id = ?1 "
 	    "AND state NOT IN ('delivered', 'bounced', 'expired', 'revoked') LIMIT 1",
 	    error);
-	g_autoptr(SmdCachedStmt) del = NULL;
-	g_autoptr(SmdCachedStmt) wipe = NULL;
+	sqlite3_stmt *check = smd_cached_stmt(check_cached);
+	g_autoptr(SmdCachedStmt) del_cached = NULL;
+	sqlite3_stmt *del = NULL;
+	g_autoptr(SmdCachedStmt) wipe_cached = NULL;
+	sqlite3_stmt *wipe = NULL;
 
 	*destroyed = FALSE;
 	if (check == NULL)
@@ -176,9 +186,12 @@ smd_store_destroy_body_if_done(sqlite3 *db, gint64 message_id, gboolean *destroy
 	sqlite3_bind_int64(check, 1, message_id);
 	if (sqlite3_step(check) == SQLITE_ROW)
 		return TRUE;
-	del = smd_store_prepare_cached(db, "DELETE FROM bodies WHERE message_id = ?1", error);
-	wipe = smd_store_prepare_cached(db, "UPDATE messages SET wrapped_key = NULL WHERE id = ?1",
-					error);
+	del_cached =
+	    smd_store_prepare_cached(db, "DELETE FROM bodies WHERE message_id = ?1", error);
+	del = smd_cached_stmt(del_cached);
+	wipe_cached = smd_store_prepare_cached(
+	    db, "UPDATE messages SET wrapped_key = NULL WHERE id = ?1", error);
+	wipe = smd_cached_stmt(wipe_cached);
 	if (del == NULL || wipe == NULL)
 		return FALSE;
 	sqlite3_bind_int64(del, 1, message_id);
@@ -194,12 +207,13 @@ smd_store_record_outcomes(sqlite3 *db, gpointer data, GError **error)
 {
 	SmdOutcomeUpdate *update = data;
 	gint64 now = smd_now();
-	g_autoptr(SmdCachedStmt) stmt = smd_store_prepare_cached(
+	g_autoptr(SmdCachedStmt) stmt_cached = smd_store_prepare_cached(
 	    db,
 	    "UPDATE recipients SET state = ?2, attempts = ?3, next_attempt_at = ?4, "
 	    "updated_at = ?5, last_reply = ?6, relay = ?7, tls_version = ?8, tls_cipher = ?9, "
 	    "tls_peer_sha256 = ?10, tls_verified = ?11 WHERE id = ?1",
 	    error);
+	sqlite3_stmt *stmt = smd_cached_stmt(stmt_cached);
 
 	if (stmt == NULL)
 		return FALSE;

@@ -221,18 +221,18 @@ smd_store_prepare_cached_literal(sqlite3 *db, const gchar *sql, GError **error)
 	}
 	stmt = g_hash_table_lookup(cache, sql);
 	if (stmt != NULL && sqlite3_db_handle(stmt) == db)
-		return stmt;
+		return (SmdCachedStmt *)stmt;
 	stmt = smd_store_prepare(db, sql, error);
 	if (stmt != NULL)
 		g_hash_table_replace(cache, (gpointer)sql, stmt);
-	return stmt;
+	return (SmdCachedStmt *)stmt;
 }
 
 void
-smd_store_release(SmdCachedStmt *stmt)
+smd_store_release(SmdCachedStmt *cached)
 {
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
+	sqlite3_reset(smd_cached_stmt(cached));
+	sqlite3_clear_bindings(smd_cached_stmt(cached));
 }
 
 /* smd_store_exec() of a statement the thread runs again and again: the
@@ -243,7 +243,8 @@ static gboolean
 smd_store_exec_cached(sqlite3 *db, const gchar *sql, GError **error)
 {
 	/* @sql is a literal at every caller */
-	g_autoptr(SmdCachedStmt) stmt = smd_store_prepare_cached_literal(db, sql, error);
+	g_autoptr(SmdCachedStmt) cached = smd_store_prepare_cached_literal(db, sql, error);
+	sqlite3_stmt *stmt = smd_cached_stmt(cached);
 	int rc;
 
 	if (stmt == NULL)

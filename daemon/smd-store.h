@@ -61,9 +61,18 @@ sqlite3_stmt *smd_store_prepare(sqlite3 *db, const gchar *sql, GError **error);
 
 /* For the hottest statements (every portal request): prepared once per
  * store thread for @sql, handed back reset when its g_autoptr(SmdCachedStmt)
- * goes (never g_autoptr(sqlite3_stmt): the cache owns it). The cache is
- * keyed by the SQL's address, so the macro takes string literals only. */
-typedef sqlite3_stmt SmdCachedStmt;
+ * goes. The cache owns the statement: a type of its own, so that it
+ * cannot end up in a g_autoptr(sqlite3_stmt), which would finalize it;
+ * smd_cached_stmt() is the statement to bind and step. The cache is keyed
+ * by the SQL's address, so the macro takes string literals only. */
+typedef struct _SmdCachedStmt SmdCachedStmt;
+
+static inline sqlite3_stmt *
+smd_cached_stmt(SmdCachedStmt *cached)
+{
+	return (sqlite3_stmt *)cached;
+}
+
 #define smd_store_prepare_cached(db, sql, error)                                                   \
 	smd_store_prepare_cached_literal((db), "" sql "", (error))
 SmdCachedStmt *smd_store_prepare_cached_literal(sqlite3 *db, const gchar *sql, GError **error);

@@ -344,7 +344,9 @@ use_cached(sqlite3 *db, gpointer data, GError **error)
 {
 	sqlite3_stmt **seen = data;
 	for (guint i = 0; i < 2; i++) {
-		g_autoptr(SmdCachedStmt) stmt = smd_store_prepare_cached(db, "SELECT ?1", error);
+		g_autoptr(SmdCachedStmt) stmt_cached =
+		    smd_store_prepare_cached(db, "SELECT ?1", error);
+		sqlite3_stmt *stmt = smd_cached_stmt(stmt_cached);
 		if (stmt == NULL)
 			return FALSE;
 		/* handed back reset, without the last use's binding */
