@@ -558,8 +558,8 @@ smd_config_parse_delivery(SmdConfigParser *p, SmdConfig *c, GError **error)
 		return FALSE;
 	if (c->ca_file != NULL) {
 		g_autoptr(GError) error_local = NULL;
-		g_autoptr(GTlsDatabase) db = g_tls_file_database_new(c->ca_file, &error_local);
-		if (db == NULL)
+		c->trust = smd_trust_load(c->ca_file, &error_local);
+		if (c->trust == NULL)
 			return smd_config_fail(p, "delivery", "ca-file", error,
 					       _("cannot load the CA certificates: %s"),
 					       error_local->message);
@@ -895,6 +895,7 @@ smd_config_load(const gchar *path, GError **error)
 	g_autofree gchar *data = NULL;
 	gsize len = 0;
 	g_autoptr(GError) error_local = NULL;
+	g_autoptr(SmdConfig) config = NULL;
 	GStatBuf st;
 
 	/* a FIFO would hang the start, /dev/zero fill the memory */
@@ -915,7 +916,18 @@ smd_config_load(const gchar *path, GError **error)
 		g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG, "%s", error_local->message);
 		return NULL;
 	}
-	return smd_config_load_from_data(path, data, len, error);
+	config = smd_config_load_from_data(path, data, len, error);
+	/* here, not in the parser: the fuzzer and the unit tests need no
+	 * system store (tens of milliseconds) */
+	if (config != NULL && config->trust == NULL) {
+		config->trust = smd_trust_load(NULL, &error_local);
+		if (config->trust == NULL) {
+			g_set_error(error, SMD_ERROR, SMD_ERROR_CONFIG,
+				    "%s: [delivery] ca-file: %s", path, error_local->message);
+			return NULL;
+		}
+	}
+	return g_steal_pointer(&config);
 }
 
 const SmdConfig *
@@ -940,6 +952,7 @@ smd_config_unref(const SmdConfig *config)
 	g_free(c->tls_key);
 	g_clear_pointer(&c->routes, g_hash_table_unref);
 	g_free(c->ca_file);
+	g_clear_pointer(&c->trust, smd_trust_unref);
 	g_clear_pointer(&c->retry_schedule, g_array_unref);
 	g_free(c->portal_listen);
 	g_free(c->portal_public_url);

@@ -7,6 +7,8 @@
 
 #include <gio/gio.h>
 
+#include "smd-tls-verify.h"
+
 G_BEGIN_DECLS
 
 typedef enum {
@@ -41,6 +43,9 @@ typedef struct {
 	GHashTable *routes; /* lower-case domain → SmdRoute */
 	SmdTlsPolicy tls_policy;
 	gchar *ca_file;
+	/* what ca-file (or, from smd_config_load(), the system) trusts, read
+	 * with the configuration: a reload takes a changed file in */
+	SmdTrust *trust;
 	GArray *retry_schedule; /* of guint seconds */
 	guint max_queue_lifetime;
 	guint max_connections;

@@ -787,7 +787,7 @@ smd_client_handshake_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 		if (der != NULL)
 			c->tls.peer_sha256 = smd_sha256_hex(der->data, der->len);
 		c->tls.verified =
-		    smd_tls_verify_peer(c->config->ca_file, peer, c->server_name, &verify_error);
+		    smd_tls_verify_peer(c->config->trust, peer, c->server_name, &verify_error);
 		if (!c->tls.verified)
 			g_debug("%s: %s", c->relay, verify_error->message);
 		if (!c->tls.verified && c->config->tls_policy == SMD_TLS_POLICY_VERIFY) {
@@ -816,7 +816,7 @@ smd_client_accept_certificate(GTlsConnection *conn, GTlsCertificate *peer_cert,
 	 * (the connection has no GIO trust database, see smd-tls-verify.h). */
 	if (c->config->tls_policy == SMD_TLS_POLICY_ENCRYPT)
 		return TRUE;
-	return smd_tls_verify_peer(c->config->ca_file, peer_cert, c->server_name, NULL);
+	return smd_tls_verify_peer(c->config->trust, peer_cert, c->server_name, NULL);
 }
 
 static void
@@ -1032,8 +1032,9 @@ smd_smtp_client_deliver_async(const SmdConfig *config, const gchar *host, guint1
 	g_task_set_task_data(task, c, smd_client_free);
 	g_task_set_source_tag(task, smd_smtp_client_deliver_async);
 
-	/* the policy is part of the hop: a session checked under a weaker
-	 * one is never taken for a stricter one */
+	/* the policy and the trust store are part of the hop: a session
+	 * checked under a weaker policy, or against CAs a reload has since
+	 * changed, is never taken again */
 	{
 		const gchar *address = ((SmdRecipient *)g_ptr_array_index(recipients, 0))->address;
 		const gchar *at = strrchr(address, '@');
@@ -1042,8 +1043,8 @@ smd_smtp_client_deliver_async(const SmdConfig *config, const gchar *host, guint1
 		c->domain = g_ascii_strdown(at != NULL ? at + 1 : address, -1);
 	}
 	c->key = g_strdup_printf(
-	    "%s|%u|%s|%d|%d|%s", host, port, server_name != NULL ? server_name : "", require_tls,
-	    (int)config->tls_policy, config->ca_file != NULL ? config->ca_file : "");
+	    "%s|%u|%s|%d|%d|%u", host, port, server_name != NULL ? server_name : "", require_tls,
+	    (int)config->tls_policy, config->trust != NULL ? smd_trust_serial(config->trust) : 0);
 	{
 		SmdIdleSession *idle = smd_client_take_idle(c->key);
 		if (idle != NULL) {

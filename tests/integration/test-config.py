@@ -71,6 +71,7 @@ CASES = [
     ("zero-per-domain", "delivery", "max-connections-per-domain", "0"),
     ("bad-listen", "smtp", "listen", "127.0.0.1:notaport"),
     ("missing-ca-file", "delivery", "ca-file", "/nonexistent/ca.pem"),
+    ("ca-file-without-certificates", "delivery", "ca-file", "/etc/passwd"),
     ("unknown-key-store", "store", "colour", "blue"),
 ]
 

@@ -4,12 +4,15 @@ ca-file and matches the route host (127.0.0.1); anything else is held and
 never sees the envelope or the message."""
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import smdtest  # noqa: E402
-from smdtest import Gateway, TestMX, make_ca_and_cert, make_cert, make_message, ok, tmpdir  # noqa: E402
+from smdtest import (Gateway, TestMX, make_ca_and_cert, make_cert, make_message, ok,  # noqa: E402
+                     tmpdir, wait_for)
 from gwtest import der_sha256, wait_settled, gateway_or_skip  # noqa: E402
 
 MARKER = "policy-secret-4c1d"
@@ -74,6 +77,61 @@ def test_verify_policy():
            "one held event per unverified recipient", repr(held))
 
 
+def test_reload_rereads_ca_file():
+    """The CAs of ca-file are read again on reload: a CA taken out is out
+    for the next message, even to a server whose session is still open,
+    and one put in is trusted."""
+    d = tmpdir("pki-")
+    chain = make_ca_and_cert(d, "mx.test")
+    other = make_ca_and_cert(d, "other.test")
+    ca_file = os.path.join(d, "trusted.pem")
+    shutil.copy(chain.ca_cert, ca_file)
+
+    def trust(cert):
+        # rewritten in place, as an editor or a deployment tool would
+        with open(cert) as src, open(ca_file, "w") as dst:
+            dst.write(src.read())
+        reloads = gw.log().count("configuration reloaded from")
+        gw.proc.send_signal(signal.SIGHUP)
+        ok(wait_for(lambda: gw.log().count("configuration reloaded from") > reloads, 10),
+           "reloaded")
+
+    with TestMX(starttls=True, cert=chain.cert, key=chain.key) as good, \
+            Gateway({"good.test": good},
+                    {"delivery": {"tls-policy": "verify", "ca-file": ca_file}}) as gw:
+        gw.send("a@sender.test", "b1@good.test", make_message("a@sender.test", "b1@good.test"))
+        ok(dict(wait_settled(gw, 1)).get("b1@good.test") == "delivered",
+           "the MX's CA in ca-file: delivered")
+
+        trust(other.ca_cert)  # within the 5 s an idle session stays open
+        gw.send("a@sender.test", "b2@good.test", make_message("a@sender.test", "b2@good.test"))
+        s = dict(wait_settled(gw, 2))
+        ok(s.get("b2@good.test") == "held",
+           "its CA taken out of ca-file and reloaded: held, not sent over the open session",
+           repr(s))
+        ok(len(good.messages()) == 1, "the MX got nothing more", repr(good.messages()))
+
+        trust(chain.ca_cert)
+        gw.send("a@sender.test", "b3@good.test", make_message("a@sender.test", "b3@good.test"))
+        s = dict(wait_settled(gw, 3))
+        ok(s.get("b3@good.test") == "delivered", "put back and reloaded: delivered", repr(s))
+        ok(wait_for(lambda: len(good.messages()) == 2, 10), "the MX got it")
+
+        with open(ca_file, "w") as f:
+            f.write("not a certificate\n")
+        reloads = gw.log().count("configuration reloaded from")
+        gw.proc.send_signal(signal.SIGHUP)
+        ok(wait_for(lambda: "not reloading" in gw.log(), 10)
+           and "ca-file" in gw.log().split("not reloading")[-1][:400]
+           and gw.log().count("configuration reloaded from") == reloads,
+           "a ca-file without certificates: the reload is refused and names the key",
+           gw.log()[-800:])
+        gw.send("a@sender.test", "b4@good.test", make_message("a@sender.test", "b4@good.test"))
+        s = dict(wait_settled(gw, 4))
+        ok(s.get("b4@good.test") == "delivered", "and the CAs loaded before still apply",
+           repr(s))
+
+
 def test_encrypt_policy_not_verified():
     d = tmpdir("pki-")
     chain = make_ca_and_cert(d, "mx.test")
@@ -89,4 +147,5 @@ def test_encrypt_policy_not_verified():
 
 if __name__ == "__main__":
     gateway_or_skip()
-    smdtest.main([test_verify_policy, test_encrypt_policy_not_verified])
+    smdtest.main([test_verify_policy, test_reload_rereads_ca_file,
+                  test_encrypt_policy_not_verified])
