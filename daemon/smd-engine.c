@@ -334,8 +334,9 @@ smd_engine_check_key(sqlite3 *db, gpointer data, GError **error)
 
 /* What only a restart can change (sockets and the store), one string per
  * entry of smd_engine_restart_names. */
-static const gchar *const smd_engine_restart_names[] = {"[smtp] listen", "[store] directory",
-							"[portal] listen/tls-certificate/tls-key"};
+static const gchar *const smd_engine_restart_names[] = {
+    "[smtp] listen", "[store] directory",
+    "[portal] listen, or tls-certificate set or unset (HTTPS or HTTP)"};
 
 static gchar **
 smd_engine_restart_keys(const SmdConfig *c)
@@ -350,10 +351,9 @@ smd_engine_restart_keys(const SmdConfig *c)
 	}
 	keys[0] = g_string_free(listen, FALSE);
 	keys[1] = g_strdup(c->store_directory);
-	keys[2] =
-	    g_strdup_printf("%s\n%s\n%s", c->portal_listen != NULL ? c->portal_listen : "",
-			    c->portal_tls_certificate != NULL ? c->portal_tls_certificate : "",
-			    c->portal_tls_key != NULL ? c->portal_tls_key : "");
+	/* the portal's certificate itself follows a reload */
+	keys[2] = g_strdup_printf("%s\n%s", c->portal_listen != NULL ? c->portal_listen : "",
+				  c->portal_tls_certificate != NULL ? "https" : "http");
 	return keys;
 }
 

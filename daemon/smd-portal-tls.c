@@ -367,6 +367,12 @@ smd_portal_tls_new(SoupServer *server, SmdPortalReaper *reaper, GTlsCertificate 
 }
 
 void
+smd_portal_tls_set_certificate(SmdPortalTls *self, GTlsCertificate *certificate)
+{
+	g_set_object(&self->certificate, certificate);
+}
+
+void
 smd_portal_tls_free(SmdPortalTls *self)
 {
 	SmdHello *h;

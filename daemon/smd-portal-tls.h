@@ -42,6 +42,8 @@ typedef struct _SmdPortalTls SmdPortalTls;
  * @server and @reaper must outlive the result. */
 SmdPortalTls *smd_portal_tls_new(SoupServer *server, SmdPortalReaper *reaper,
 				 GTlsCertificate *certificate, GSocket *listener, GError **error);
+/* For the connections accepted from now on (a renewed certificate). */
+void smd_portal_tls_set_certificate(SmdPortalTls *self, GTlsCertificate *certificate);
 /* Stops listening and ends the handshakes in progress. */
 void smd_portal_tls_free(SmdPortalTls *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdPortalTls, smd_portal_tls_free)

@@ -1332,6 +1332,17 @@ smd_portal_config_changed_cb(SmdEngine *engine, gpointer user_data)
 	smd_config_unref(self->config);
 	self->config = smd_config_ref(smd_engine_get_config(engine));
 	smd_budget_set_limit(self->budget, self->config->portal_max_message_memory);
+	/* a renewed certificate (certbot renews in place) is served from the
+	 * next connection on; HTTPS or not is the listener's, a restart's */
+	if (self->tls != NULL && self->config->portal_tls_certificate != NULL) {
+		g_autoptr(GTlsCertificate) cert = smd_tls_certificate_load(
+		    self->config->portal_tls_certificate, self->config->portal_tls_key, &error);
+		if (cert != NULL)
+			smd_portal_tls_set_certificate(self->tls, cert);
+		else
+			g_warning("portal keeps its TLS certificate: %s", error->message);
+		g_clear_error(&error);
+	}
 	sms = smd_sms_provider_new_from_config(self->config, &error);
 	if (sms == NULL) {
 		g_warning("portal keeps its SMS provider: %s", error->message);

@@ -2,15 +2,18 @@
 """SIGHUP applies a changed configuration without a restart; a broken file
 changes nothing and the gateway keeps running."""
 
+import hashlib
 import os
+import shutil
 import signal
+import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import smdtest  # noqa: E402
 from smdtest import Gateway, TestMX, make_message, ok, wait_for  # noqa: E402
-from gwtest import Raw  # noqa: E402
+from gwtest import Raw, der_sha256  # noqa: E402
 
 
 def test_sighup_applies_routes():
@@ -57,6 +60,45 @@ def test_restart_needed():
            "and no restart is asked for: it never stopped listening there",
            gw.log()[-600:])
         ok(smdtest.port_open(port), "it still listens there")
+
+
+def test_portal_certificate_renewed():
+    """A certificate renewed in place (as certbot does) is what the portal's
+    HTTPS serves after a reload, without a restart; one whose key does not
+    match is refused and the old one stays."""
+    d = smdtest.tmpdir("renew-")
+    old = smdtest.make_cert(d, "old.portal.test")
+    new = smdtest.make_cert(d, "new.portal.test")
+    cert, key = os.path.join(d, "portal.pem"), os.path.join(d, "portal.key")
+    shutil.copy(old.cert, cert)
+    shutil.copy(old.key, key)
+    pport = smdtest.free_port()
+
+    def served():
+        with socket.create_connection(("127.0.0.1", pport), timeout=10) as raw, \
+                smdtest.insecure_client_context().wrap_socket(raw) as tls:
+            return hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
+
+    def reload(expect):
+        count = gw.log().count(expect)
+        gw.proc.send_signal(signal.SIGHUP)
+        return wait_for(lambda: gw.log().count(expect) > count, 10)
+
+    with TestMX() as plain, \
+            Gateway({"plain.test": plain},
+                    extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                      "public-url": f"https://127.0.0.1:{pport}",
+                                      "tls-certificate": cert, "tls-key": key}}) as gw:
+        ok(served() == der_sha256(old.cert), "the portal serves its certificate")
+        shutil.copy(new.cert, cert)
+        shutil.copy(new.key, key)
+        ok(reload("configuration reloaded from"), "reloaded")
+        ok(served() == der_sha256(new.cert), "after a reload it serves the renewed one")
+        ok("a restart is needed" not in gw.log(), "and asks for no restart", gw.log()[-600:])
+
+        shutil.copy(old.cert, cert)  # the key stays the new one's
+        ok(reload("not reloading"), "a certificate that is not its key's: refused")
+        ok(served() == der_sha256(new.cert), "and the portal keeps serving the one it had")
 
 
 def test_message_memory_follows_reload():
@@ -133,5 +175,5 @@ def test_reloads_keep_no_memory():
 
 
 if __name__ == "__main__":
-    smdtest.main([test_sighup_applies_routes, test_restart_needed,
+    smdtest.main([test_sighup_applies_routes, test_restart_needed, test_portal_certificate_renewed,
                   test_message_memory_follows_reload, test_reloads_keep_no_memory])
