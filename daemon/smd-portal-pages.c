@@ -96,92 +96,88 @@ smd_page_render(const SmdPage *page, const gchar *org_name, gboolean theme, gboo
 			       brand, nav_label, languages, title, page->body->str);
 }
 
+/* A page that only says what happened and what to do. */
+static SmdPage *
+smd_page_notice(const gchar *lang, guint status, const gchar *title, const gchar *text)
+{
+	SmdPage *page = smd_page_new(lang, status, title);
+	smd_page_add(page, "<p>%s</p>", text);
+	return page;
+}
+
 SmdPage *
 smd_page_not_found(const gchar *lang)
 {
 	/* the same page for an unknown and for a mistyped link */
-	SmdPage *page = smd_page_new(lang, 404, L_(lang, "This link does not work"));
-	smd_page_add(page, "<p>%s</p>",
-		     L_(lang,
-			"This link is not valid. Check that you opened the whole link from the "
-			"e-mail. If it still does not work, ask the sender to send the message "
-			"again."));
-	return page;
+	return smd_page_notice(
+	    lang, 404, L_(lang, "This link does not work"),
+	    L_(lang, "This link is not valid. Check that you opened the whole link from the "
+		     "e-mail. If it still does not work, ask the sender to send the message "
+		     "again."));
 }
 
 SmdPage *
 smd_page_expired(const gchar *lang)
 {
-	SmdPage *page = smd_page_new(lang, 410, L_(lang, "This message is no longer available"));
-	smd_page_add(page, "<p>%s</p>",
-		     L_(lang,
-			"The message behind this link has expired or was withdrawn and has been "
-			"deleted. Ask the sender to send it again if you still need it."));
-	return page;
+	return smd_page_notice(
+	    lang, 410, L_(lang, "This message is no longer available"),
+	    L_(lang, "The message behind this link has expired or was withdrawn and has been "
+		     "deleted. Ask the sender to send it again if you still need it."));
 }
 
 SmdPage *
 smd_page_busy(const gchar *lang)
 {
-	SmdPage *page = smd_page_new(lang, 503, L_(lang, "The portal is busy"));
-	smd_page_add(page, "<p>%s</p>",
-		     L_(lang, "Many messages are being opened at this moment. Try again in a "
-			      "minute: your message is still there."));
-	return page;
+	return smd_page_notice(lang, 503, L_(lang, "The portal is busy"),
+			       L_(lang,
+				  "Many messages are being opened at this moment. Try again in a "
+				  "minute: your message is still there."));
 }
 
 SmdPage *
 smd_page_restarting(const gchar *lang)
 {
-	SmdPage *page = smd_page_new(lang, 503, L_(lang, "The portal is restarting"));
-	smd_page_add(page, "<p>%s</p>",
-		     L_(lang, "The portal is being restarted. Try again in a minute: your message "
-			      "is still there."));
-	return page;
+	return smd_page_notice(
+	    lang, 503, L_(lang, "The portal is restarting"),
+	    L_(lang, "The portal is being restarted. Try again in a minute: your message "
+		     "is still there."));
 }
 
 SmdPage *
 smd_page_registration_closed(const gchar *lang)
 {
-	SmdPage *page = smd_page_new(lang, 403, L_(lang, "Registration is not possible from here"));
-	smd_page_add(page, "<p>%s</p>",
-		     L_(lang,
-			"Mobile numbers can only be registered from the organisation's own "
-			"network. Open this link at work, or ask a colleague to enter the number "
-			"in the SecuMailer admin app."));
-	return page;
+	return smd_page_notice(
+	    lang, 403, L_(lang, "Registration is not possible from here"),
+	    L_(lang, "Mobile numbers can only be registered from the organisation's own "
+		     "network. Open this link at work, or ask a colleague to enter the number "
+		     "in the SecuMailer admin app."));
 }
 
 SmdPage *
 smd_page_withdrawn(const gchar *lang)
 {
-	SmdPage *page = smd_page_new(lang, 410, L_(lang, "This message was withdrawn"));
-	smd_page_add(page, "<p>%s</p>",
-		     L_(lang,
-			"The sender's organisation has withdrawn this message and deleted it. "
-			"Contact the sender if you have questions."));
-	return page;
+	return smd_page_notice(
+	    lang, 410, L_(lang, "This message was withdrawn"),
+	    L_(lang, "The sender's organisation has withdrawn this message and deleted it. "
+		     "Contact the sender if you have questions."));
 }
 
 SmdPage *
 smd_page_locked(const gchar *lang)
 {
-	SmdPage *page = smd_page_new(lang, 403, L_(lang, "This link is locked"));
-	smd_page_add(page, "<p>%s</p>",
-		     L_(lang,
-			"A wrong pin code was entered too many times, so this link has been "
-			"locked to protect the message. Contact the sender to have it unlocked."));
-	return page;
+	return smd_page_notice(
+	    lang, 403, L_(lang, "This link is locked"),
+	    L_(lang, "A wrong pin code was entered too many times, so this link has been "
+		     "locked to protect the message. Contact the sender to have it unlocked."));
 }
 
 SmdPage *
 smd_page_forbidden(const gchar *lang)
 {
-	SmdPage *page = smd_page_new(lang, 403, L_(lang, "The form has expired"));
-	smd_page_add(page, "<p>%s</p>",
-		     L_(lang, "This form could not be accepted. Go back, reload the page and try "
-			      "again."));
-	return page;
+	return smd_page_notice(
+	    lang, 403, L_(lang, "The form has expired"),
+	    L_(lang, "This form could not be accepted. Go back, reload the page and try "
+		     "again."));
 }
 
 /* What a request the portal refuses before any page of its own is asked
@@ -208,17 +204,15 @@ SmdPage *
 smd_page_refused(const gchar *lang, guint status)
 {
 	guint i = 0;
-	SmdPage *page;
 
 	if (status == 404)
 		return smd_page_not_found(lang);
 	/* any other refusal is read as a bad request, the last entry */
 	while (i + 1 < G_N_ELEMENTS(smd_page_refusals) && smd_page_refusals[i].status != status)
 		i++;
-	page =
-	    smd_page_new(lang, smd_page_refusals[i].status, L_(lang, smd_page_refusals[i].title));
-	smd_page_add(page, "<p>%s</p>", L_(lang, smd_page_refusals[i].text));
-	return page;
+	return smd_page_notice(lang, smd_page_refusals[i].status,
+			       L_(lang, smd_page_refusals[i].title),
+			       L_(lang, smd_page_refusals[i].text));
 }
 
 static void
