@@ -35,6 +35,7 @@ struct _SmdQueue {
 	GCancellable *lookup_cancellable; /* of the lookups, replaced on reload */
 	gboolean stopped;
 	gboolean draining;
+	GQueue unrecorded; /* SmdQueueRun whose outcomes the store refused */
 };
 
 G_DEFINE_TYPE(SmdQueue, smd_queue, G_TYPE_OBJECT)
@@ -85,6 +86,10 @@ typedef struct {
  * million answers); the stale ones are swept every so many seconds. */
 #define SMD_QUEUE_DOMAINS_KEPT 10000
 #define SMD_QUEUE_SWEEP_EVERY 30
+/* Outcomes the store could not take (a full disk) are offered again this
+ * often, and said again in the log this much less often. */
+#define SMD_QUEUE_RECORD_EVERY 5
+#define SMD_QUEUE_RECORD_SAY_EVERY 12
 
 typedef struct {
 	SmdQueue *queue;
@@ -93,6 +98,9 @@ typedef struct {
 	GBytes *message;
 	GPtrArray *hops; /* the domain's, when the run started */
 	GError *lookup_error;
+	gboolean ended;		  /* its connection given back */
+	SmdOutcomeUpdate *update; /* not recorded yet, to be offered again */
+	guint record_failures;
 } SmdQueueRun;
 
 static void
@@ -175,6 +183,10 @@ smd_queue_run_ended(SmdQueue *self, SmdQueueRun *run)
 {
 	SmdQueueDomain *d = run->domain;
 
+	if (run->ended)
+		return;
+	run->ended = TRUE;
+	run->domain = NULL; /* may go with its last run */
 	self->running--;
 	d->running--;
 	smd_queue_domain_done(self, d);
@@ -206,6 +218,7 @@ smd_queue_run_free(SmdQueueRun *run)
 	g_clear_pointer(&run->message, g_bytes_unref);
 	g_clear_pointer(&run->hops, g_ptr_array_unref);
 	g_clear_error(&run->lookup_error);
+	g_clear_pointer(&run->update, smd_outcome_update_free);
 	g_free(run);
 }
 
@@ -357,16 +370,28 @@ smd_queue_recorded_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 
 	smd_queue_run_ended(self, run);
 	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
-		/* not recorded: deliver again later rather than lose track of
-		 * them (a duplicate is better than a lost message) */
-		g_warning("%s: cannot record delivery outcomes: %s", update->job->queue_id,
-			  error->message);
-		if (!self->stopped)
-			smd_queue_retry_later(self, update->job);
-		smd_queue_run_free(run);
+		/* The attempt is over and its outcomes are known; what failed is
+		 * writing them down (a full disk). Attempting again would send a
+		 * delivered message once more on every retry, so the outcomes
+		 * are offered to the store again until it takes them. Only if
+		 * the daemon stops first are these recipients tried again, after
+		 * the restart: a duplicate is better than a lost message. */
+		if (run->record_failures++ % SMD_QUEUE_RECORD_SAY_EVERY == 0)
+			g_warning("%s: cannot record delivery outcomes: %s; trying again every "
+				  "%d s, without delivering again",
+				  update->job->queue_id, error->message, SMD_QUEUE_RECORD_EVERY);
+		if (self->stopped) {
+			smd_queue_run_free(run);
+			return;
+		}
+		run->update = smd_store_run_steal_data(result);
+		g_queue_push_tail(&self->unrecorded, run);
 		smd_queue_kick(self);
 		return;
 	}
+	if (run->record_failures > 0)
+		g_message("%s: delivery outcomes recorded after %u failed tries",
+			  update->job->queue_id, run->record_failures);
 	smd_event_log_all(update->events);
 
 	for (guint i = 0; i < update->job->recipients->len; i++) {
@@ -618,6 +643,16 @@ smd_queue_tick_cb(gpointer user_data)
 	}
 	if (++self->ticks % SMD_QUEUE_SWEEP_EVERY == 0)
 		g_hash_table_foreach_remove(self->domains, smd_queue_domain_stale, self);
+	if (self->ticks % SMD_QUEUE_RECORD_EVERY == 0) {
+		SmdQueueRun *run;
+		while ((run = g_queue_pop_head(&self->unrecorded)) != NULL) {
+			SmdOutcomeUpdate *update = g_steal_pointer(&run->update);
+			update->body_destroyed = FALSE; /* rolled back with the rest */
+			smd_store_run_lazy_async(self->store, smd_store_record_outcomes, update,
+						 (GDestroyNotify)smd_outcome_update_free,
+						 smd_queue_recorded_cb, run);
+		}
+	}
 	smd_queue_kick(self);
 	return G_SOURCE_CONTINUE;
 }
@@ -668,7 +703,15 @@ smd_queue_is_idle(SmdQueue *self)
 void
 smd_queue_stop(SmdQueue *self)
 {
+	SmdQueueRun *run;
+
 	self->stopped = TRUE;
+	if (self->unrecorded.length > 0)
+		g_warning("the outcomes of %u deliveries could not be recorded; their recipients "
+			  "will be tried again after the restart",
+			  self->unrecorded.length);
+	while ((run = g_queue_pop_head(&self->unrecorded)) != NULL)
+		smd_queue_run_free(run);
 	g_cancellable_cancel(self->cancellable);
 	g_cancellable_cancel(self->lookup_cancellable);
 	if (self->tick_id != 0) {
@@ -725,6 +768,7 @@ smd_queue_init(SmdQueue *self)
 	self->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 					      (GDestroyNotify)smd_queue_domain_free);
 	g_queue_init(&self->turns);
+	g_queue_init(&self->unrecorded);
 	self->waiting = g_sequence_new(NULL);
 	self->cancellable = g_cancellable_new();
 	self->lookup_cancellable = g_cancellable_new();

@@ -435,16 +435,36 @@ smd_smtp_session_cmd_starttls(SmdSmtpSession *self, const SmdCommand *cmd)
 	self->state = SMD_SESSION_TLS;
 }
 
-/* Whether the store's file system has room for 1.5 × @size bytes (when it
- * cannot be asked, the commit will tell). */
+/* Whether the store has room for 1.5 × @size bytes: its file system's
+ * free space, and the database's free pages, which new rows take first (a
+ * queue that filled the disk and left again gives back no file system
+ * space). When it cannot be asked, the commit will tell. */
 static gboolean
 smd_smtp_session_room_for(SmdSmtpSession *self, guint64 size)
 {
 	struct statvfs fs;
+	guint64 room;
 
 	if (statvfs(self->config->store_directory, &fs) != 0)
 		return TRUE;
-	return (guint64)fs.f_bavail * fs.f_frsize >= size + size / 2;
+	room = (guint64)fs.f_bavail * fs.f_frsize +
+	       smd_store_reusable_bytes(smd_engine_get_store(self->engine));
+	return room >= size + size / 2;
+}
+
+/* Said once a minute at most, while it lasts. */
+static void
+smd_smtp_session_low_on_room(SmdSmtpSession *self)
+{
+	static gint64 said_at = 0;
+	gint64 now = g_get_monotonic_time();
+
+	if (said_at != 0 && now - said_at < 60 * G_USEC_PER_SEC)
+		return;
+	said_at = now;
+	g_warning("the file system of [store] directory %s has less room than one and a half "
+		  "times [smtp] max-message-size: new mail gets 452 until there is more",
+		  self->config->store_directory);
 }
 
 static void
@@ -503,13 +523,18 @@ smd_smtp_session_cmd_mail(SmdSmtpSession *self, const SmdCommand *cmd)
 					       _("Message size exceeds fixed limit"));
 			return;
 		}
-		/* as Postfix: no room for one and a half times what is announced
-		 * is said now, before the client sends it all for a 452 */
-		if (!smd_smtp_session_room_for(self, n)) {
-			smd_smtp_session_reply(self, "452 4.3.1 %s",
-					       _("Insufficient system storage, try again later"));
-			return;
-		}
+	}
+	/* As Postfix: intake stops while the store's file system still has
+	 * room for one and a half times the largest message. What is queued
+	 * must still be delivered, and every outcome and every deletion of a
+	 * body is a write too: on a disk filled to the last byte they all
+	 * fail, and nothing leaves the queue. (Any SIZE= announced is at most
+	 * max-message-size, checked above.) */
+	if (!smd_smtp_session_room_for(self, self->config->max_message_size)) {
+		smd_smtp_session_low_on_room(self);
+		smd_smtp_session_reply(self, "452 4.3.1 %s",
+				       _("Insufficient system storage, try again later"));
+		return;
 	}
 	self->sender = g_strdup(path.address);
 	self->state = SMD_SESSION_MAIL;

@@ -48,6 +48,10 @@ struct _SmdStore {
 	/* async operations whose callback has not run yet: a stop waits for
 	 * them, so what they log (the portal's events) is not lost */
 	gint in_flight;
+	/* the database file's free pages, for new rows: room for mail that
+	 * the file system's free space does not show */
+	gint free_pages;
+	gint page_size;
 };
 
 G_DEFINE_TYPE(SmdStore, smd_store, G_TYPE_OBJECT)
@@ -255,6 +259,31 @@ smd_store_exec_cached(sqlite3 *db, const gchar *sql, GError **error)
 	return TRUE;
 }
 
+/* After a commit, in the worker: what the deletions gave back to the
+ * file's free pages. */
+static void
+smd_store_count_reusable(SmdStore *self)
+{
+	g_autoptr(SmdCachedStmt) cached = smd_store_prepare_cached(
+	    self->db,
+	    "SELECT freelist_count, page_size FROM pragma_freelist_count(), "
+	    "pragma_page_size()",
+	    NULL);
+	sqlite3_stmt *stmt = smd_cached_stmt(cached);
+
+	if (stmt != NULL && sqlite3_step(stmt) == SQLITE_ROW) {
+		g_atomic_int_set(&self->free_pages, sqlite3_column_int(stmt, 0));
+		g_atomic_int_set(&self->page_size, sqlite3_column_int(stmt, 1));
+	}
+}
+
+guint64
+smd_store_reusable_bytes(SmdStore *self)
+{
+	return (guint64)g_atomic_int_get(&self->free_pages) *
+	       (guint64)g_atomic_int_get(&self->page_size);
+}
+
 static gint
 smd_store_user_version(sqlite3 *db)
 {
@@ -437,6 +466,7 @@ smd_store_worker(gpointer user_data)
 				self->lazy_pending = TRUE;
 			else if (sqlite3_total_changes64(self->db) != changes)
 				self->lazy_pending = FALSE;
+			smd_store_count_reusable(self);
 		} else {
 			/* an I/O error, not a full disk: the flush may have failed */
 			if ((sqlite3_extended_errcode(self->db) & 0xff) == SQLITE_IOERR)
@@ -499,7 +529,10 @@ smd_store_open(SmdStore *self, const gchar *path, GError **error)
 	    !smd_store_exec(self->db, "PRAGMA foreign_keys = ON", error) ||
 	    !smd_store_exec(self->db, "PRAGMA secure_delete = ON", error))
 		return FALSE;
-	return smd_store_migrate(self->db, SMD_STORE_SCHEMA_VERSION, error);
+	if (!smd_store_migrate(self->db, SMD_STORE_SCHEMA_VERSION, error))
+		return FALSE;
+	smd_store_count_reusable(self);
+	return TRUE;
 }
 
 SmdStore *
@@ -685,6 +718,13 @@ smd_store_run_get_data(GAsyncResult *result)
 {
 	SmdStoreTaskData *td = g_task_get_task_data(G_TASK(result));
 	return td->data;
+}
+
+gpointer
+smd_store_run_steal_data(GAsyncResult *result)
+{
+	SmdStoreTaskData *td = g_task_get_task_data(G_TASK(result));
+	return g_steal_pointer(&td->data);
 }
 
 gboolean

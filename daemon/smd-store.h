@@ -43,9 +43,15 @@ void smd_store_run_lazy_async(SmdStore *self, SmdStoreFunc func, gpointer data,
 			      gpointer user_data);
 gboolean smd_store_run_finish(SmdStore *self, GAsyncResult *result, GError **error);
 gpointer smd_store_run_get_data(GAsyncResult *result);
+/* The same, and the caller's to free from now on (to try it again). */
+gpointer smd_store_run_steal_data(GAsyncResult *result);
 
 /* Blocks until the operation is committed; not from the worker thread. */
 gboolean smd_store_run_sync(SmdStore *self, SmdStoreFunc func, gpointer data, GError **error);
+
+/* Bytes free inside the database file after the last commit (its free
+ * pages, which new rows take first): any thread. */
+guint64 smd_store_reusable_bytes(SmdStore *self);
 
 /* TRUE when every async operation's callback has run (a stop waits for it). */
 gboolean smd_store_is_idle(SmdStore *self);

@@ -287,6 +287,11 @@ def submit(gw, data):
         return f"{e.smtp_code} {e.smtp_error.decode(errors='replace')}"
 
 
+def subjects_list(mx):
+    return [re.search(rb"^Subject: (.*)$", raw, re.M).group(1).decode().strip()
+            for raw, _ in mx.messages()]
+
+
 def subjects(mx):
     return {re.search(rb"^Subject: (.*)$", raw, re.M).group(1).decode().strip()
             for raw, _ in mx.messages()}
@@ -294,9 +299,11 @@ def subjects(mx):
 
 def test_disk_full():
     """A full disk answers 452 4.3.1 and the mail stays with the client;
-    with room again, mail flows and nothing accepted was lost."""
+    with room again, mail flows and nothing accepted was lost. Intake stops
+    while there is still room for one and a half times the largest message
+    (as Postfix), so that what is queued can still leave."""
     with TestMX(starttls=True) as mx:
-        gw = Gateway({"tls.test": mx})
+        gw = Gateway({"tls.test": mx}, {"smtp": {"max-message-size": "1M"}})
         with small_disk(gw.state_dir, "4m") as mounted:
             if not mounted:
                 smdtest.skip("disk full", "cannot mount a tmpfs here")
@@ -316,6 +323,14 @@ def test_disk_full():
                 replies = [submit(gw, big(f"refused-{i}")) for i in range(3)]
                 ok(all(r.startswith("452") and "4.3.1" in r for r in replies),
                    "disk full: 452 4.3.1, never 250", repr(replies))
+                with smtplib.SMTP("127.0.0.1", gw.port, timeout=20) as c:
+                    c.ehlo("client.test")
+                    code, text = c.mail("a@sender.test")
+                ok(code == 452 and text.startswith(b"4.3.1"),
+                   "less room than 1.5 x max-message-size: 452 4.3.1 at MAIL already",
+                   f"{code} {text!r}")
+                ok("less room than one and a half times [smtp] max-message-size" in gw.log(),
+                   "and the log says why, naming the keys", gw.log()[-600:])
 
                 def mail_with_size(size):
                     with smtplib.SMTP("127.0.0.1", gw.port, timeout=20) as c:
@@ -332,12 +347,47 @@ def test_disk_full():
                 ok(wait_for(lambda: {"small", "accepted"} <= subjects(mx), 20),
                    "both accepted messages delivered")
                 time.sleep(3)  # let anything else that would come arrive
-                # an outcome that could not be recorded on the full disk is
-                # delivered again rather than lost track of: duplicates are
-                # allowed, a refused message arriving is not
+                # a refused message must never arrive
                 ok(subjects(mx) == {"small", "accepted"}, "no refused message delivered",
                    repr(subjects(mx)))
                 ok(gw.running, "the daemon lives on")
+
+
+def test_full_queue_drains():
+    """Mail queued until the disk is full, its next hop down: intake stops
+    with room to spare, and once the next hop is back every message leaves
+    exactly once and is recorded. On a disk filled to the last byte the
+    outcomes could not be written and each retry sent every message again."""
+    port = smdtest.free_port()  # nothing listens here yet
+    mx = TestMX(starttls=True, port=port)
+    gw = Gateway({"tls.test": port}, {"smtp": {"max-message-size": "1M"},
+                                      "delivery": {"retry-schedule": "1s",
+                                                   "connect-timeout": "2s"}})
+    with small_disk(gw.state_dir, "8m") as mounted:
+        if not mounted:
+            smdtest.skip("full queue drains", "cannot mount a tmpfs here")
+            return
+        with gw:
+            accepted, reply = [], "250"
+            while reply == "250" and len(accepted) < 100:
+                name = f"queued-{len(accepted)}"
+                reply = submit(gw, make_message("a@sender.test", "b@tls.test", name,
+                                                ("z" * 70 + "\n") * 3300))
+                if reply == "250":
+                    accepted.append(name)
+            ok(reply.startswith("452 4.3.1") and len(accepted) >= 5,
+               "the queue fills until intake says 452 4.3.1", f"{len(accepted)} then {reply}")
+            with mx:
+                ok(wait_for(lambda: all(st == "delivered" for _, st in gw.recipient_states()),
+                            60),
+                   "the next hop back: every queued message delivered and recorded",
+                   repr(gw.recipient_states()[-3:]))
+                time.sleep(3)  # anything sent twice would be here by now
+                got = [m for m in subjects_list(mx)]
+                ok(sorted(got) == sorted(accepted), "each exactly once",
+                   f"{len(got)} arrived for {len(accepted)} accepted")
+            ok(submit(gw, make_message("a@sender.test", "b@tls.test", "after", "x\n")) == "250",
+               "with the queue gone, intake takes mail again")
 
 
 def test_failing_fsync():
@@ -843,7 +893,7 @@ def test_stop_while_looking_up():
 if __name__ == "__main__":
     smdtest.main([test_relay_address_forms, test_shell_metacharacters,
                   test_outbound_stream_clean, test_reply_injection,
-                  test_tampered_bodies_quarantined, test_wrong_master_key, test_disk_full,
+                  test_tampered_bodies_quarantined, test_wrong_master_key, test_disk_full, test_full_queue_drains,
                   test_failing_fsync, test_links_of_the_wrong_kind,
                   test_attachment_name_injection, test_portal_message_memory,
                   test_portal_connections_left_by_clients,

@@ -209,6 +209,34 @@ def test_sigterm_logs_stored_portal_events():
            "and in the store")
 
 
+def test_full_disk_delivers_once():
+    """A delivery whose outcome the store cannot write down (a full disk) is
+    not made again: the outcome is offered to the store until it takes it.
+    It used to be queued again, and every retry sent the message once more."""
+    full = os.path.join(smdtest.tmpdir("full-"), "full")
+    env = smdtest.failsync_env("a full disk delivers once", SMD_FULL_WAL=full)
+    if env is None:
+        return
+    with TestMX(starttls=True, data_replies="451 4.3.0 busy,250 2.0.0 fine") as mx, \
+            Gateway({"tls.test": mx}, {"delivery": {"retry-schedule": "2s"}}, env=env) as gw:
+        gw.send("a@sender.test", "b@tls.test", smdtest.make_message("a@sender.test",
+                                                                   "b@tls.test"))
+        ok(wait_for(lambda: gw.recipient_states() == [("b@tls.test", "deferred")], 20),
+           "the first attempt is deferred (451)", repr(gw.recipient_states()))
+        open(full, "w").close()
+        ok(wait_for(lambda: len(mx.messages()) >= 1, 20), "the retry delivers")
+        ok(wait_for(lambda: "cannot record delivery outcomes" in gw.log(), 10),
+           "the log says its outcome cannot be recorded", gw.log()[-600:])
+        time.sleep(9)  # four retry delays
+        ok(len(mx.messages()) == 1, "it is not delivered again while the disk is full",
+           f"{len(mx.messages())} copies")
+        os.unlink(full)
+        ok(wait_for(lambda: gw.recipient_states() == [("b@tls.test", "delivered")], 15),
+           "with room again the outcome is recorded: delivered", repr(gw.recipient_states()))
+        ok(len(mx.messages()) == 1, "one copy in all")
+        ok(gw.running, "still running")
+
+
 def test_flushes_per_message():
     """Only the commit before a 250 is flushed: at a low rate, one message
     at a time, each costs one fsync of the store's WAL, and its delivery's
@@ -245,5 +273,6 @@ def test_flushes_per_message():
 if __name__ == "__main__":
     gateway_or_skip()
     smdtest.main([test_kill9_mid_stream, test_sigterm_finishes_running_delivery,
+                  test_full_disk_delivers_once,
                   test_sigterm_logs_stored_portal_events,
                   test_flushes_per_message])
