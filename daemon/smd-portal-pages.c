@@ -276,6 +276,9 @@ smd_page_stored(const gchar *lang, const gchar *address, const gchar *masked)
 		     address, masked);
 	smd_page_add(page, "<p>%s</p>",
 		     L_(lang, "The recipient now gets an e-mail with a link to read the message."));
+	smd_page_add(page, "<p>%s</p>",
+		     L_(lang, "This link cannot change the number. To change it, ask someone who "
+			      "manages SecuMailer."));
 	return page;
 }
 

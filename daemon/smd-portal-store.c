@@ -379,6 +379,19 @@ smd_portal_store_register(sqlite3 *db, gpointer data, GError **error)
 	requested_by = g_strdup((const gchar *)sqlite3_column_text(link, 1));
 	reg->notices = g_ptr_array_new_with_free_func((GDestroyNotify)smd_notice_free);
 	reg->events = smd_events_new();
+	/* A registration link stores a number once: whoever else holds it
+	 * (a forwarded e-mail) must not send the pins to a phone of theirs.
+	 * A number already there, however it came, is changed by staff only
+	 * (the admin app, which drops the pins sent to the old one). */
+	{
+		g_autoptr(sqlite3_stmt) known =
+		    smd_store_prepare(db, "SELECT 1 FROM phones WHERE address = ?1", error);
+		if (known == NULL)
+			return FALSE;
+		sqlite3_bind_text(known, 1, reg->address, -1, SQLITE_STATIC);
+		if (sqlite3_step(known) == SQLITE_ROW)
+			return TRUE;
+	}
 	if (!smd_portal_set_phone(db, reg->address, reg->number, requested_by, reg->client_address,
 				  reg->retention, N_("Mobile number registered on the portal"),
 				  reg->notices, reg->events, error))

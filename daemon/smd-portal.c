@@ -444,12 +444,13 @@ smd_portal_registration(SmdPortalRequest *r)
 		smd_portal_finish(r, smd_page_registration_closed(r->lang));
 		return;
 	}
+	/* stored once; a form sent again (or by someone else) changes nothing */
+	if (r->link->number != NULL) {
+		g_autofree gchar *masked = smd_phone_mask(r->link->number);
+		smd_portal_finish(r, smd_page_stored(r->lang, r->link->address, masked));
+		return;
+	}
 	if (!r->post) {
-		if (r->link->number != NULL) {
-			g_autofree gchar *masked = smd_phone_mask(r->link->number);
-			smd_portal_finish(r, smd_page_stored(r->lang, r->link->address, masked));
-			return;
-		}
 		smd_portal_finish(
 		    r, smd_page_registration(r->lang, r->link, action, r->csrf, NULL, NULL));
 		return;

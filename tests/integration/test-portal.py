@@ -124,6 +124,17 @@ def test_portal_flow():
            "the registration and who made it are logged", repr(ev))
         resp, page = b.request("GET", f"/r/{rtoken}")
         ok(b"Stored" in page, "re-opening the link shows the stored state")
+        for who, client in (("the same browser", b), ("another browser", Browser(pport))):
+            client.request("GET", f"/r/{rtoken}")
+            resp, page = client.request("POST", f"/r/{rtoken}",
+                                        {"csrf": client.csrf(), "phone": "06 99999999"})
+            ok(resp.status == 200 and b"Stored" in page and "+31 6••••••78".encode() in page,
+               f"the form sent again from {who} with another number: the stored page",
+               page[-400:])
+        ok(gw.query("SELECT number FROM phones")[0]["number"] == "+31612345678"
+           and len(gw.events("phone-registered")) == 1,
+           "the number stays: whoever else has the link cannot have the pins sent to a "
+           "phone of theirs", repr(gw.query("SELECT number FROM phones")))
 
         ok(wait_for(lambda: plain.messages(), 20), "the invitation reaches the recipient")
         mtoken = link_from(plain.messages()[0][0], "m")
