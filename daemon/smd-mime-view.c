@@ -391,3 +391,28 @@ smd_mime_strip_own_received(GBytes *message, const gchar *hostname)
 		return g_bytes_ref(message);
 	return g_bytes_new_from_bytes(message, end, len - end);
 }
+
+gsize
+smd_html_after_doctype(const gchar *html)
+{
+	const gchar *p = html;
+
+	if (g_str_has_prefix(p, "\xef\xbb\xbf"))
+		p += 3;
+	for (;;) {
+		while (g_ascii_isspace(*p))
+			p++;
+		if (!g_str_has_prefix(p, "<!--"))
+			break;
+		p = strstr(p + 4, "-->");
+		if (p == NULL)
+			return 0;
+		p += 3;
+	}
+	if (g_ascii_strncasecmp(p, "<!doctype", 9) == 0) {
+		const gchar *end = strchr(p, '>');
+		if (end != NULL)
+			return (gsize)(end + 1 - html);
+	}
+	return 0;
+}

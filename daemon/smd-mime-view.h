@@ -40,6 +40,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdMimeView, smd_mime_view_free)
  * message turned into a data: URI (the frame loads nothing else). */
 gchar *smd_mime_view_html_with_inline_images(const SmdMimeView *view);
 
+/* Where an element may go in @html without putting the browser in quirks
+ * mode: after a leading doctype (past a BOM, white space and comments), or
+ * at the start when there is none. */
+gsize smd_html_after_doctype(const gchar *html);
+
 /* The decoded content of attachment @index, or NULL. */
 GBytes *smd_mime_view_attachment_content(const SmdMimeView *view, guint index);
 

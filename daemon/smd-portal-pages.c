@@ -375,8 +375,8 @@ smd_page_message(const gchar *lang, const SmdMimeView *view, const gchar *token,
 	}
 	g_string_append(page->body, "</dl>");
 	/* TRANSLATORS: button label, keep it in line with DESIGN.md */
-	smd_page_add(page, "<p><a class=\"button\" href=\"/m/%s/download\" download>%s</a></p>",
-		     token, L_(lang, "Download"));
+	smd_page_add(page, "<p><a class=\"button\" href=\"/m/%s/download\">%s</a></p>", token,
+		     L_(lang, "Download"));
 	if (view->unreadable ||
 	    (view->text == NULL && view->html == NULL && view->attachments->len == 0))
 		smd_page_add(page, "<p class=\"notice\">%s</p>",
@@ -394,7 +394,7 @@ smd_page_message(const gchar *lang, const SmdMimeView *view, const gchar *token,
 			g_autofree gchar *size = g_format_size(a->size);
 			g_autofree gchar *href = g_strdup_printf("/m/%s/attachment/%u", token, i);
 			smd_page_add(page,
-				     "<li><a href=\"%s\" download>%s</a> <span "
+				     "<li><a href=\"%s\">%s</a> <span "
 				     "class=\"nowrap\">(%s)</span></li>",
 				     href, a->name, size);
 		}

@@ -731,8 +731,11 @@ static void
 smd_portal_send_html_body(SmdPortalRequest *r, const gchar *html)
 {
 	SoupMessageHeaders *h = soup_server_message_get_response_headers(r->msg);
-	/* the first <base> counts: the message's own cannot undo it */
-	gchar *body = g_strconcat("<base target=\"_blank\">", html, NULL);
+	/* the first <base> counts: the message's own cannot undo it; after
+	 * the doctype, or the message renders in quirks mode, not as its
+	 * sender's mail program shows it */
+	gsize at = smd_html_after_doctype(html);
+	gchar *body = g_strdup_printf("%.*s<base target=\"_blank\">%s", (int)at, html, html + at);
 
 	smd_portal_security_headers(r->portal, r->msg);
 	soup_message_headers_replace(h, "Content-Security-Policy",

@@ -237,6 +237,11 @@ def test_portal_flow():
            "and the HTML body can be opened on a page of its own")
         ok("<script>" not in text and "tracker.example" not in text,
            "nothing of the HTML body in the page itself")
+        ok(f'<a class="button" href="/m/{mtoken}/download">' in text
+           and re.search(r"<a [^>]*\sdownload[\s=>]", text) is None,
+           "Download and the attachments are plain links (their answers say attachment): "
+           "once the session has ended they open the pin page instead of saving it as a "
+           "file named after the link", re.findall(r"<a [^>]*>", text))
         resp, html = r.request("GET", f"/m/{mtoken}/html")
         csp = resp.getheader("Content-Security-Policy", "")
         ok(resp.status == 200 and b"HTML part" in html

@@ -248,6 +248,26 @@ test_subject(void)
 	g_assert_cmpint(g_utf8_strlen(longest, -1), ==, SMD_GMIME_SUBJECT_MAX);
 }
 
+static void
+test_after_doctype(void)
+{
+	static const struct {
+		const gchar *html;
+		gsize at;
+	} cases[] = {
+	    {"<p>no doctype</p>", 0},
+	    {"<!DOCTYPE html><html>", 15},
+	    {"<!doctype HTML PUBLIC \"-//W3C//DTD HTML 4.01//EN\">\n<html>", 50},
+	    {"\xef\xbb\xbf  <!-- from Outlook --> \n<!DOCTYPE html>x", 43},
+	    {"<!-- unterminated <!DOCTYPE html>", 0},
+	    {"<!DOCTYPE html", 0},
+	    {"", 0},
+	    {"<html><!DOCTYPE html>", 0},
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++)
+		g_assert_cmpuint(smd_html_after_doctype(cases[i].html), ==, cases[i].at);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -263,5 +283,6 @@ main(int argc, char **argv)
 	g_test_add_func("/secumailer/mime/malformed", test_malformed);
 	g_test_add_func("/secumailer/mime/strip-own-received", test_strip_own_received);
 	g_test_add_func("/secumailer/mime/subject", test_subject);
+	g_test_add_func("/secumailer/mime/after-doctype", test_after_doctype);
 	return g_test_run();
 }
