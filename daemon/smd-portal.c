@@ -141,12 +141,17 @@ smd_portal_get_cookie(SoupServerMessage *msg, const gchar *name)
 	    name);
 }
 
+/* @same_site: "Strict" for the session; "Lax" for the CSRF token, which
+ * must come along when the recipient opens the e-mail's link again in
+ * another tab (a top-level GET from the mail program's site): else that
+ * tab is given a new token, and the pin form open in the first tab is
+ * refused. Lax still keeps it from other sites' POSTs. */
 static void
 smd_portal_set_cookie(SmdPortal *self, SoupServerMessage *msg, const gchar *name,
-		      const gchar *value, gint max_age)
+		      const gchar *value, gint max_age, const gchar *same_site)
 {
 	g_autofree gchar *header =
-	    g_strdup_printf("%s=%s; Path=/; HttpOnly; SameSite=Strict%s%s", name, value,
+	    g_strdup_printf("%s=%s; Path=/; HttpOnly; SameSite=%s%s%s", name, value, same_site,
 			    self->secure ? "; Secure" : "", max_age >= 0 ? "; Max-Age=" : "");
 	g_autofree gchar *full =
 	    max_age >= 0 ? g_strdup_printf("%s%d", header, max_age) : g_strdup(header);
@@ -199,7 +204,7 @@ smd_portal_send_page(SmdPortalRequest *r, SmdPage *page)
 {
 	if (r->new_csrf)
 		smd_portal_set_cookie(r->portal, r->msg, smd_portal_cookie_name(r->portal, "csrf"),
-				      r->csrf, -1);
+				      r->csrf, -1, "Lax");
 	/* an unknown link's page must not differ by its path */
 	smd_portal_respond(r->portal, r->msg, page,
 			   r->path != NULL && page->status != 404 ? r->path : "/");
@@ -375,7 +380,7 @@ smd_portal_session_start(SmdPortalRequest *r)
 			g_hash_table_iter_remove(&iter);
 	g_hash_table_insert(r->portal->sessions, id, s);
 	smd_portal_set_cookie(r->portal, r->msg, smd_portal_cookie_name(r->portal, "session"), id,
-			      -1);
+			      -1, "Strict");
 }
 
 /* Log out: the session ends for every message it opened. */
@@ -387,7 +392,7 @@ smd_portal_session_end(SmdPortalRequest *r)
 	if (smd_portal_session_lookup(r, &id) != NULL)
 		g_hash_table_remove(r->portal->sessions, id);
 	smd_portal_set_cookie(r->portal, r->msg, smd_portal_cookie_name(r->portal, "session"), "",
-			      0);
+			      0, "Strict");
 }
 
 /* ------------------------------------------------------ registration */
@@ -984,9 +989,12 @@ smd_portal_recipient(SmdPortalRequest *r)
 		smd_portal_finish(r, smd_page_forbidden(r->lang));
 		return;
 	}
-	if (!r->post && (g_strcmp0(r->action, "") == 0 || g_strcmp0(r->action, "pin") == 0) &&
+	if ((g_strcmp0(r->action, "") == 0 || g_strcmp0(r->action, "pin") == 0) &&
 	    smd_portal_session_get(r) != NULL) {
-		/* already in: no second pin for an open message */
+		/* already in: no second pin for an open message (the landing
+		 * page's form, from a tab opened before the session began, or
+		 * from the mail program's link, which the Strict session
+		 * cookie does not come along with) */
 		smd_portal_redirect(r, "/view");
 		return;
 	}

@@ -94,8 +94,9 @@ def test_portal_flow():
         ok(h.get("x-content-type-options") == "nosniff" and h.get("referrer-policy") == "no-referrer"
            and h.get("cache-control") == "no-store", "nosniff, no-referrer, no-store")
         cookie = set_cookie_headers(resp)
-        ok(any("smd_csrf=" in c and "HttpOnly" in c and "SameSite=Strict" in c for c in cookie),
-           "CSRF cookie is HttpOnly and SameSite=Strict", cookie)
+        ok(any("smd_csrf=" in c and "HttpOnly" in c and "SameSite=Lax" in c for c in cookie),
+           "CSRF cookie is HttpOnly and SameSite=Lax (it comes along when the e-mail's link "
+           "is opened again, so an open form in another tab keeps working)", cookie)
 
         resp, _ = b.request("POST", f"/r/{rtoken}", {"phone": "06 12345678"})
         ok(resp.status == 403, "POST without CSRF token: 403", resp.status)
@@ -210,6 +211,13 @@ def test_portal_flow():
             ok(resp.status == 303 and resp.getheader("Location", "").endswith(f"/m/{mtoken}/view"),
                f"logged in, {path[len(mtoken) + 3:] or 'the link'} leads to the message (no "
                "second pin)", resp.status)
+        sent = len(sms_lines(gw))
+        resp, page = r.request("POST", f"/m/{mtoken}/pin", {"csrf": r.csrf()})
+        ok(resp.status == 303 and resp.getheader("Location", "").endswith(f"/m/{mtoken}/view")
+           and (time.sleep(0.5) or len(sms_lines(gw)) == sent),
+           "logged in, Request pin code (on a page from before, or reached from the e-mail, "
+           "which the session cookie does not come along with) leads to the message and sends "
+           "no SMS", f"{resp.status} {len(sms_lines(gw)) - sent} more SMS")
         failures = gw.query("SELECT failures FROM links WHERE kind = 'recipient'")[0]["failures"]
         resp, page = r.request("POST", f"/m/{mtoken}/login", {"csrf": r.csrf(), "pin": pin})
         ok(resp.status == 303 and resp.getheader("Location", "").endswith("/pin?n=wrong")
