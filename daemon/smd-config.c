@@ -824,7 +824,15 @@ smd_config_parse_rest(SmdConfigParser *p, SmdConfig *c, GError **error)
 			return smd_config_fail(
 			    p, "portal", "public-url", error,
 			    _("“%s” is not the base of a web address (a host name, maybe a "
-			      "port and a path; no query, fragment or user name)"),
+			      "port; no query, fragment or user name)"),
+			    c->portal_public_url);
+		/* the portal's pages link to /m/…, /r/… and /static/…: a proxy
+		 * that maps a path onto it would leave every one of them broken */
+		if (g_uri_get_path(uri)[0] != '\0' && g_strcmp0(g_uri_get_path(uri), "/") != 0)
+			return smd_config_fail(
+			    p, "portal", "public-url", error,
+			    _("“%s” has a path: the portal needs a host name (or a port) of its "
+			      "own, as in https://portal.example.org"),
 			    c->portal_public_url);
 		/* as GUri read it: "HTTPS://…" is https to the portal's cookies too */
 		g_free(c->portal_public_url);

@@ -234,8 +234,16 @@ smd_portal_release(SmdPortalRequest *r)
 static void
 smd_portal_redirect(SmdPortalRequest *r, const gchar *suffix)
 {
-	g_autofree gchar *location =
-	    g_strdup_printf("/%s/%s%s", r->registration ? "r" : "m", r->token, suffix);
+	/* under public-url, not the request's Host (a proxy may not pass it
+	 * on, or a client make it up) nor its plain http */
+	const gchar *base = r->portal->config->portal_public_url;
+	gsize len = strlen(base);
+	g_autofree gchar *location = NULL;
+
+	while (len > 0 && base[len - 1] == '/')
+		len--;
+	location = g_strdup_printf("%.*s/%s/%s%s", (int)len, base, r->registration ? "r" : "m",
+				   r->token, suffix);
 	smd_portal_security_headers(r->portal, r->msg);
 	soup_server_message_set_redirect(r->msg, SOUP_STATUS_SEE_OTHER, location);
 	smd_portal_release(r);
@@ -1343,6 +1351,8 @@ smd_portal_config_changed_cb(SmdEngine *engine, gpointer user_data)
 
 	smd_config_unref(self->config);
 	self->config = smd_config_ref(smd_engine_get_config(engine));
+	/* cookies, HSTS and redirects follow public-url's scheme at once */
+	self->secure = g_str_has_prefix(self->config->portal_public_url, "https:");
 	smd_budget_set_limit(self->budget, self->config->portal_max_message_memory);
 	/* a renewed certificate (certbot renews in place) is served from the
 	 * next connection on; HTTPS or not is the listener's, a restart's */

@@ -198,6 +198,11 @@ def test_portal_flow():
            repr(gw.query("SELECT failures FROM links")))
         resp, page = r.request("GET", f"/m/{mtoken}/view")
         ok(resp.status == 303, "no session: the message is not shown", resp.status)
+        resp, _ = r.request("GET", f"/m/{mtoken}/view", headers={"Host": "evil.example"})
+        ok(resp.status == 303 and resp.getheader("Location", "") ==
+           f"http://127.0.0.1:{pport}/m/{mtoken}",
+           "a redirect goes under public-url, whatever Host the request names",
+           resp.getheader("Location"))
         resp, page = r.request("POST", f"/m/{mtoken}/login", {"csrf": r.csrf(), "pin": pin})
         ok(resp.status == 303 and resp.getheader("Location", "").endswith(f"/m/{mtoken}/view"),
            "right pin: on to the message", resp.status)
@@ -705,7 +710,7 @@ def test_portal_https():
             Gateway({"plain.test": plain},
                     extra={"portal": {"listen": f"127.0.0.1:{pport}",
                                       "public-url": f"https://127.0.0.1:{pport}",
-                                      "tls-certificate": cert, "tls-key": key}}) as gw:
+                                      "tls-certificate": cert, "tls-key": key}}):
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE

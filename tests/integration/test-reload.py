@@ -101,6 +101,33 @@ def test_portal_certificate_renewed():
         ok(served() == der_sha256(new.cert), "and the portal keeps serving the one it had")
 
 
+def test_portal_scheme_follows_reload():
+    """public-url turned to https by a reload: from then on cookies are
+    __Host- and Secure, HSTS is sent and redirects go to https, without a
+    restart (the portal kept what it started with)."""
+    pport = smdtest.free_port()
+
+    def landing():
+        status, headers, _, _ = smdtest.raw_http(
+            pport, b"GET /m/" + b"A" * 32 + b"/view HTTP/1.1\r\nHost: x\r\n\r\n")
+        return headers
+
+    with TestMX() as plain, \
+            Gateway({"plain.test": plain},
+                    extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                      "public-url": f"http://127.0.0.1:{pport}"}}) as gw:
+        h = landing()
+        ok("strict-transport-security" not in h, "http: no HSTS", repr(h))
+        gw.extra["portal"]["public-url"] = "https://portal.example.org"
+        gw.write_config()
+        count = gw.log().count("configuration reloaded from")
+        gw.proc.send_signal(signal.SIGHUP)
+        ok(wait_for(lambda: gw.log().count("configuration reloaded from") > count, 10),
+           "reloaded")
+        h = landing()
+        ok("max-age" in h.get("strict-transport-security", ""), "https now: HSTS", repr(h))
+
+
 def test_message_memory_follows_reload():
     """[smtp] max-message-memory follows a reload both ways, also while a
     message holds memory taken under the old bound."""
@@ -176,4 +203,5 @@ def test_reloads_keep_no_memory():
 
 if __name__ == "__main__":
     smdtest.main([test_sighup_applies_routes, test_restart_needed, test_portal_certificate_renewed,
+                  test_portal_scheme_follows_reload,
                   test_message_memory_follows_reload, test_reloads_keep_no_memory])

@@ -107,6 +107,8 @@ test_errors_name_line_and_key(void)
 	expect_error("public-url", "public-url = http:foo", "t.conf:12: [portal] public-url:");
 	expect_error("public-url", "public-url = https://x.example/?a=b",
 		     "t.conf:12: [portal] public-url:");
+	expect_error("public-url", "public-url = https://x.example/portal",
+		     "has a path: the portal needs a host name");
 	expect_error("provider", "provider = http\nurl = https://", "t.conf:16: [sms] url:");
 	expect_error("provider", "provider = http\ncontent-type = text/plain",
 		     "t.conf:16: [sms] content-type:");
