@@ -172,6 +172,15 @@ smd_page_locked(const gchar *lang)
 }
 
 SmdPage *
+smd_page_no_number(const gchar *lang)
+{
+	return smd_page_notice(
+	    lang, 409, L_(lang, "No mobile number is known for you"),
+	    L_(lang, "The pin code for this message is sent by SMS, and no mobile number is "
+		     "registered for you now. Contact the sender of the message."));
+}
+
+SmdPage *
 smd_page_forbidden(const gchar *lang)
 {
 	return smd_page_notice(
@@ -292,9 +301,17 @@ smd_page_recipient(const gchar *lang, const SmdLink *link, const gchar *token, c
 
 	smd_page_add(page, "<p>%s <strong>%s</strong>, <span class=\"nowrap\">%s</span>.</p>",
 		     L_(lang, "A message from"), link->sender != NULL ? link->sender : "", when);
+	if (masked == NULL) {
+		/* staff removed the number: nothing to send a pin to */
+		smd_page_add(page, "<p>%s</p>",
+			     L_(lang, "The pin code for this message is sent by SMS, and no mobile "
+				      "number is registered for you now. Contact the sender of the "
+				      "message."));
+		return page;
+	}
 	smd_page_add(page, "<p>%s <span class=\"nowrap\">%s</span>.</p>",
 		     L_(lang, "To open it, we send a pin code by SMS to your mobile number"),
-		     masked != NULL ? masked : "");
+		     masked);
 	smd_page_form_start(page, action, csrf);
 	/* TRANSLATORS: button label, keep it in line with DESIGN.md */
 	smd_page_add(page, "<button type=\"submit\">%s</button></form>",

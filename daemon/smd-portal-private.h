@@ -29,6 +29,7 @@ SmdPage *smd_page_not_found(const gchar *lang);
 SmdPage *smd_page_expired(const gchar *lang);
 SmdPage *smd_page_withdrawn(const gchar *lang);
 SmdPage *smd_page_locked(const gchar *lang);
+SmdPage *smd_page_no_number(const gchar *lang);
 SmdPage *smd_page_forbidden(const gchar *lang);
 SmdPage *smd_page_refused(const gchar *lang, guint status);
 SmdPage *smd_page_busy(const gchar *lang);

@@ -497,8 +497,8 @@ smd_portal_store_pin_request(sqlite3 *db, gpointer data, GError **error)
 	gint64 now = smd_now();
 	g_autoptr(sqlite3_stmt) link = smd_store_prepare(
 	    db,
-	    "SELECT p.number, l.locked, l.recipient_id, m.queue_id, l.address FROM links l JOIN "
-	    "phones p ON "
+	    "SELECT p.number, l.locked, l.recipient_id, m.queue_id, l.address FROM links l LEFT "
+	    "JOIN phones p ON "
 	    "p.address = l.address LEFT JOIN messages m ON m.id = l.message_id WHERE l.id = ?1",
 	    error);
 	g_autoptr(sqlite3_stmt) pin = NULL;
@@ -513,6 +513,12 @@ smd_portal_store_pin_request(sqlite3 *db, gpointer data, GError **error)
 	sqlite3_bind_int64(link, 1, req->link_id);
 	if (sqlite3_step(link) != SQLITE_ROW || sqlite3_column_int(link, 1) != 0) {
 		g_set_error(error, SMD_ERROR, SMD_ERROR_NOT_FOUND, _("This link is locked"));
+		return FALSE;
+	}
+	if (sqlite3_column_type(link, 0) == SQLITE_NULL) {
+		req->no_number = TRUE;
+		g_set_error(error, SMD_ERROR, SMD_ERROR_NOT_FOUND,
+			    _("No mobile number is registered for this recipient"));
 		return FALSE;
 	}
 	req->number = g_strdup((const gchar *)sqlite3_column_text(link, 0));

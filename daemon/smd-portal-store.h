@@ -153,6 +153,7 @@ typedef struct {
 	/* out */
 	gchar *number;
 	gboolean hourly_limit; /* with SMD_ERROR_TEMPORARY: not within the hour */
+	gboolean no_number;    /* with SMD_ERROR_NOT_FOUND: staff removed it */
 	GPtrArray *events;
 } SmdPinRequest;
 

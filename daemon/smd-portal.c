@@ -531,6 +531,20 @@ smd_portal_sms_text(const gchar *lang, gpointer data)
 	    sms->org);
 }
 
+/* What a pin request or check the store refused shows: a locked link, no
+ * number left to send to (staff removed it), or a store that failed,
+ * which is not the recipient's doing (a full disk: try again). */
+static SmdPage *
+smd_portal_not_sent_page(SmdPortalRequest *r, const GError *error, gboolean no_number)
+{
+	if (no_number)
+		return smd_page_no_number(r->lang);
+	if (g_error_matches(error, SMD_ERROR, SMD_ERROR_NOT_FOUND))
+		return smd_page_locked(r->lang);
+	g_warning("portal: %s", error->message);
+	return smd_page_busy(r->lang);
+}
+
 static void
 smd_portal_pin_stored_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -543,11 +557,10 @@ smd_portal_pin_stored_cb(GObject *source, GAsyncResult *result, gpointer user_da
 
 	g_free(send);
 	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
-		if (g_error_matches(error, SMD_ERROR, SMD_ERROR_TEMPORARY)) {
+		if (g_error_matches(error, SMD_ERROR, SMD_ERROR_TEMPORARY))
 			smd_portal_redirect(r, req->hourly_limit ? "/pin?n=hour" : "/pin?n=wait");
-			return;
-		}
-		smd_portal_finish(r, smd_page_locked(r->lang));
+		else
+			smd_portal_finish(r, smd_portal_not_sent_page(r, error, req->no_number));
 		return;
 	}
 	smd_event_log_all(req->events);
@@ -591,7 +604,7 @@ smd_portal_pin_checked_cb(GObject *source, GAsyncResult *result, gpointer user_d
 	g_autoptr(GError) error = NULL;
 
 	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
-		smd_portal_finish(r, smd_page_locked(r->lang));
+		smd_portal_finish(r, smd_portal_not_sent_page(r, error, FALSE));
 		return;
 	}
 	smd_event_log_all(check->events);

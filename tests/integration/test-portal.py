@@ -701,6 +701,35 @@ def test_trusted_proxy():
         ok(resp.status == 403, "only the proxy's own entry is believed, not the client's", resp.status)
 
 
+def test_number_removed():
+    """Staff removed the recipient's number: the link says so and sends no
+    SMS, rather than an empty number and then "This link is locked"."""
+    pport = smdtest.free_port()
+    with TestMX() as plain, TestMX(starttls=True) as org, \
+            Gateway({"plain.test": plain, "org.test": org},
+                    extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                      "public-url": f"http://127.0.0.1:{pport}"}}) as gw:
+        token = smdtest.held_message_link(gw, plain)
+        ok(token is not None, "the invitation is sent")
+        con = sqlite3.connect(gw.db_path, timeout=10)
+        with con:  # the row change RemovePhone makes
+            con.execute("DELETE FROM phones WHERE address = 'pat@plain.test'")
+        con.close()
+        b = Browser(pport)
+        resp, page = b.request("GET", f"/m/{token}")
+        ok(resp.status == 200 and b"no mobile number is registered for you now" in page
+           and b"Request pin code" not in page,
+           "the link says no number is registered, and offers no pin", page[-500:])
+        resp, page = b.request("POST", f"/m/{token}/pin", {"csrf": b.csrf()})
+        ok(resp.status == 409 and b"No mobile number is known for you" in page
+           and b"locked" not in page,
+           "a pin asked for all the same (an older page): 409, not 'locked'", page[-500:])
+        time.sleep(0.5)
+        ok(sms_lines(gw) == [], "no SMS")
+        ok(gw.query("SELECT locked, failures FROM links WHERE kind = 'recipient'")[0]["locked"]
+           == 0, "and the link is not locked")
+
+
 def test_portal_https():
     import ssl
     pport = smdtest.free_port()
@@ -780,6 +809,7 @@ def test_portal_https_stalled_download():
 
 if __name__ == "__main__":
     smdtest.main([test_languages, test_portal_flow, test_unknown_links_and_lockout, test_retention,
-                  test_portal_options_and_http_sms, test_trusted_proxy, test_portal_https,
+                  test_portal_options_and_http_sms, test_trusted_proxy, test_number_removed,
+                  test_portal_https,
                   test_portal_https_stalled_download,
                   test_refused_requests, test_sessions])
