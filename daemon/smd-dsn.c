@@ -84,6 +84,7 @@ smd_dsn_build(const SmdConfig *config, const SmdJob *job, GBytes *original, GErr
 	g_autoptr(GDateTime) now = g_date_time_new_now_local();
 	g_autoptr(GDateTime) arrival = g_date_time_new_from_unix_local(job->received_at);
 	g_autofree gchar *arrival_str = smd_rfc5322_date(arrival);
+	g_autofree gchar *now_str = smd_rfc5322_date(now);
 	g_autofree gchar *daemon_addr = g_strdup_printf("MAILER-DAEMON@%s", config->smtp_hostname);
 	g_autoptr(GBytes) header_section = smd_dsn_header_section(original);
 	GString *text = g_string_new(NULL);
@@ -104,12 +105,17 @@ smd_dsn_build(const SmdConfig *config, const SmdJob *job, GBytes *original, GErr
 	g_string_append_printf(fields, "Arrival-Date: %s\n", arrival_str);
 	for (guint i = 0; i < job->recipients->len; i++) {
 		const SmdRecipient *r = g_ptr_array_index(job->recipients, i);
-		g_autofree gchar *code = smd_dsn_status_from_reply(r->reply);
+		/* RFC 3463 X.4.7, delivery time expired: what the last attempt
+		 * said is in the Diagnostic-Code */
+		g_autofree gchar *code =
+		    r->expired ? g_strdup("4.4.7") : smd_dsn_status_from_reply(r->reply);
 		g_string_append_printf(text, "<%s>: %s\n", r->address,
 				       r->reply != NULL ? r->reply : "");
 		g_string_append_printf(fields, "\nFinal-Recipient: rfc822; %s\n", r->address);
 		g_string_append(fields, "Action: failed\n");
 		g_string_append_printf(fields, "Status: %s\n", code);
+		/* the report follows the last attempt at once */
+		g_string_append_printf(fields, "Last-Attempt-Date: %s\n", now_str);
 		if (r->relay != NULL) {
 			g_autofree gchar *host = g_strdup(r->relay);
 			gchar *bracket = strchr(host, '[');

@@ -47,6 +47,7 @@ typedef struct {
 	gchar *reply; /* remote reply or our reason, printable ASCII */
 	gchar *relay; /* host[ip]:port it went to */
 	SmdTlsInfo tls;
+	gboolean expired; /* bounced for max-queue-lifetime, @reply the last */
 } SmdRecipient;
 
 SmdRecipient *smd_recipient_new(gint64 id, const gchar *address, guint attempts);

@@ -416,6 +416,7 @@ smd_queue_recorded_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 			copy->outcome = r->outcome;
 			copy->reply = g_strdup(r->reply);
 			copy->relay = g_strdup(r->relay);
+			copy->expired = r->expired;
 			g_ptr_array_add(bounced->recipients, copy);
 		}
 	}
@@ -468,6 +469,7 @@ smd_queue_record_attempt(SmdQueue *self, SmdQueueRun *run, gint64 now)
 				g_free(r->reply);
 				r->reply = g_steal_pointer(&reason);
 				r->outcome = SMD_OUTCOME_BOUNCED;
+				r->expired = TRUE;
 			} else {
 				gint64 *next = g_new(gint64, 1);
 				/* rounded up: never sooner than the schedule says */

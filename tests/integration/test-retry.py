@@ -106,6 +106,10 @@ def test_lifetime_expiry_bounces():
         ok(len(dsn) == 1 and dsn[0][1]["mail_from"] == "" and
            dsn[0][1]["rcpt_to"] == ["a@sender.test"], "DSN to the sender with MAIL FROM:<>",
            repr([m for _, m in dsn]))
+        report = dsn[0][0].decode(errors="replace") if dsn else ""
+        ok("Action: failed\r\nStatus: 4.4.7\r\n" in report and "Last-Attempt-Date: " in report,
+           "it says delivery time expired (RFC 3463 4.4.7) and when the last attempt was",
+           report[-1500:])
 
 
 def other_domain_goes_out(gw, within, name, prompt_name):

@@ -66,6 +66,7 @@ test_build(void)
 	g_assert_null(strstr(text, "SECRET BODY"));
 	g_assert_nonnull(strstr(text, "Final-Recipient: rfc822; bob@dest.example"));
 	g_assert_nonnull(strstr(text, "Status: 5.1.1"));
+	g_assert_nonnull(strstr(text, "Last-Attempt-Date: "));
 	g_assert_nonnull(strstr(text, "Remote-MTA: dns; mx.dest.example"));
 	g_assert_nonnull(strstr(text, "Diagnostic-Code: smtp; 550 5.1.1"));
 	g_assert_nonnull(strstr(text, "Auto-Submitted: auto-replied"));
@@ -89,6 +90,31 @@ test_build(void)
 			==, "sender@example.org");
 }
 
+/* max-queue-lifetime: RFC 3463's "delivery time expired", whatever the last
+ * attempt said (here a 4xx, which alone would read as a temporary state) */
+static void
+test_expired(void)
+{
+	const gchar *conf = "[smtp]\nlisten = 127.0.0.1:2525\nhostname = gw.example\n"
+			    "relay-networks = 127.0.0.0/8\n[store]\ndirectory = /tmp\n";
+	const gchar *orig = "Subject: Hello\r\n\r\nbody\r\n";
+	g_autoptr(SmdConfig) config = smd_config_load_from_data("t", conf, strlen(conf), NULL);
+	g_autoptr(SmdJob) job =
+	    smd_job_new(1, "qid124", "sender@example.org", 1700000000, "dest.example");
+	SmdRecipient *r = smd_recipient_new(1, "bob@dest.example", 9);
+	g_autoptr(GBytes) original = g_bytes_new_static(orig, strlen(orig));
+	g_autoptr(GBytes) dsn = NULL;
+	g_autofree gchar *text = NULL;
+
+	r->reply = g_strdup("gave up after the maximal queue lifetime: 451 4.4.3 try later");
+	r->expired = TRUE;
+	g_ptr_array_add(job->recipients, r);
+	dsn = smd_dsn_build(config, job, original, NULL);
+	text = g_strndup(g_bytes_get_data(dsn, NULL), g_bytes_get_size(dsn));
+	g_assert_nonnull(strstr(text, "Action: failed\r\nStatus: 4.4.7\r\n"));
+	g_assert_nonnull(strstr(text, "451 4.4.3 try later"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -96,5 +122,6 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/secumailer/dsn/status-from-reply", test_status_from_reply);
 	g_test_add_func("/secumailer/dsn/build", test_build);
+	g_test_add_func("/secumailer/dsn/expired", test_expired);
 	return g_test_run();
 }
