@@ -211,7 +211,8 @@ smd_engine_held_recorded_cb(GObject *source, GAsyncResult *result, gpointer user
 
 	g_free(ctx);
 	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
-		/* the recipients stay held; staff can resend from the admin app */
+		/* the recipients stay held; the next start takes them on
+		 * (smd_engine_release_held()) */
 		g_warning("%s: cannot prepare the portal: %s", update->queue_id, error->message);
 		return;
 	}
@@ -424,10 +425,29 @@ smd_engine_expiry_tick_cb(gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* Held mail whose portal step never ran (the gateway had no portal then,
+ * or the step failed) goes on to it now: else it stayed held for good,
+ * and a number staff entered released nothing. */
+static gboolean
+smd_engine_release_held(SmdEngine *self, GError **error)
+{
+	g_autoptr(SmdActiveLoad) load = g_new0(SmdActiveLoad, 1);
+
+	if (self->config->portal_public_url == NULL)
+		return TRUE;
+	if (!smd_store_run_sync(self->store, smd_store_load_held, load, error))
+		return FALSE;
+	if (load->jobs->len > 0)
+		g_message("%u held messages go on to the portal", load->jobs->len);
+	for (guint i = 0; i < load->jobs->len; i++)
+		smd_engine_held_cb(self->queue, g_ptr_array_index(load->jobs, i), NULL, self);
+	return TRUE;
+}
+
 gboolean
 smd_engine_start(SmdEngine *self, GError **error)
 {
-	if (!smd_queue_load(self->queue, error))
+	if (!smd_queue_load(self->queue, error) || !smd_engine_release_held(self, error))
 		return FALSE;
 	/* often enough to keep close to the retention, rarely enough to be free */
 	self->expiry_id = g_timeout_add_seconds(CLAMP(self->config->retention / 10, 1, 300),

@@ -163,11 +163,23 @@ smd_portal_store_held(sqlite3 *db, gpointer data, GError **error)
 		return FALSE;
 	u->notices = g_ptr_array_new_with_free_func((GDestroyNotify)smd_notice_free);
 	u->events = smd_events_new();
+	g_autoptr(sqlite3_stmt) still_held = smd_store_prepare(
+	    db, "SELECT 1 FROM recipients WHERE id = ?1 AND state = 'held'", error);
+
+	if (still_held == NULL)
+		return FALSE;
 	for (guint i = 0; i < u->recipients->len; i++) {
 		SmdRecipient *r = g_ptr_array_index(u->recipients, i);
 		g_autofree gchar *lc = g_ascii_strdown(r->address, -1);
-		g_autofree gchar *number = smd_portal_phone_of(db, lc, error);
+		g_autofree gchar *number = NULL;
 		gchar *token;
+
+		/* once only: staff may have released it already (SetPhone) */
+		sqlite3_reset(still_held);
+		sqlite3_bind_int64(still_held, 1, r->id);
+		if (sqlite3_step(still_held) != SQLITE_ROW)
+			continue;
+		number = smd_portal_phone_of(db, lc, error);
 
 		if (number != NULL) {
 			if (!smd_portal_invite(db, u->message_id, r->id, r->address, u->queue_id,

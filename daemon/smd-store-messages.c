@@ -256,18 +256,15 @@ smd_active_load_free(SmdActiveLoad *load)
 	g_free(load);
 }
 
-gboolean
-smd_store_load_active(sqlite3 *db, gpointer data, GError **error)
+/* Recipients as jobs (one per message and domain) from @sql, which selects
+ * r.id, r.address, r.domain, r.attempts, r.next_attempt_at, m.id,
+ * m.queue_id, m.sender, m.received_at and m.notification in that order,
+ * sorted by message and domain. */
+static gboolean
+smd_store_load_jobs(sqlite3 *db, const gchar *sql, SmdActiveLoad *load, GError **error)
 {
-	SmdActiveLoad *load = data;
 	SmdJob *job = NULL;
-	g_autoptr(sqlite3_stmt) stmt = smd_store_prepare(
-	    db,
-	    "SELECT r.id, r.address, r.domain, r.attempts, r.next_attempt_at, "
-	    "m.id, m.queue_id, m.sender, m.received_at, m.notification FROM recipients r "
-	    "JOIN messages m ON m.id = r.message_id "
-	    "WHERE r.state IN ('queued', 'deferred') ORDER BY m.id, r.domain, r.id",
-	    error);
+	g_autoptr(sqlite3_stmt) stmt = smd_store_prepare(db, sql, error);
 	gint rc;
 
 	if (stmt == NULL)
@@ -293,6 +290,30 @@ smd_store_load_active(sqlite3 *db, gpointer data, GError **error)
 						  (guint)sqlite3_column_int(stmt, 3)));
 	}
 	if (rc != SQLITE_DONE)
-		return smd_store_fail(db, "load queue", error);
+		return smd_store_fail(db, "load recipients", error);
 	return TRUE;
+}
+
+#define SMD_STORE_JOB_COLUMNS                                                                      \
+	"SELECT r.id, r.address, r.domain, r.attempts, r.next_attempt_at, m.id, m.queue_id, "      \
+	"m.sender, m.received_at, m.notification FROM recipients r JOIN messages m ON m.id = "     \
+	"r.message_id "
+
+gboolean
+smd_store_load_active(sqlite3 *db, gpointer data, GError **error)
+{
+	return smd_store_load_jobs(db,
+				   SMD_STORE_JOB_COLUMNS "WHERE r.state IN ('queued', 'deferred') "
+							 "ORDER BY m.id, r.domain, r.id",
+				   data, error);
+}
+
+gboolean
+smd_store_load_held(sqlite3 *db, gpointer data, GError **error)
+{
+	return smd_store_load_jobs(db,
+				   SMD_STORE_JOB_COLUMNS
+				   "WHERE r.state = 'held' AND m.notification = 0 AND "
+				   "m.wrapped_key IS NOT NULL ORDER BY m.id, r.domain, r.id",
+				   data, error);
 }

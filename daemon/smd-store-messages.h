@@ -64,7 +64,12 @@ typedef struct {
 } SmdActiveLoad;
 
 void smd_active_load_free(SmdActiveLoad *load);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmdActiveLoad, smd_active_load_free)
 gboolean smd_store_load_active(sqlite3 *db, gpointer data, GError **error);
+/* The recipients still 'held' (a message whose portal step never ran: no
+ * portal then, or the step failed), with a body, not notifications; as
+ * jobs (by message and domain), into an SmdActiveLoad. */
+gboolean smd_store_load_held(sqlite3 *db, gpointer data, GError **error);
 
 /* Deletes the body and key of @message_id once no recipient needs it
  * (every one delivered, bounced, expired or revoked). */

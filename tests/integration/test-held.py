@@ -54,6 +54,44 @@ def test_plain_mx_held():
            plain.transcript())
 
 
+def test_held_goes_on_to_a_portal_configured_later():
+    """Mail held while the gateway had no portal goes on to the portal at
+    the next start with one: an invitation where the recipient's number is
+    known, a request for it otherwise, and once only. It stayed 'held' for
+    good, and a number entered later released nothing."""
+    pport = smdtest.free_port()
+    with TestMX() as plain, TestMX(starttls=True) as org, \
+            Gateway({"plain.test": plain, "org.test": org}) as gw:
+        rcpts = ["pat@plain.test", "kim@plain.test"]
+        gw.send("doctor@org.test", rcpts, make_message("doctor@org.test", rcpts, "scan", "x\n"))
+        s = wait_settled(gw, 2)
+        ok(sorted(s) == [("kim@plain.test", "held"), ("pat@plain.test", "held")],
+           "no portal: both held", repr(s))
+        smdtest.register_phone(gw, "pat@plain.test", "+31612345678")
+        gw.extra = {"portal": {"listen": f"127.0.0.1:{pport}",
+                               "public-url": f"http://127.0.0.1:{pport}"}}
+        gw.restart()
+
+        def states():
+            return dict(gw.recipient_states(raw=True))
+        ok(smdtest.wait_for(lambda: states() == {"pat@plain.test": "invited",
+                                                 "kim@plain.test": "awaiting-registration"},
+                            20),
+           "started with a portal: the one with a number invited, the other awaits one",
+           repr(states()))
+        ok(smdtest.wait_for(lambda: len(plain.messages()) == 1, 20)
+           and b"/m/" in plain.messages()[0][0].replace(b"=\r\n", b""),
+           "the invitation reaches the recipient", repr(len(plain.messages())))
+        ok(smdtest.wait_for(lambda: any(b"/r/" in raw.replace(b"=\r\n", b"")
+                                        for raw, _ in org.messages()), 20),
+           "and the sender is asked for the other's number")
+        before = (len(plain.messages()), len(org.messages()))
+        gw.restart()
+        time.sleep(2)
+        ok((len(plain.messages()), len(org.messages())) == before,
+           "a start after that invites and asks nobody again", repr(before))
+
+
 def test_mixed_recipients():
     with TestMX(starttls=True) as mx, TestMX() as plain, \
             Gateway({"tls.test": mx, "plain.test": plain}) as gw:
@@ -113,5 +151,6 @@ def test_starttls_injection():
 
 if __name__ == "__main__":
     gateway_or_skip()
-    smdtest.main([test_plain_mx_held, test_mixed_recipients, test_starttls_refused,
-                  test_handshake_garbage, test_handshake_eof, test_starttls_injection])
+    smdtest.main([test_plain_mx_held, test_held_goes_on_to_a_portal_configured_later,
+                  test_mixed_recipients, test_starttls_refused, test_handshake_garbage,
+                  test_handshake_eof, test_starttls_injection])
