@@ -273,7 +273,8 @@ smd_ctl_command_known(const gchar *command, int nargs)
 	} commands[] = {{"requests", 0, 0}, {"stats", 0, 0},	 {"log", 0, 0},
 			{"messages", 0, 0}, {"phones", 0, 1},	 {"message", 1, 1},
 			{"resend", 2, 2},   {"revoke", 1, 1},	 {"unlock", 1, 1},
-			{"reload", 0, 0},   {"set-phone", 2, 2}, {"remove-phone", 1, 1}};
+			{"reload", 0, 0},   {"set-phone", 2, 2}, {"remove-phone", 1, 1},
+			{"flush", 0, 1}};
 
 	for (guint i = 0; i < G_N_ELEMENTS(commands); i++)
 		if (g_strcmp0(command, commands[i].name) == 0)
@@ -326,6 +327,7 @@ main(int argc, char **argv)
 	      "  revoke QUEUE-ID             withdraw a held message\n"
 	      "  unlock ADDRESS              unlock links locked by wrong pins\n"
 	      "  reload                      read the configuration again\n"
+	      "  flush [DOMAIN]              try deferred mail now, not at its retry time\n"
 	      "  log [-n N] [--follow]       the newest events of the log\n"
 	      "\n"
 	      "Exit status: 0 done, 1 refused by the gateway, 2 not a valid command line,\n"
@@ -403,6 +405,13 @@ main(int argc, char **argv)
 	} else if (g_strcmp0(command, "reload") == 0 && argc == 2) {
 		if (smd_dbus_gateway1_call_reload_sync(proxy, NULL, &error)) {
 			g_print("%s\n", _("Configuration reloaded"));
+			rc = EXIT_SUCCESS;
+		}
+	} else if (g_strcmp0(command, "flush") == 0 && argc <= 3) {
+		guint n = 0;
+		if (smd_dbus_gateway1_call_flush_sync(proxy, argc == 3 ? argv[2] : "", &n, NULL,
+						      &error)) {
+			g_print(ngettext("%u delivery due now\n", "%u deliveries due now\n", n), n);
 			rc = EXIT_SUCCESS;
 		}
 	} else if (g_strcmp0(command, "set-phone") == 0 && argc == 4) {

@@ -373,6 +373,24 @@ smd_dbus_handle_list_registration_requests(SmdDbusGateway1 *skeleton,
 	return TRUE;
 }
 
+static void
+smd_dbus_do_flush(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
+{
+	const gchar *domain = NULL;
+
+	g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(&s)", &domain);
+	smd_dbus_gateway1_complete_flush(self->skeleton, invocation,
+					 smd_engine_flush(self->engine, domain));
+}
+
+static gboolean
+smd_dbus_handle_flush(SmdDbusGateway1 *skeleton, GDBusMethodInvocation *invocation,
+		      const gchar *domain, gpointer user_data)
+{
+	smd_dbus_authorize(user_data, invocation, SMD_ACTION_CONFIGURE, smd_dbus_do_flush);
+	return TRUE;
+}
+
 /* --------------------------------------------------------------- phones */
 
 typedef struct {
@@ -1023,6 +1041,7 @@ smd_dbus_daemon_new(SmdEngine *engine, GBusType bus_type, gboolean authorize)
 	g_signal_connect(self->skeleton, "handle-resend-invitation",
 			 G_CALLBACK(smd_dbus_handle_resend_invitation), self);
 	g_signal_connect(self->skeleton, "handle-reload", G_CALLBACK(smd_dbus_handle_reload), self);
+	g_signal_connect(self->skeleton, "handle-flush", G_CALLBACK(smd_dbus_handle_flush), self);
 	g_signal_connect(self->skeleton, "handle-list-phones",
 			 G_CALLBACK(smd_dbus_handle_list_phones), self);
 	smd_event_set_hook(smd_dbus_event_hook, self);

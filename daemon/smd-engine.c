@@ -472,6 +472,15 @@ smd_engine_warn_restart(SmdEngine *self, const SmdConfig *config)
 		g_warning("configuration reloaded; a restart is needed for:%s", names->str);
 }
 
+guint
+smd_engine_flush(SmdEngine *self, const gchar *domain)
+{
+	guint n = smd_queue_flush(self->queue, domain);
+	g_message("flush of %s: waiting deliveries made due: %u",
+		  domain != NULL && domain[0] != '\0' ? domain : "every domain", n);
+	return n;
+}
+
 void
 smd_engine_reload(SmdEngine *self, SmdConfig *config)
 {

@@ -42,6 +42,8 @@ void smd_engine_stop(SmdEngine *self);
 /* Takes @config and uses it from now on (SIGHUP); what only a restart can
  * change is logged. Emits "config-changed". */
 void smd_engine_reload(SmdEngine *self, SmdConfig *config);
+/* Deferred mail of @domain (NULL or "": all) tried now; how many jobs. */
+guint smd_engine_flush(SmdEngine *self, const gchar *domain);
 /* Begins a graceful stop: no new deliveries. smd_engine_is_idle() says
  * when the running ones and the store's work are done. */
 void smd_engine_drain(SmdEngine *self);

@@ -305,6 +305,40 @@ smd_queue_add(SmdQueue *self, SmdJob *job)
 }
 
 guint
+smd_queue_flush(SmdQueue *self, const gchar *domain)
+{
+	g_autofree gchar *lc =
+	    domain != NULL && domain[0] != '\0' ? g_ascii_strdown(domain, -1) : NULL;
+	GSequenceIter *it = g_sequence_get_begin_iter(self->waiting);
+	GHashTableIter iter;
+	SmdQueueDomain *d;
+	guint n = 0;
+
+	while (!g_sequence_iter_is_end(it)) {
+		GSequenceIter *next = g_sequence_iter_next(it);
+		SmdJob *job = g_sequence_get(it);
+		if (lc == NULL || g_strcmp0(job->domain, lc) == 0) {
+			g_sequence_remove(it); /* no destroy func: the job moves */
+			job->due_at = smd_now();
+			smd_queue_push_ready(self, job);
+			n++;
+		}
+		it = next;
+	}
+	/* what the domains learnt from failures is asked again */
+	g_hash_table_iter_init(&iter, self->domains);
+	while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&d)) {
+		if (lc != NULL && g_strcmp0(d->name, lc) != 0)
+			continue;
+		g_clear_pointer(&d->suspended, g_free);
+		if (d->lookup_error != NULL && !d->looking_up)
+			d->looked_up_at = 0;
+	}
+	smd_queue_kick(self);
+	return n;
+}
+
+guint
 smd_queue_get_length(SmdQueue *self)
 {
 	return self->ready + (guint)g_sequence_get_length(self->waiting) + self->running;

@@ -36,6 +36,10 @@ void smd_queue_drain(SmdQueue *self);
 /* No delivery running and no lookup in flight. */
 gboolean smd_queue_is_idle(SmdQueue *self);
 
+/* The waiting jobs of @domain (NULL or "": all) due now, its suspension and
+ * any failed lookup forgotten (postqueue -f); how many jobs that made due. */
+guint smd_queue_flush(SmdQueue *self, const gchar *domain);
+
 /* How many jobs wait or run (for tests and statistics). */
 guint smd_queue_get_length(SmdQueue *self);
 

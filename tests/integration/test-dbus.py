@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import smdtest  # noqa: E402
-from smdtest import Gateway, TestMX, ok, wait_for  # noqa: E402
+from smdtest import Gateway, TestMX, make_message, ok, wait_for  # noqa: E402
 
 DEST = ["--dest", "org.secumailer.Gateway1", "--object-path", "/org/secumailer/Gateway1"]
 
@@ -300,6 +300,51 @@ def test_events_announced_once_stored():
         bus.wait(5)
 
 
+def test_flush():
+    """secumailerctl flush: deferred mail is tried now, not at its retry
+    time an hour away (postqueue -f), per domain or all of it."""
+    bus, address = start_bus()
+    port = smdtest.free_port()  # nothing listens here yet
+    mx = TestMX(starttls=True, port=port)
+    env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=address)
+    try:
+        with TestMX(starttls=True) as other, \
+                Gateway({"tls.test": port, "other.test": other},
+                        {"delivery": {"retry-schedule": "1h", "connect-timeout": "2s"}},
+                        args=["--session-bus", "--no-polkit"],
+                        env={"DBUS_SESSION_BUS_ADDRESS": address}) as gw:
+            ok(wait_for(lambda: gdbus(address, "GetStatistics")[0] == 0, 20),
+               "the daemon owns org.secumailer.Gateway1")
+            gw.send("a@sender.test", "b@tls.test", make_message("a@sender.test", "b@tls.test"))
+            ok(wait_for(lambda: gw.recipient_states() == [("b@tls.test", "deferred")], 20),
+               "its next hop down: deferred for an hour", repr(gw.recipient_states()))
+            ctl = ctl_binary()
+            p = subprocess.run([ctl, "--session", "flush", "other.test"], capture_output=True,
+                               text=True, env=env)
+            ok(p.returncode == 0 and "0 deliveries due now" in p.stdout,
+               "flush of another domain: nothing of it", p.stdout + p.stderr)
+            with mx:
+                time.sleep(1)
+                ok(gw.recipient_states() == [("b@tls.test", "deferred")],
+                   "the next hop back: still waiting for its retry time")
+                p = subprocess.run([ctl, "--session", "flush", "TLS.test"],
+                                   capture_output=True, text=True, env=env)
+                ok(p.returncode == 0 and "1 delivery due now" in p.stdout,
+                   "secumailerctl flush DOMAIN (any case)", p.stdout + p.stderr)
+                ok(wait_for(lambda: gw.recipient_states() == [("b@tls.test", "delivered")], 15),
+                   "delivered at once", repr(gw.recipient_states()))
+                ok(len(mx.wait_messages(1)) == 1, "once")
+            p = subprocess.run([ctl, "--session", "flush"], capture_output=True, text=True,
+                               env=env)
+            ok(p.returncode == 0 and "0 deliveries due now" in p.stdout,
+               "secumailerctl flush with nothing waiting", p.stdout + p.stderr)
+            ok("flush of TLS.test: waiting deliveries made due: 1" in gw.log(), "the log says so",
+               gw.log()[-600:])
+    finally:
+        bus.terminate()
+        bus.wait(5)
+
+
 def test_paging_by_keyset():
     bus, address = start_bus()
     try:
@@ -575,5 +620,6 @@ def test_no_polkit_needs_session_bus():
 
 
 if __name__ == "__main__":
-    smdtest.main([test_admin_api, test_events_announced_once_stored, test_paging_by_keyset, test_unauthorized_callers_refused, test_polkit_decides,
+    smdtest.main([test_admin_api, test_events_announced_once_stored, test_flush,
+                  test_paging_by_keyset, test_unauthorized_callers_refused, test_polkit_decides,
                   test_no_polkit_needs_session_bus, test_bus_restart, test_signals_only_for_staff])
