@@ -471,7 +471,8 @@ smd_dbus_do_set_phone(SmdDbusDaemon *self, GDBusMethodInvocation *invocation)
 	e164 = smd_phone_normalise(
 	    number, smd_engine_get_config(self->engine)->portal_default_country, &error);
 	if (e164 == NULL) {
-		g_dbus_method_invocation_return_gerror(invocation, error);
+		g_dbus_method_invocation_return_error_literal(invocation, error->domain,
+							      error->code, _(error->message));
 		return;
 	}
 	smd_dbus_change_phone(self, invocation, recipient, e164);

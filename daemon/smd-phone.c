@@ -59,8 +59,8 @@ smd_phone_check_known(const gchar *digits, GError **error)
 		national = strlen(digits) - strlen(cc);
 		if (national < smd_phone_countries[i].min_len ||
 		    national > smd_phone_countries[i].max_len || digits[strlen(cc)] == '0') {
-			g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
-				    _("This number has the wrong length for its country"));
+			g_set_error_literal(error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
+					    N_("This number has the wrong length for its country"));
 			return FALSE;
 		}
 		return TRUE;
@@ -110,7 +110,8 @@ smd_phone_normalise(const gchar *input, const gchar *default_country, GError **e
 
 	if (strlen(input) > SMD_PHONE_MAX_INPUT) {
 		g_string_free(digits, TRUE);
-		g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA, _("This number is too long"));
+		g_set_error_literal(error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
+				    N_("This number is too long"));
 		return NULL;
 	}
 	written = smd_phone_drop_trunk(input);
@@ -122,10 +123,10 @@ smd_phone_normalise(const gchar *input, const gchar *default_country, GError **e
 			international = TRUE;
 		} else if (strchr(" -./()\t", *p) == NULL) {
 			g_string_free(digits, TRUE);
-			g_set_error(
+			g_set_error_literal(
 			    error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
-			    _("A phone number may only contain digits, spaces, dashes and a "
-			      "leading +"));
+			    N_("A phone number may only contain digits, spaces, dashes and a "
+			       "leading +"));
 			return NULL;
 		}
 	}
@@ -138,9 +139,10 @@ smd_phone_normalise(const gchar *input, const gchar *default_country, GError **e
 		country = smd_phone_country_index(default_country);
 		if (country < 0 || digits->str[0] != '0') {
 			g_string_free(digits, TRUE);
-			g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
-				    _("Enter the number with its country code, for example "
-				      "+31 6 12345678"));
+			g_set_error_literal(
+			    error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
+			    N_("Enter the number with its country code, for example "
+			       "+31 6 12345678"));
 			return NULL;
 		}
 		/* trunk prefix 0 → country code */
@@ -150,8 +152,8 @@ smd_phone_normalise(const gchar *input, const gchar *default_country, GError **e
 	if (digits->len < SMD_PHONE_MIN_DIGITS || digits->len > SMD_PHONE_MAX_DIGITS ||
 	    digits->str[0] == '0') {
 		g_string_free(digits, TRUE);
-		g_set_error(error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
-			    _("This is not a valid phone number"));
+		g_set_error_literal(error, SMD_ERROR, SMD_ERROR_INVALID_DATA,
+				    N_("This is not a valid phone number"));
 		return NULL;
 	}
 	if (!smd_phone_check_known(digits->str, error)) {

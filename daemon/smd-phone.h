@@ -13,7 +13,9 @@ G_BEGIN_DECLS
  * "+31612345678" all give "+31612345678". @default_country is an ISO
  * 3166 code used for national numbers (with a trunk prefix 0); NULL
  * allows international numbers only. The error message is fit to show
- * to the person who typed the number. */
+ * to the person who typed the number once translated: it is the English
+ * msgid, for the portal to show in the visitor's language and the admin
+ * API in the daemon's. */
 gchar *smd_phone_normalise(const gchar *input, const gchar *default_country, GError **error);
 
 /* Whether @country is a code smd_phone_normalise() knows. */
