@@ -46,3 +46,12 @@ smd_rfc5322_date(GDateTime *dt)
 	    g_date_time_get_second(dt), offset < 0 ? '-' : '+', (int)(ABS(offset) / 60),
 	    (int)(ABS(offset) % 60));
 }
+
+GBytes *
+smd_message_header_section(GBytes *message)
+{
+	gsize len = 0;
+	const gchar *data = g_bytes_get_data(message, &len);
+	const gchar *end = g_strstr_len(data, (gssize)len, "\r\n\r\n");
+	return g_bytes_new(data, end != NULL ? (gsize)(end - data) + 2 : len);
+}

@@ -35,6 +35,9 @@ smd_now(void)
 
 gchar *smd_random_id(void);
 gchar *smd_sha256_hex(const guint8 *data, gsize len);
+/* The header section of a message (up to its first empty line, the last
+ * header's CRLF kept): all a report or an invitation takes from it. */
+GBytes *smd_message_header_section(GBytes *message);
 
 G_END_DECLS
 

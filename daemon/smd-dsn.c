@@ -37,16 +37,6 @@ smd_dsn_status_from_reply(const gchar *reply)
 	return g_strdup("5.0.0");
 }
 
-/* The header section of @original (up to the first empty line). */
-static GBytes *
-smd_dsn_header_section(GBytes *original)
-{
-	gsize len = 0;
-	const gchar *data = g_bytes_get_data(original, &len);
-	const gchar *end = g_strstr_len(data, (gssize)len, "\r\n\r\n");
-	return g_bytes_new(data, end != NULL ? (gsize)(end - data) + 2 : len);
-}
-
 static gchar *
 smd_dsn_opening(const gchar *lang, gpointer data)
 {
@@ -86,7 +76,7 @@ smd_dsn_build(const SmdConfig *config, const SmdJob *job, GBytes *original, GErr
 	g_autofree gchar *arrival_str = smd_rfc5322_date(arrival);
 	g_autofree gchar *now_str = smd_rfc5322_date(now);
 	g_autofree gchar *daemon_addr = g_strdup_printf("MAILER-DAEMON@%s", config->smtp_hostname);
-	g_autoptr(GBytes) header_section = smd_dsn_header_section(original);
+	g_autoptr(GBytes) header_section = smd_message_header_section(original);
 	GString *text = g_string_new(NULL);
 	GString *fields = g_string_new(NULL);
 	g_autofree gchar *text_str = NULL;

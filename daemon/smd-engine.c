@@ -447,13 +447,15 @@ smd_engine_release_held(SmdEngine *self, GError **error)
 gboolean
 smd_engine_start(SmdEngine *self, GError **error)
 {
-	if (!smd_queue_load(self->queue, error) || !smd_engine_release_held(self, error))
+	if (!smd_queue_load(self->queue, error))
 		return FALSE;
 	/* often enough to keep close to the retention, rarely enough to be free */
 	self->expiry_id = g_timeout_add_seconds(CLAMP(self->config->retention / 10, 1, 300),
 						smd_engine_expiry_tick_cb, self);
+	/* first: held mail past the retention expires rather than going on to
+	 * the portal (the store runs them in this order) */
 	smd_engine_expiry_tick_cb(self);
-	return TRUE;
+	return smd_engine_release_held(self, error);
 }
 
 /* Logs what differs from what the process started with, whatever reloads
@@ -481,10 +483,22 @@ smd_engine_flush(SmdEngine *self, const gchar *domain)
 	return n;
 }
 
+static void
+smd_engine_retention_set_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error))
+		g_warning("the portal links keep their old expiry: %s", error->message);
+}
+
 void
 smd_engine_reload(SmdEngine *self, SmdConfig *config)
 {
 	smd_engine_warn_restart(self, config);
+	if (config->retention != self->config->retention)
+		smd_store_run_async(self->store, smd_portal_store_set_retention,
+				    GUINT_TO_POINTER(config->retention), NULL,
+				    smd_engine_retention_set_cb, NULL);
 	/* running sessions and deliveries hold the old one while they need it */
 	smd_config_unref(self->config);
 	self->config = config;

@@ -809,3 +809,20 @@ smd_portal_store_resend(sqlite3 *db, gpointer data, GError **error)
 		return FALSE;
 	return smd_event_insert_all(db, r->events, error);
 }
+
+gboolean
+smd_portal_store_set_retention(sqlite3 *db, gpointer data, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = smd_store_prepare(
+	    db,
+	    "UPDATE links SET expires_at = (SELECT m.received_at FROM messages m WHERE m.id = "
+	    "links.message_id) + ?1 WHERE message_id IS NOT NULL",
+	    error);
+
+	if (stmt == NULL)
+		return FALSE;
+	sqlite3_bind_int64(stmt, 1, (gint64)GPOINTER_TO_UINT(data));
+	if (sqlite3_step(stmt) != SQLITE_DONE)
+		return smd_store_fail(db, "link expiry", error);
+	return TRUE;
+}

@@ -203,4 +203,9 @@ void smd_expiry_free(SmdExpiry *expiry);
  * bodies nobody needs any more. */
 gboolean smd_portal_store_expire(sqlite3 *db, gpointer data, GError **error);
 
+/* Every link lives until its message's arrival + @data (the retention, a
+ * guint in a pointer): a reload that changes [store] retention moves the
+ * links already sent with it, as it moves when their bodies are destroyed. */
+gboolean smd_portal_store_set_retention(sqlite3 *db, gpointer data, GError **error);
+
 G_END_DECLS

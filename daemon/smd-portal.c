@@ -1362,6 +1362,13 @@ smd_portal_config_changed_cb(SmdEngine *engine, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 	SmdSmsProvider *sms;
 
+	/* [portal] taken out: the listener stays until the restart the log
+	 * asks for, and it goes on with what it had (its links need a base) */
+	if (smd_engine_get_config(engine)->portal_public_url == NULL) {
+		g_warning("portal: [portal] is gone from the configuration; the portal keeps its "
+			  "settings until the restart");
+		return;
+	}
 	smd_config_unref(self->config);
 	self->config = smd_config_ref(smd_engine_get_config(engine));
 	/* cookies, HSTS and redirects follow public-url's scheme at once */

@@ -36,6 +36,7 @@ struct _SmdQueue {
 	gboolean stopped;
 	gboolean draining;
 	GQueue unrecorded; /* SmdQueueRun whose outcomes the store refused */
+	guint parked;	   /* those, and those being offered to it again */
 };
 
 G_DEFINE_TYPE(SmdQueue, smd_queue, G_TYPE_OBJECT)
@@ -341,7 +342,8 @@ smd_queue_flush(SmdQueue *self, const gchar *domain)
 guint
 smd_queue_get_length(SmdQueue *self)
 {
-	return self->ready + (guint)g_sequence_get_length(self->waiting) + self->running;
+	return self->ready + (guint)g_sequence_get_length(self->waiting) + self->running +
+	       self->parked;
 }
 
 static gchar *
@@ -410,6 +412,8 @@ smd_queue_recorded_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		 * are offered to the store again until it takes them. Only if
 		 * the daemon stops first are these recipients tried again, after
 		 * the restart: a duplicate is better than a lost message. */
+		if (run->record_failures == 0)
+			self->parked++;
 		if (run->record_failures++ % SMD_QUEUE_RECORD_SAY_EVERY == 0)
 			g_warning("%s: cannot record delivery outcomes: %s; trying again every "
 				  "%d s, without delivering again",
@@ -419,13 +423,21 @@ smd_queue_recorded_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 			return;
 		}
 		run->update = smd_store_run_steal_data(result);
+		/* what waits keeps only the header section, all that a report
+		 * or an invitation takes from it: not a decrypted message */
+		if (run->message != NULL) {
+			g_autoptr(GBytes) message = g_steal_pointer(&run->message);
+			run->message = smd_message_header_section(message);
+		}
 		g_queue_push_tail(&self->unrecorded, run);
 		smd_queue_kick(self);
 		return;
 	}
-	if (run->record_failures > 0)
+	if (run->record_failures > 0) {
+		self->parked--;
 		g_message("%s: delivery outcomes recorded after %u failed tries",
 			  update->job->queue_id, run->record_failures);
+	}
 	smd_event_log_all(update->events);
 
 	for (guint i = 0; i < update->job->recipients->len; i++) {
@@ -623,7 +635,9 @@ smd_queue_kick(SmdQueue *self)
 {
 	gboolean started = TRUE;
 
-	if (self->stopped || self->draining)
+	/* while the store refuses outcomes (a full disk), no delivery starts:
+	 * each would end up waiting here too */
+	if (self->stopped || self->draining || self->parked > 0)
 		return;
 	/* rounds over the domains with jobs due, one job each per round,
 	 * until the connections are taken or no domain may start another */

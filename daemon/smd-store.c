@@ -259,22 +259,27 @@ smd_store_exec_cached(sqlite3 *db, const gchar *sql, GError **error)
 	return TRUE;
 }
 
-/* After a commit, in the worker: what the deletions gave back to the
- * file's free pages. */
-static void
-smd_store_count_reusable(SmdStore *self)
-{
-	g_autoptr(SmdCachedStmt) cached = smd_store_prepare_cached(
-	    self->db,
-	    "SELECT freelist_count, page_size FROM pragma_freelist_count(), "
-	    "pragma_page_size()",
-	    NULL);
-	sqlite3_stmt *stmt = smd_cached_stmt(cached);
+#define SMD_STORE_FREE_PAGES_SQL                                                                   \
+	"SELECT freelist_count, page_size FROM pragma_freelist_count(), pragma_page_size()"
 
+static void
+smd_store_read_reusable(SmdStore *self, sqlite3_stmt *stmt)
+{
 	if (stmt != NULL && sqlite3_step(stmt) == SQLITE_ROW) {
 		g_atomic_int_set(&self->free_pages, sqlite3_column_int(stmt, 0));
 		g_atomic_int_set(&self->page_size, sqlite3_column_int(stmt, 1));
 	}
+}
+
+/* After a commit, in the worker: what the deletions gave back to the
+ * file's free pages. (Its statement is the worker's: a cached one
+ * prepared on another thread would keep the connection from closing.) */
+static void
+smd_store_count_reusable(SmdStore *self)
+{
+	g_autoptr(SmdCachedStmt) cached =
+	    smd_store_prepare_cached(self->db, SMD_STORE_FREE_PAGES_SQL, NULL);
+	smd_store_read_reusable(self, smd_cached_stmt(cached));
 }
 
 guint64
@@ -531,7 +536,11 @@ smd_store_open(SmdStore *self, const gchar *path, GError **error)
 		return FALSE;
 	if (!smd_store_migrate(self->db, SMD_STORE_SCHEMA_VERSION, error))
 		return FALSE;
-	smd_store_count_reusable(self);
+	{
+		g_autoptr(sqlite3_stmt) stmt =
+		    smd_store_prepare(self->db, SMD_STORE_FREE_PAGES_SQL, NULL);
+		smd_store_read_reusable(self, stmt);
+	}
 	return TRUE;
 }
 

@@ -89,10 +89,15 @@ smd_trust_digest(const gchar *path, GError **error)
 SmdTrust *
 smd_trust_load(const gchar *ca_file, GError **error)
 {
-	/* the system's bundle (Debian: /etc/ssl/certs/ca-certificates.crt,
-	 * which update-ca-certificates rewrites); its hashed directory is
-	 * read on demand */
-	const gchar *path = ca_file != NULL ? ca_file : X509_get_default_cert_file();
+	/* the system's bundle as OpenSSL finds it (Debian:
+	 * /etc/ssl/certs/ca-certificates.crt, which update-ca-certificates
+	 * rewrites, or $SSL_CERT_FILE); its hashed directory is read on
+	 * demand, and a certificate taken out of it alone stays in a store
+	 * that has looked it up until the bundle changes too */
+	const gchar *env = g_getenv(X509_get_default_cert_file_env()); /* SSL_CERT_FILE */
+	const gchar *path = ca_file != NULL		    ? ca_file
+			    : env != NULL && env[0] != '\0' ? env
+							    : X509_get_default_cert_file();
 	const gchar *key = ca_file != NULL ? ca_file : "";
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&smd_trusts_lock);
 	g_autofree gchar *sha256 = smd_trust_digest(path, error);

@@ -300,7 +300,8 @@ def test_languages():
             Gateway({"plain.test": plain, "org.test": org},
                     extra={"portal": {"listen": f"127.0.0.1:{pport}",
                                       "public-url": f"http://127.0.0.1:{pport}"},
-                           "organisation": {"name": "Kliniek", "language": "nl+en"}}) as gw:
+                           "organisation": {"name": "Kliniek", "language": "nl+en"}},
+                    env={"LANGUAGE": "nl"}) as gw:  # a daemon in Dutch
         gw.send("doctor@org.test", "pat@plain.test", message_with_attachment())
         ok(wait_for(lambda: org.messages(), 20), "registration request sent")
         rtoken = link_from(org.messages()[0][0], "r")
@@ -337,6 +338,14 @@ def test_languages():
         ok('<html lang="en">' in body and not any("smd_lang" in c for c in set_cookie_headers(resp)),
            "an unknown ?lang= is ignored")
 
+        en = Browser(pport)
+        en.request("GET", f"/r/{rtoken}", headers={"Accept-Language": "en"})
+        resp, body = en.request("POST", f"/r/{rtoken}", {"csrf": en.csrf(), "phone": "06 1234"},
+                                headers={"Accept-Language": "en"})
+        ok(resp.status == 400 and b"This is not a valid phone number" in body
+           and b"Dit is" not in body,
+           "an invalid number, an English visitor of a daemon in Dutch: the error in English",
+           body[-500:])
         nl = Browser(pport)
         hdr = {"Accept-Language": "nl"}
         nl.request("GET", f"/r/{rtoken}", headers=hdr)
@@ -439,6 +448,31 @@ def test_retention():
         ok(resp.status == 410 and b"no longer available" in page, "the link says it expired",
            resp.status)
         ok(gw.events("expired"), "expiry is an event")
+
+
+def test_retention_raised_by_reload():
+    """A longer retention set by a reload keeps the links already sent
+    working as long as it keeps their messages (they said 410 on the old
+    date while the message was still there)."""
+    import signal
+    pport = smdtest.free_port()
+    with TestMX() as plain, TestMX(starttls=True) as org, \
+            Gateway({"plain.test": plain, "org.test": org},
+                    extra={"portal": {"listen": f"127.0.0.1:{pport}",
+                                      "public-url": f"http://127.0.0.1:{pport}"},
+                           "store": {"retention": "6s"}}) as gw:
+        mtoken = smdtest.held_message_link(gw, plain)
+        ok(mtoken is not None, "invitation sent")
+        gw.extra["store"]["retention"] = "1h"
+        gw.write_config()
+        gw.proc.send_signal(signal.SIGHUP)
+        ok(wait_for(lambda: "configuration reloaded" in gw.log(), 10), "reloaded")
+        time.sleep(8)
+        resp, _ = Browser(pport).request("GET", f"/m/{mtoken}")
+        ok(resp.status == 200 and gw.recipient_states(raw=True) == [("pat@plain.test",
+                                                                     "invited")],
+           "past the old retention the link still works, and the message is kept",
+           f"{resp.status} {gw.recipient_states(raw=True)}")
 
 
 class SmsApi(http.server.BaseHTTPRequestHandler):
@@ -809,6 +843,7 @@ def test_portal_https_stalled_download():
 
 if __name__ == "__main__":
     smdtest.main([test_languages, test_portal_flow, test_unknown_links_and_lockout, test_retention,
+                  test_retention_raised_by_reload,
                   test_portal_options_and_http_sms, test_trusted_proxy, test_number_removed,
                   test_portal_https,
                   test_portal_https_stalled_download,
