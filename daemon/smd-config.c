@@ -40,7 +40,7 @@ static const struct {
     {"sms",
      {"provider", "path", "url", "method", "headers", "body", "content-type", "username",
       "password", "token", "from", "account", "timeout", NULL}},
-    {"store", {"directory", "retention", NULL}},
+    {"store", {"directory", "retention", "log-retention", NULL}},
     {"organisation", {"name", "notify-from", "colour", "logo", "language", NULL}},
 };
 
@@ -848,6 +848,9 @@ smd_config_parse_rest(SmdConfigParser *p, SmdConfig *c, GError **error)
 		return smd_config_fail(p, "store", "directory", error,
 				       _("“%s” is not an absolute path"), c->store_directory);
 	if (!smd_config_duration(p, "store", "retention", 30 * 86400, &c->retention, error))
+		return FALSE;
+	if (!smd_config_duration(p, "store", "log-retention", 365 * 86400, &c->log_retention,
+				 error))
 		return FALSE;
 	if (c->sms_path == NULL)
 		c->sms_path = g_build_filename(c->store_directory, "sms.jsonl", NULL);

@@ -82,6 +82,7 @@ typedef struct {
 	/* [store] */
 	gchar *store_directory;
 	guint retention;
+	guint log_retention; /* seconds the log and the metadata of finished mail are kept */
 
 	/* [organisation] */
 	gchar *org_name;

@@ -406,13 +406,28 @@ smd_engine_expired_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	smd_event_log_all(expiry->events);
 }
 
+static void
+smd_engine_pruned_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SmdLogPrune *prune = smd_store_run_get_data(result);
+	g_autoptr(GError) error = NULL;
+
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error))
+		g_warning("cannot forget old log entries: %s", error->message);
+	else if (prune->messages > 0 || prune->events > 0)
+		g_message("[store] log-retention: forgot %u finished messages and %u log events",
+			  prune->messages, prune->events);
+}
+
 /* Retention: held mail is destroyed (body and key) once it is older than
- * [store] retention; its links then show the "expired" page. */
+ * [store] retention; its links then show the "expired" page. The log and
+ * the metadata of finished mail go after [store] log-retention. */
 static gboolean
 smd_engine_expiry_tick_cb(gpointer user_data)
 {
 	SmdEngine *self = user_data;
 	SmdExpiry *expiry;
+	SmdLogPrune *prune;
 
 	if (self->expiring)
 		return G_SOURCE_CONTINUE;
@@ -422,6 +437,10 @@ smd_engine_expiry_tick_cb(gpointer user_data)
 	smd_store_run_async(self->store, smd_portal_store_expire, expiry,
 			    (GDestroyNotify)smd_expiry_free, smd_engine_expired_cb,
 			    g_object_ref(self));
+	prune = g_new0(SmdLogPrune, 1);
+	prune->log_retention = self->config->log_retention;
+	smd_store_run_async(self->store, smd_store_prune_log, prune, g_free, smd_engine_pruned_cb,
+			    NULL);
 	return G_SOURCE_CONTINUE;
 }
 

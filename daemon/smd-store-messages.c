@@ -317,3 +317,52 @@ smd_store_load_held(sqlite3 *db, gpointer data, GError **error)
 				   "m.wrapped_key IS NOT NULL ORDER BY m.id, r.domain, r.id",
 				   data, error);
 }
+
+/* per tick: a backlog of a year goes over a few minutes, never in one
+ * long transaction that would hold up the 250s. Events and SMS records are
+ * appended as time goes, so the oldest by id are the oldest: a look at the
+ * first rows of their primary key, not a scan of a table with no index on
+ * its time. */
+#define SMD_PRUNE_BATCH 500
+
+gboolean
+smd_store_prune_log(sqlite3 *db, gpointer data, GError **error)
+{
+	SmdLogPrune *prune = data;
+	gint64 cutoff = smd_now() - (gint64)prune->log_retention;
+	g_autoptr(sqlite3_stmt) messages = smd_store_prepare(
+	    db,
+	    "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE received_at < ?1 "
+	    "AND wrapped_key IS NULL AND NOT EXISTS (SELECT 1 FROM bodies b WHERE b.message_id = "
+	    "messages.id) AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = "
+	    "messages.id AND r.state IN ('queued', 'deferred')) ORDER BY received_at LIMIT ?2)",
+	    error);
+	g_autoptr(sqlite3_stmt) events = smd_store_prepare(
+	    db,
+	    "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?2) AND "
+	    "time < ?1",
+	    error);
+	g_autoptr(sqlite3_stmt) sms = smd_store_prepare(
+	    db,
+	    "DELETE FROM sms_sends WHERE id IN (SELECT id FROM sms_sends ORDER BY id LIMIT ?2) "
+	    "AND sent_at < ?1",
+	    error);
+
+	if (messages == NULL || events == NULL || sms == NULL)
+		return FALSE;
+	sqlite3_bind_int64(messages, 1, cutoff);
+	sqlite3_bind_int(messages, 2, SMD_PRUNE_BATCH);
+	if (sqlite3_step(messages) != SQLITE_DONE)
+		return smd_store_fail(db, "prune messages", error);
+	prune->messages = (guint)sqlite3_changes(db);
+	sqlite3_bind_int64(events, 1, cutoff * G_USEC_PER_SEC); /* events are in µs */
+	sqlite3_bind_int(events, 2, SMD_PRUNE_BATCH * 4);
+	if (sqlite3_step(events) != SQLITE_DONE)
+		return smd_store_fail(db, "prune events", error);
+	prune->events = (guint)sqlite3_changes(db);
+	sqlite3_bind_int64(sms, 1, cutoff);
+	sqlite3_bind_int(sms, 2, SMD_PRUNE_BATCH);
+	if (sqlite3_step(sms) != SQLITE_DONE)
+		return smd_store_fail(db, "prune SMS records", error);
+	return TRUE;
+}

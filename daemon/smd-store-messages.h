@@ -76,4 +76,16 @@ gboolean smd_store_load_held(sqlite3 *db, gpointer data, GError **error);
 gboolean smd_store_destroy_body_if_done(sqlite3 *db, gint64 message_id, gboolean *destroyed,
 					GError **error);
 
+typedef struct {
+	guint log_retention; /* in: seconds */
+	guint messages;	     /* out: how many finished messages were forgotten */
+	guint events;	     /* out: and log events */
+} SmdLogPrune;
+
+/* [store] log-retention: messages older than it with nothing left to
+ * deliver or show (their body and key destroyed) go, with their
+ * recipients, links and pins; so do older log events and SMS records.
+ * A batch at a time: the next tick takes the rest. */
+gboolean smd_store_prune_log(sqlite3 *db, gpointer data, GError **error);
+
 G_END_DECLS

@@ -203,7 +203,35 @@ def test_route_for_every_other_domain():
            (smarthost.messages(), own.messages()))
 
 
+def test_log_retention():
+    """[store] log-retention: a finished message's metadata (addresses,
+    recipients, events) is forgotten after it, not kept for good; mail
+    still waiting for delivery is not."""
+    waiting_port = smdtest.free_port()  # nothing listens: deferred
+    with TestMX(starttls=True) as mx, \
+            Gateway({"tls.test": mx, "wait.test": waiting_port},
+                    {"store": {"retention": "2s", "log-retention": "4s"},
+                     "delivery": {"retry-schedule": "1h", "connect-timeout": "2s"}}) as gw:
+        gw.send("a@sender.test", "b@tls.test", smdtest.make_message("a@sender.test",
+                                                                   "b@tls.test"))
+        gw.send("a@sender.test", "c@wait.test", smdtest.make_message("a@sender.test",
+                                                                    "c@wait.test"))
+        ok(wait_for(lambda: sorted(gw.recipient_states()) == [("b@tls.test", "delivered"),
+                                                              ("c@wait.test", "deferred")],
+                    15), "one delivered, one waiting", repr(gw.recipient_states()))
+        ok(gw.events(), "the log has their events")
+        ok(wait_for(lambda: gw.recipient_states() == [("c@wait.test", "deferred")], 20),
+           "after log-retention the delivered one is forgotten", repr(gw.recipient_states()))
+        ok(gw.query("SELECT count(*) AS n FROM messages")[0]["n"] == 1,
+           "the waiting message stays")
+        ok(wait_for(lambda: not gw.events(), 10), "and so do the old log events",
+           repr(gw.events()[:3]))
+        ok("[store] log-retention: forgot 1 finished messages" in gw.log(), "the log says so",
+           gw.log()[-600:])
+
+
 if __name__ == "__main__":
     gateway_or_skip()
     smdtest.main([test_byte_identical_and_tls_facts, test_tls_inbound_two_recipients,
+                  test_log_retention,
                   test_null_sender_relayed, test_sessions_reused, test_route_for_every_other_domain])
