@@ -41,6 +41,7 @@ struct _SmdEngine {
 	gchar **started;
 	guint expiry_id;
 	gboolean expiring;
+	gboolean draining;
 };
 
 G_DEFINE_TYPE(SmdEngine, smd_engine, G_TYPE_OBJECT)
@@ -406,17 +407,36 @@ smd_engine_expired_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	smd_event_log_all(expiry->events);
 }
 
+static void smd_engine_prune(SmdEngine *self);
+
 static void
 smd_engine_pruned_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
+	g_autoptr(SmdEngine) self = user_data;
 	SmdLogPrune *prune = smd_store_run_get_data(result);
 	g_autoptr(GError) error = NULL;
 
-	if (!smd_store_run_finish(SMD_STORE(source), result, &error))
+	if (!smd_store_run_finish(SMD_STORE(source), result, &error)) {
 		g_warning("cannot forget old log entries: %s", error->message);
-	else if (prune->messages > 0 || prune->events > 0)
+		return;
+	}
+	if (prune->messages > 0 || prune->events > 0)
 		g_message("[store] log-retention: forgot %u finished messages and %u log events",
 			  prune->messages, prune->events);
+	/* a backlog (the first start after an upgrade) goes batch after batch,
+	 * each its own short transaction, not a batch per tick; not while
+	 * stopping, which waits for the store */
+	if (prune->more && !self->draining && self->expiry_id != 0)
+		smd_engine_prune(self);
+}
+
+static void
+smd_engine_prune(SmdEngine *self)
+{
+	SmdLogPrune *prune = g_new0(SmdLogPrune, 1);
+	prune->log_retention = self->config->log_retention;
+	smd_store_run_async(self->store, smd_store_prune_log, prune, g_free, smd_engine_pruned_cb,
+			    g_object_ref(self));
 }
 
 /* Retention: held mail is destroyed (body and key) once it is older than
@@ -427,7 +447,6 @@ smd_engine_expiry_tick_cb(gpointer user_data)
 {
 	SmdEngine *self = user_data;
 	SmdExpiry *expiry;
-	SmdLogPrune *prune;
 
 	if (self->expiring)
 		return G_SOURCE_CONTINUE;
@@ -437,10 +456,7 @@ smd_engine_expiry_tick_cb(gpointer user_data)
 	smd_store_run_async(self->store, smd_portal_store_expire, expiry,
 			    (GDestroyNotify)smd_expiry_free, smd_engine_expired_cb,
 			    g_object_ref(self));
-	prune = g_new0(SmdLogPrune, 1);
-	prune->log_retention = self->config->log_retention;
-	smd_store_run_async(self->store, smd_store_prune_log, prune, g_free, smd_engine_pruned_cb,
-			    NULL);
+	smd_engine_prune(self);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -532,6 +548,7 @@ smd_engine_reload(SmdEngine *self, SmdConfig *config)
 void
 smd_engine_drain(SmdEngine *self)
 {
+	self->draining = TRUE;
 	smd_queue_drain(self->queue);
 }
 

@@ -364,5 +364,7 @@ smd_store_prune_log(sqlite3 *db, gpointer data, GError **error)
 	sqlite3_bind_int(sms, 2, SMD_PRUNE_BATCH);
 	if (sqlite3_step(sms) != SQLITE_DONE)
 		return smd_store_fail(db, "prune SMS records", error);
+	prune->more = prune->messages == SMD_PRUNE_BATCH || prune->events == SMD_PRUNE_BATCH * 4 ||
+		      sqlite3_changes(db) == SMD_PRUNE_BATCH;
 	return TRUE;
 }

@@ -80,6 +80,7 @@ typedef struct {
 	guint log_retention; /* in: seconds */
 	guint messages;	     /* out: how many finished messages were forgotten */
 	guint events;	     /* out: and log events */
+	gboolean more;	     /* out: a batch was full, there is more to forget */
 } SmdLogPrune;
 
 /* [store] log-retention: messages older than it with nothing left to

@@ -230,8 +230,44 @@ def test_log_retention():
            gw.log()[-600:])
 
 
+def test_log_retention_backlog():
+    """The first start with log-retention on a store of years goes through
+    the backlog batch after batch at once, not a batch every few minutes."""
+    import sqlite3
+    import time as _time
+    with TestMX(starttls=True) as mx, Gateway({"tls.test": mx}) as gw:
+        pass
+    old = int(_time.time()) - 400 * 86400
+    con = sqlite3.connect(gw.db_path)
+    with con:
+        for i in range(1300):
+            cur = con.execute(
+                "INSERT INTO messages (queue_id, received_at, sender, size, client_address) "
+                "VALUES (?, ?, 'a@sender.test', 100, '127.0.0.1')", (f"old{i:06d}", old + i))
+            con.execute("INSERT INTO recipients (message_id, address, domain, state, updated_at) "
+                        "VALUES (?, 'b@tls.test', 'tls.test', 'delivered', ?)",
+                        (cur.lastrowid, old + i))
+        con.executemany("INSERT INTO events (time, level, kind, message) VALUES "
+                        "(?, 'info', 'delivered', 'Delivered')",
+                        [((old + i) * 1000000,) for i in range(5000)])
+    con.close()
+    with TestMX(starttls=True) as mx:
+        gw.routes = {"tls.test": mx}
+        gw.start()
+        try:
+            ok(wait_for(lambda: gw.query("SELECT count(*) AS n FROM messages")[0]["n"] == 0
+                        and gw.query("SELECT count(*) AS n FROM events WHERE time < ?",
+                                     ((old + 10 ** 6) * 1000000,))[0]["n"] == 0, 30),
+               "1 300 messages and 5 000 events past log-retention: all forgotten at once",
+               repr(gw.query("SELECT count(*) AS n FROM messages")))
+            ok(gw.query("SELECT count(*) AS n FROM recipients")[0]["n"] == 0,
+               "with their recipients")
+        finally:
+            gw.stop()
+
+
 if __name__ == "__main__":
     gateway_or_skip()
     smdtest.main([test_byte_identical_and_tls_facts, test_tls_inbound_two_recipients,
-                  test_log_retention,
+                  test_log_retention, test_log_retention_backlog,
                   test_null_sender_relayed, test_sessions_reused, test_route_for_every_other_domain])
