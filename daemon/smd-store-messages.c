@@ -318,11 +318,11 @@ smd_store_load_held(sqlite3 *db, gpointer data, GError **error)
 				   data, error);
 }
 
-/* per tick: a backlog of a year goes over a few minutes, never in one
- * long transaction that would hold up the 250s. Events and SMS records are
- * appended as time goes, so the oldest by id are the oldest: a look at the
- * first rows of their primary key, not a scan of a table with no index on
- * its time. */
+/* per batch: a backlog goes batch after batch, each a short transaction
+ * of its own, never one long one that would hold up the 250s. Events and
+ * SMS records are appended as time goes, so the oldest by id are the
+ * oldest: a look at the first rows of their primary key, not a scan of a
+ * table with no index on its time. */
 #define SMD_PRUNE_BATCH 500
 
 gboolean

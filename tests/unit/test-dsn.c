@@ -27,14 +27,18 @@ test_status_from_reply(void)
 	}
 }
 
+/* the smallest configuration a report needs: its hostname */
+#define DSN_CONF                                                                                   \
+	"[smtp]\nlisten = 127.0.0.1:2525\nhostname = gw.example\nrelay-networks = "                \
+	"127.0.0.0/8\n[store]\ndirectory = /tmp\n"
+
 static void
 test_build(void)
 {
-	const gchar *conf = "[smtp]\nlisten = 127.0.0.1:2525\nhostname = gw.example\n"
-			    "relay-networks = 127.0.0.0/8\n[store]\ndirectory = /tmp\n";
 	const gchar *orig =
 	    "Received: from x\r\nSubject: Hello\r\nMessage-ID: <1@x>\r\n\r\nSECRET BODY\r\n";
-	g_autoptr(SmdConfig) config = smd_config_load_from_data("t", conf, strlen(conf), NULL);
+	g_autoptr(SmdConfig) config =
+	    smd_config_load_from_data("t", DSN_CONF, strlen(DSN_CONF), NULL);
 	g_autoptr(SmdJob) job =
 	    smd_job_new(1, "qid123", "sender@example.org", 1700000000, "dest.example");
 	SmdRecipient *r = smd_recipient_new(1, "bob@dest.example", 1);
@@ -95,10 +99,9 @@ test_build(void)
 static void
 test_expired(void)
 {
-	const gchar *conf = "[smtp]\nlisten = 127.0.0.1:2525\nhostname = gw.example\n"
-			    "relay-networks = 127.0.0.0/8\n[store]\ndirectory = /tmp\n";
 	const gchar *orig = "Subject: Hello\r\n\r\nbody\r\n";
-	g_autoptr(SmdConfig) config = smd_config_load_from_data("t", conf, strlen(conf), NULL);
+	g_autoptr(SmdConfig) config =
+	    smd_config_load_from_data("t", DSN_CONF, strlen(DSN_CONF), NULL);
 	g_autoptr(SmdJob) job =
 	    smd_job_new(1, "qid124", "sender@example.org", 1700000000, "dest.example");
 	SmdRecipient *r = smd_recipient_new(1, "bob@dest.example", 9);
